@@ -1,0 +1,24 @@
+"""Namespaces as a connection sees them: SELECT and NAMESPACES."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mi.commands.base import REGISTRY
+from protocol.commands import Namespaces, Select
+from protocol.replies import SimpleString
+
+if TYPE_CHECKING:
+    from mi.session import Session
+
+
+@REGISTRY.read(Select)
+def select(session: Session, command: Select) -> SimpleString:
+    session.current_namespace = command.ns
+    return SimpleString("OK")
+
+
+@REGISTRY.read(Namespaces)
+def namespaces(session: Session, command: Namespaces) -> list[str]:
+    """Namespaces that hold or held data (one is created by its first write)."""
+    return session.server.store.namespaces()

@@ -1,0 +1,241 @@
+"""Connection and server commands stock clients send: HELLO, CLIENT, COMMAND, CONFIG GET, INFO,
+PING, ECHO, QUIT."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import TYPE_CHECKING, Any
+
+from mi.commands.base import REGISTRY
+from mi.glob import compile_glob
+from protocol import errors
+from protocol.commands import (
+    COMMAND_SPECS,
+    ClientGetname,
+    ClientId,
+    ClientInfo,
+    ClientSetinfo,
+    ClientSetname,
+    CommandCount,
+    CommandDocs,
+    CommandInfo,
+    CommandList,
+    CommandSpec,
+    ConfigGet,
+    Echo,
+    Hello,
+    Info,
+    Ping,
+    Quit,
+)
+from protocol.replies import SetReply, SimpleString, Verbatim
+
+if TYPE_CHECKING:
+    from mi.session import Session
+
+VERSION = "0.1.0"
+# Clients and tools read redis_version to decide which commands they may send; mi speaks the
+# Redis 7 protocol (RESP3, HELLO, CLIENT SETINFO), so it says so.
+REDIS_COMPATIBLE_VERSION = "7.2.0"
+OK = SimpleString("OK")
+
+
+@REGISTRY.read(Hello)
+def hello(session: Session, command: Hello) -> dict[str, Any]:
+    if command.protover is not None:
+        if command.protover not in (2, 3):
+            raise errors.no_such_protocol()
+        session.resp = command.protover
+    if command.client_name is not None:
+        session.client_name = command.client_name
+    return {
+        "server": "mi",
+        "version": VERSION,
+        "proto": session.resp,
+        "id": session.client_id,
+        "mode": "standalone",
+        "role": "master",
+        "modules": [],
+    }
+
+
+@REGISTRY.read(ClientSetinfo)
+def client_setinfo(session: Session, command: ClientSetinfo) -> SimpleString:
+    session.library[command.attribute] = command.value.decode("utf-8", "replace")
+    return OK
+
+
+@REGISTRY.read(ClientSetname)
+def client_setname(session: Session, command: ClientSetname) -> SimpleString:
+    session.client_name = command.name or None  # an empty name removes it, as in Redis
+    return OK
+
+
+@REGISTRY.read(ClientGetname)
+def client_getname(session: Session, command: ClientGetname) -> bytes | None:
+    return session.client_name
+
+
+@REGISTRY.read(ClientId)
+def client_id(session: Session, command: ClientId) -> int:
+    return session.client_id
+
+
+@REGISTRY.read(ClientInfo)
+def client_info(session: Session, command: ClientInfo) -> str:
+    return session.describe() + "\n"
+
+
+def _command_info(spec: CommandSpec) -> list[Any]:
+    """One entry of COMMAND's reply, in Redis 7's ten-field layout."""
+    categories = {"readonly": "@read", "write": "@write", "fast": "@fast"}
+    return [
+        spec.name,
+        spec.arity,
+        SetReply(tuple(SimpleString(flag) for flag in spec.flags)),
+        spec.first_key,
+        spec.last_key,
+        spec.step,
+        SetReply(tuple(SimpleString(categories[f]) for f in spec.flags if f in categories)),
+        SetReply(()),
+        [],
+        [],
+    ]
+
+
+@REGISTRY.read(CommandList)
+def command_list(session: Session, command: CommandList) -> list[Any]:
+    return [_command_info(spec) for spec in COMMAND_SPECS.values()]
+
+
+@REGISTRY.read(CommandCount)
+def command_count(session: Session, command: CommandCount) -> int:
+    return len(COMMAND_SPECS)
+
+
+@REGISTRY.read(CommandInfo)
+def command_info(session: Session, command: CommandInfo) -> list[Any]:
+    names = command.names or tuple(COMMAND_SPECS)
+    return [_command_info(COMMAND_SPECS[n]) if n in COMMAND_SPECS else None for n in names]
+
+
+@REGISTRY.read(CommandDocs)
+def command_docs(session: Session, command: CommandDocs) -> dict[str, Any]:
+    names = command.names or tuple(COMMAND_SPECS)
+    return {
+        name: {
+            "summary": COMMAND_SPECS[name].summary,
+            "since": VERSION,
+            "group": COMMAND_SPECS[name].group,
+            "syntax": COMMAND_SPECS[name].syntax,
+        }
+        for name in names
+        if name in COMMAND_SPECS
+    }
+
+
+def _config_parameters(session: Session) -> dict[str, str]:
+    """What CONFIG GET shows: mi's options, plus the Redis names tools ask for."""
+    config = session.server.config
+    durability = config.storage.durability
+    return {
+        "bind": config.server.host,
+        "port": str(session.server.port),
+        "maxclients": str(config.server.max_clients),
+        "databases": "0",
+        "save": "",
+        "appendonly": "no",
+        "appendfsync": "always" if durability == "strict" else "everysec",
+        "proto-max-bulk-len": str(config.limits.max_bulk_len),
+        "dir": str(session.server.data_dir),
+        "shards": str(len(session.server.store.shards)),
+        "durability": durability,
+        "max-db-size": str(config.storage.max_db_size),
+        "max-value-size": str(config.storage.max_value_size),
+    }
+
+
+@REGISTRY.read(ConfigGet)
+def config_get(session: Session, command: ConfigGet) -> dict[str, str]:
+    parameters = _config_parameters(session)
+    found: dict[str, str] = {}
+    for pattern in command.patterns:
+        matches = compile_glob(pattern.lower())
+        found.update((name, value) for name, value in parameters.items() if matches(name.encode()))
+    return found
+
+
+def _info_server(session: Session) -> dict[str, Any]:
+    server = session.server
+    uptime = int(time.time() - server.started_at)
+    return {
+        "redis_version": REDIS_COMPATIBLE_VERSION,
+        "mi_version": VERSION,
+        "redis_mode": "standalone",
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "arch_bits": 64 if platform.architecture()[0] == "64bit" else 32,
+        "process_id": os.getpid(),
+        "tcp_port": server.port,
+        "uptime_in_seconds": uptime,
+        "uptime_in_days": uptime // 86400,
+        "config_file": server.config_file or "",
+        "data_dir": str(server.data_dir),
+        "shards": len(server.store.shards),
+        "durability": server.config.storage.durability,
+    }
+
+
+def _info_clients(session: Session) -> dict[str, Any]:
+    return {
+        "connected_clients": len(session.server.sessions),
+        "maxclients": session.server.config.server.max_clients,
+    }
+
+
+def _info_keyspace(session: Session) -> list[str]:
+    lines = []
+    for ns in session.server.store.namespaces():
+        keys = expiring = 0
+        for shard in session.server.store.shards:
+            with shard.read() as txn:
+                keys += txn.count(ns)
+                expiring += txn.count_expiring(ns)
+        lines.append(f"ns={ns},keys={keys},expires={expiring}")
+    return lines
+
+
+_INFO_SECTIONS = {"server": _info_server, "clients": _info_clients, "keyspace": _info_keyspace}
+_DEFAULT_SECTIONS = ("server", "clients", "keyspace")
+
+
+@REGISTRY.read(Info)
+def info(session: Session, command: Info) -> Verbatim:
+    wanted = command.sections or _DEFAULT_SECTIONS
+    if any(section in ("all", "everything", "default") for section in wanted):
+        wanted = _DEFAULT_SECTIONS
+    blocks = []
+    for name in _DEFAULT_SECTIONS:
+        if name not in wanted:
+            continue
+        content = _INFO_SECTIONS[name](session)
+        lines = content if isinstance(content, list) else [f"{k}:{v}" for k, v in content.items()]
+        blocks.append("\r\n".join([f"# {name.capitalize()}", *lines]))
+    return Verbatim("\r\n\r\n".join(blocks) + "\r\n")
+
+
+@REGISTRY.read(Ping)
+def ping(session: Session, command: Ping) -> SimpleString | bytes:
+    return SimpleString("PONG") if command.message is None else command.message
+
+
+@REGISTRY.read(Echo)
+def echo(session: Session, command: Echo) -> bytes:
+    return command.message
+
+
+@REGISTRY.read(Quit)
+def quit_(session: Session, command: Quit) -> SimpleString:
+    session.close_after_reply()
+    return OK

@@ -1,0 +1,215 @@
+"""Configuration: attrs classes, loaded from TOML, then environment, then command-line flags.
+
+Precedence is flag > environment variable (``MI_PORT``...) > ``conf/mi.toml`` > the defaults
+below, which ``conf/mi.toml`` repeats with comments (a test keeps the two equal). An unknown or
+ill-typed option is a startup error that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import cattrs
+from attrs import define, field, fields
+
+__all__ = ["Config", "ConfigError", "find_config_file", "load_config", "parse_size", "parse_seconds"]
+
+DEFAULT_CONFIG_FILE = Path("conf/mi.toml")
+
+_SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+               "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_SECONDS_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the option and the problem."""
+
+
+class ByteSize(int):
+    """A size in bytes, written in config as ``16MiB``, ``64KiB`` or a plain integer."""
+
+
+class Seconds(float):
+    """A duration in seconds, written in config as ``250ms``, ``10s``, ``1m`` or a plain number."""
+
+
+def parse_size(text: str | int) -> int:
+    """``"16MiB"`` -> 16777216; plain integers are bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(text))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        msg = f"invalid size {text!r}: use an integer with an optional unit (KiB, MiB, GiB, KB, MB...)"
+        raise ValueError(msg)
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+def parse_seconds(text: str | int | float) -> float:
+    """``"250ms"`` -> 0.25, ``"1s"`` -> 1.0; plain numbers are seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(text))
+    if not match:
+        msg = f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h"
+        raise ValueError(msg)
+    return float(match.group(1)) * _SECONDS_UNITS[match.group(2) or "s"]
+
+
+def _positive(instance: Any, attribute: Any, value: int | float) -> None:
+    if value <= 0:
+        msg = f"{attribute.name} must be greater than 0, got {value}"
+        raise ValueError(msg)
+
+
+def _port(instance: Any, attribute: Any, value: int) -> None:
+    if not 0 <= value <= 65535:
+        msg = f"{attribute.name} must be a TCP port 0-65535, got {value}"
+        raise ValueError(msg)
+
+
+@define
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = field(default=7379, validator=_port)
+    max_clients: int = field(default=10000, validator=_positive)
+    workers: int = field(default=16, validator=_positive)
+    graceful_timeout: Seconds = field(default=Seconds(10.0), validator=_positive)
+
+
+@define
+class StorageConfig:
+    data_dir: str = "data"
+    shards: int = field(default=4, validator=_positive)
+    durability: Literal["strict", "relaxed"] = "strict"
+    relaxed_sync_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
+    max_db_size: ByteSize = field(default=ByteSize(16 * 1024**3), validator=_positive)
+    max_value_size: ByteSize = field(default=ByteSize(16 * 1024**2), validator=_positive)
+    max_namespaces: int = field(default=1024, validator=_positive)
+    max_readers: int = field(default=256, validator=_positive)
+    write_batch_size: int = field(default=1024, validator=_positive)
+
+
+@define
+class LimitsConfig:
+    max_inline_size: ByteSize = field(default=ByteSize(64 * 1024), validator=_positive)
+    max_bulk_len: ByteSize = field(default=ByteSize(32 * 1024**2), validator=_positive)
+    max_array_len: int = field(default=1024 * 1024, validator=_positive)
+
+
+@define
+class ReaperConfig:
+    batch_size: int = field(default=1000, validator=_positive)
+
+
+@define
+class LogConfig:
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@define
+class Config:
+    server: ServerConfig = field(factory=ServerConfig)
+    storage: StorageConfig = field(factory=StorageConfig)
+    limits: LimitsConfig = field(factory=LimitsConfig)
+    reaper: ReaperConfig = field(factory=ReaperConfig)
+    log: LogConfig = field(factory=LogConfig)
+
+
+# Flags and environment variables that override one option each: name -> (section, option).
+OVERRIDES: dict[str, tuple[str, str]] = {
+    "host": ("server", "host"),
+    "port": ("server", "port"),
+    "max_clients": ("server", "max_clients"),
+    "workers": ("server", "workers"),
+    "data_dir": ("storage", "data_dir"),
+    "shards": ("storage", "shards"),
+    "durability": ("storage", "durability"),
+    "max_db_size": ("storage", "max_db_size"),
+    "log_format": ("log", "format"),
+    "log_level": ("log", "level"),
+}
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+_converter.register_structure_hook(ByteSize, lambda value, _: ByteSize(parse_size(value)))
+_converter.register_structure_hook(Seconds, lambda value, _: Seconds(parse_seconds(value)))
+
+
+def _coerce_text(section: str, option: str, text: str) -> Any:
+    """Environment values are strings; turn them into the option's type before structuring."""
+    section_cls = {f.name: f.type for f in fields(Config)}[section]
+    option_type = {f.name: f.type for f in fields(_resolve(section_cls))}[option]
+    if option_type in ("int", int):
+        try:
+            return int(text)
+        except ValueError:
+            return text  # left for structuring to reject with the option's name
+    return text
+
+
+def _resolve(cls: Any) -> Any:
+    return globals()[cls] if isinstance(cls, str) else cls
+
+
+def _describe_one(error: BaseException, expected: Any) -> str:
+    if isinstance(error, cattrs.ForbiddenExtraKeysError):
+        return f"unknown option(s) {', '.join(sorted(error.extra_fields))}"
+    if isinstance(error, KeyError):
+        return "missing"
+    if get_origin(expected) is Literal:
+        return f"must be one of {', '.join(get_args(expected))}"
+    if expected is None or isinstance(error, ValueError) and expected in (ByteSize, Seconds):
+        return str(error)
+    return f"{error} (expected {getattr(expected, '__name__', expected)})"
+
+
+def _describe(error: Exception) -> str:
+    return "; ".join(cattrs.transform_error(error, path="config", format_exception=_describe_one))
+
+
+def find_config_file(path: str | Path | None) -> Path | None:
+    """The file to read: the one named, else ``conf/mi.toml`` if it exists, else none."""
+    if path is not None:
+        return Path(path)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Build the configuration. ``path=None`` uses ``conf/mi.toml`` when it exists."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    file = find_config_file(path)
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text())
+        except OSError as error:
+            msg = f"cannot read config file {file}: {error.strerror}"
+            raise ConfigError(msg) from None
+        except tomllib.TOMLDecodeError as error:
+            msg = f"config file {file} is not valid TOML: {error}"
+            raise ConfigError(msg) from None
+
+    for name, (section, option) in OVERRIDES.items():
+        value = environ.get(f"MI_{name.upper()}")
+        if value is not None:
+            raw.setdefault(section, {})[option] = _coerce_text(section, option, value)
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            section, option = OVERRIDES[name]
+            raw.setdefault(section, {})[option] = value
+
+    try:
+        config = _converter.structure(raw, Config)
+    except Exception as error:  # cattrs wraps every problem in an exception group
+        msg = f"invalid configuration: {_describe(error)}"
+        raise ConfigError(msg) from None
+    return config

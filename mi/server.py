@@ -1,0 +1,170 @@
+"""The Trio server: nurseries for the shard writers, the reaper, the listener and the connections.
+
+Shutdown runs in the reverse order of start-up: stop accepting; let each connection answer what it
+already read (up to ``graceful_timeout``); stop the reaper; let the writers commit what is queued;
+close the store. Nothing acknowledged is lost and nothing queued is dropped.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from functools import partial
+
+import trio
+from attrs import define, field
+
+from mi.config import Config
+from mi.logs import get_logger
+from mi.reaper import Reaper
+from mi.session import Session
+from mi.state import ServerState, wall_clock_ms
+from mi.writer import ShardWriter
+from protocol import errors
+from protocol.encoder import encode
+from storage import Store
+
+__all__ = ["Server", "serve"]
+
+log = get_logger("mi.server")
+
+
+def open_store(config: Config) -> Store:
+    storage = config.storage
+    return Store.open(
+        storage.data_dir,
+        shards=storage.shards,
+        max_db_size=storage.max_db_size,
+        durable=storage.durability == "strict",
+        max_value_size=storage.max_value_size,
+        max_namespaces=storage.max_namespaces,
+        max_readers=storage.max_readers,
+    )
+
+
+@define(eq=False)
+class Server:
+    config: Config
+    now_ms: Callable[[], int] = wall_clock_ms
+    config_file: str | None = None
+    state: ServerState | None = None
+    _shutdown: trio.Event = field(factory=trio.Event)
+
+    @property
+    def shutdown_requested(self) -> bool:
+        return self._shutdown.is_set()
+
+    def request_shutdown(self) -> None:
+        self._shutdown.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until ``request_shutdown``; ``task_status.started`` gets the bound port."""
+        trio.to_thread.current_default_thread_limiter().total_tokens = self.config.server.workers
+        store = await trio.to_thread.run_sync(partial(open_store, self.config))
+        try:
+            async with trio.open_nursery() as storage_nursery:
+                writers = [ShardWriter(shard, self.config.storage.write_batch_size) for shard in store.shards]
+                for writer in writers:
+                    await storage_nursery.start(writer.run)
+                try:
+                    await self._run_services(store, writers, task_status)
+                finally:
+                    for writer in writers:  # they commit what is queued, then return
+                        writer.close()
+        finally:
+            store.close()
+            log.info("server.stopped")
+
+    async def _run_services(
+        self, store: Store, writers: list[ShardWriter], task_status: trio.TaskStatus[int]
+    ) -> None:
+        config = self.config
+        reaper = Reaper(store, writers, self.now_ms, config.reaper.batch_size)
+        self.state = state = ServerState(
+            config, store, writers, reaper, now_ms=self.now_ms, config_file=self.config_file
+        )
+        async with trio.open_nursery() as services:
+            await services.start(reaper.run)
+            if config.storage.durability == "relaxed":
+                services.start_soon(self._sync_periodically, store)
+            await self._serve_clients(state, task_status)
+            services.cancel_scope.cancel()
+
+    async def _serve_clients(self, state: ServerState, task_status: trio.TaskStatus[int]) -> None:
+        config = self.config.server
+        listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+        state.port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as accepting:
+                accepting.start_soon(
+                    partial(trio.serve_listeners, handler_nursery=connections),
+                    partial(self._handle, state),
+                    listeners,
+                )
+                log.info(
+                    "server.listening",
+                    host=config.host,
+                    port=state.port,
+                    data_dir=str(state.data_dir),
+                    shards=len(state.writers),
+                    durability=self.config.storage.durability,
+                )
+                task_status.started(state.port)
+                await self._shutdown.wait()
+                accepting.cancel_scope.cancel()
+            log.info("server.stopping", connections=len(state.sessions))
+            state.terminating = True
+            for session in list(state.sessions.values()):
+                session.stop_reading()
+            # Connections still busy after the grace period are cut.
+            connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
+
+    async def _handle(self, state: ServerState, stream: trio.SocketStream) -> None:
+        """One connection: its own nursery, so its tasks end with it."""
+        state.connections_received += 1
+        peer = _peer_name(stream)
+        try:
+            if state.terminating or len(state.sessions) >= self.config.server.max_clients:
+                log.warning("connection.rejected", peer=peer, reason="max clients")
+                await stream.send_all(encode(errors.max_clients_reached(), 2))
+                return
+            session = Session(state, stream, state.next_client_id(), peer)
+            state.sessions[session.client_id] = session
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(session.run)
+            finally:
+                del state.sessions[session.client_id]
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await stream.aclose()
+
+    async def _sync_periodically(self, store: Store) -> None:
+        """Relaxed durability: commits skip fsync; flush them on an interval instead."""
+        while True:
+            await trio.sleep(self.config.storage.relaxed_sync_interval)
+            await trio.to_thread.run_sync(store.sync)
+
+
+def _peer_name(stream: trio.SocketStream) -> str:
+    try:
+        host, port, *_ = stream.socket.getpeername()
+    except OSError as error:
+        if error.errno == errno.ENOTCONN:
+            return "disconnected"
+        raise
+    return f"{host}:{port}"
+
+
+async def serve(
+    config: Config,
+    *,
+    now_ms: Callable[[], int] = wall_clock_ms,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a server until cancelled or shut down; ``task_status.started`` gets the Server."""
+    server = Server(config, now_ms)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        task_status.started(server)

@@ -1,0 +1,180 @@
+"""One client connection: read, parse, execute in order, reply.
+
+A session handles everything one read brought before it reads again (natural backpressure), and
+sends the replies to all of it in one write. Writes in the batch are handed to the shard writers
+without waiting, so they share commits; a command that reads first waits for the writes queued
+before it, so a pipeline always sees its own earlier writes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import trio
+from attrs import define, field
+
+from mi.commands import REGISTRY, Kind, Write, as_command_error
+from mi.logs import get_logger
+from protocol.encoder import encode_into
+from protocol.errors import ProtocolError
+from protocol.grammar import parse_command
+from protocol.parser import NEED_DATA, Limits, RequestParser
+from protocol.request import Request
+
+if TYPE_CHECKING:
+    from mi.state import ServerState
+    from mi.writer import PendingWrite
+
+__all__ = ["Session"]
+
+log = get_logger("mi.session")
+
+RECEIVE_SIZE = 64 * 1024
+DEFAULT_NAMESPACE = "default"
+
+
+@define(eq=False)
+class PendingReply:
+    """A write's reply, known once all its ops are committed."""
+
+    writes: list[PendingWrite]
+    finish: Any
+
+    async def resolve(self) -> Any:
+        outcomes = [await write.wait() for write in self.writes]
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                return as_command_error(outcome)
+        return self.finish(outcomes)
+
+
+@define(eq=False)
+class Session:
+    server: ServerState
+    stream: trio.abc.Stream
+    client_id: int
+    peer: str
+    resp: int = 2
+    current_namespace: str = DEFAULT_NAMESPACE
+    client_name: bytes | None = None
+    library: dict[str, str] = field(factory=dict)
+    commands: int = 0
+    opened_at: float = field(factory=time.time)
+    _closing: bool = False
+    _reading: trio.CancelScope | None = None
+
+    def namespace(self, explicit: str | None) -> str:
+        return explicit if explicit is not None else self.current_namespace
+
+    def close_after_reply(self) -> None:
+        self._closing = True
+
+    def stop_reading(self) -> None:
+        """Shutdown: end the session once its current batch is answered."""
+        self._closing = True
+        if self._reading is not None:
+            self._reading.cancel()
+
+    def describe(self) -> str:
+        name = (self.client_name or b"").decode("utf-8", "replace")
+        return (
+            f"id={self.client_id} addr={self.peer} name={name} ns={self.current_namespace} "
+            f"age={int(time.time() - self.opened_at)} cmds={self.commands} resp={self.resp} "
+            f"lib-name={self.library.get('lib-name', '')} lib-ver={self.library.get('lib-ver', '')}"
+        )
+
+    async def run(self) -> None:
+        limits = self.server.config.limits
+        parser = RequestParser(
+            Limits(limits.max_inline_size, limits.max_bulk_len, limits.max_array_len)
+        )
+        conn_log = log.bind(conn_id=self.client_id, peer=self.peer)
+        conn_log.info("connection.opened")
+        reason = "client closed"
+        try:
+            while not self._closing:
+                data = await self._receive()
+                if not data:
+                    break
+                parser.receive_data(data)
+                requests, framing_error = _drain(parser)
+                out = await self._execute(requests)
+                if framing_error is not None:
+                    conn_log.info("protocol.error", error=str(framing_error))
+                    out += framing_error.wire_text()
+                    self._closing = True
+                    reason = "protocol error"
+                await self.stream.send_all(out)
+            if self._closing and reason == "client closed":
+                reason = "server shutdown" if self.server.terminating else "quit"
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            reason = "connection lost"
+        finally:
+            conn_log.info(
+                "connection.closed",
+                reason=reason,
+                commands=self.commands,
+                duration_s=round(time.time() - self.opened_at, 3),
+            )
+
+    async def _receive(self) -> bytes:
+        with trio.CancelScope() as self._reading:
+            if self._closing:
+                return b""
+            return await self.stream.receive_some(RECEIVE_SIZE)
+        return b""  # cancelled by stop_reading
+
+    async def _execute(self, requests: list[Request]) -> bytearray:
+        """Run ``requests`` in order; the encoded replies, in the same order."""
+        replies: list[tuple[Any, int]] = []
+        pending: list[PendingReply] = []
+        for request in requests:
+            if self._closing:
+                break  # after QUIT nothing more runs
+            self.commands += 1
+            try:
+                command = parse_command(request)
+                entry = REGISTRY.lookup(type(command))
+                if entry.kind is Kind.WRITE:
+                    reply: Any = await self._submit(entry.handler(self, command))
+                    pending.append(reply)
+                else:
+                    if pending:  # reads see the writes queued before them
+                        await _settle(pending)
+                    reply = entry.handler(self, command)
+                    if entry.kind is Kind.TASK:
+                        reply = await reply
+            except Exception as error:  # one bad command never ends the connection
+                reply = as_command_error(error)
+            replies.append((reply, self.resp))
+        out = bytearray()
+        for reply, resp in replies:
+            if isinstance(reply, PendingReply):
+                reply = await reply.resolve()
+            encode_into(out, reply, resp)
+        return out
+
+    async def _submit(self, write: Write) -> PendingReply:
+        writers = self.server.writers
+        submitted = [await writers[index].submit(op) for index, op in write.ops]
+        return PendingReply(submitted, write.reply)
+
+
+async def _settle(pending: list[PendingReply]) -> None:
+    for reply in pending:
+        for write in reply.writes:
+            await write.done.wait()
+    pending.clear()
+
+
+def _drain(parser: RequestParser) -> tuple[list[Request], ProtocolError | None]:
+    """Every complete request buffered, and the framing error that stopped the parse, if any."""
+    requests = []
+    try:
+        while (request := parser.next_request()) is not NEED_DATA:
+            requests.append(request)
+    except ProtocolError as error:
+        return requests, error
+    return requests, None
+

@@ -1,0 +1,54 @@
+"""What every session shares: the store, its writers, the reaper, the clock and the client table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from attrs import define, field
+
+from mi.config import Config
+from mi.cursors import ScanCursors
+from storage import Store, shard_index
+
+if TYPE_CHECKING:
+    from mi.reaper import Reaper
+    from mi.session import Session
+    from mi.writer import ShardWriter
+
+__all__ = ["ServerState", "wall_clock_ms"]
+
+
+def wall_clock_ms() -> int:
+    """Deadlines are absolute Unix milliseconds, so they mean the same after a restart."""
+    return time.time_ns() // 1_000_000
+
+
+@define(eq=False)
+class ServerState:
+    config: Config
+    store: Store
+    writers: list[ShardWriter]
+    reaper: Reaper
+    now_ms: Callable[[], int] = wall_clock_ms
+    config_file: str | None = None
+    port: int = 0
+    terminating: bool = False
+    started_at: float = field(factory=time.time)
+    sessions: dict[int, Session] = field(factory=dict)
+    scan_cursors: ScanCursors = field(factory=ScanCursors)
+    connections_received: int = 0
+    _last_client_id: int = 0
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.config.storage.data_dir).resolve()
+
+    def shard_index(self, key: bytes) -> int:
+        return shard_index(key, len(self.writers))
+
+    def next_client_id(self) -> int:
+        self._last_client_id += 1
+        return self._last_client_id

@@ -1,0 +1,176 @@
+"""Every error text mi sends on the wire, in one place.
+
+Clients map reply prefixes (``ERR``, ``WRONGTYPE``, ``NOPROTO``...) to exception classes, so the
+prefixes and wording follow Redis where Redis has the same error. Two kinds of error exist:
+
+* ``ProtocolError``: the peer broke the framing. The server answers ``-ERR Protocol error: ...``
+  and closes the connection, because it can no longer tell where the next request starts.
+* ``CommandError``: one request was wrong. It is a value sent back as ``-PREFIX message``; the
+  connection lives on.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CommandError",
+    "ProtocolError",
+    "corrupt_record",
+    "empty_key",
+    "invalid_cursor",
+    "invalid_duration",
+    "invalid_expire_time",
+    "invalid_json",
+    "invalid_namespace",
+    "key_too_large",
+    "max_clients_reached",
+    "no_such_protocol",
+    "not_boolean",
+    "not_integer",
+    "not_json_array",
+    "not_json_object",
+    "storage_error",
+    "storage_full",
+    "syntax_error",
+    "unknown_command",
+    "unknown_subcommand",
+    "value_too_large",
+    "wrong_arity",
+]
+
+
+class ProtocolError(ValueError):
+    """The remote peer sent bytes that break RESP or inline framing."""
+
+    def wire_text(self) -> bytes:
+        return f"-ERR Protocol error: {self}\r\n".encode()
+
+
+class CommandError(Exception):
+    """A request that cannot be executed; encoded as ``-PREFIX message``."""
+
+    def __init__(self, prefix: str, message: str) -> None:
+        super().__init__(f"{prefix} {message}")
+        self.prefix = prefix
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CommandError):
+            return NotImplemented
+        return (self.prefix, self.message) == (other.prefix, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.prefix, self.message))
+
+    def __repr__(self) -> str:
+        return f"CommandError({self.prefix!r}, {self.message!r})"
+
+
+def _quote(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+    return text[:128]
+
+
+# --- grammar ----------------------------------------------------------------------------------
+
+
+def unknown_command(name: bytes, args: tuple[bytes, ...]) -> CommandError:
+    shown = " ".join(f"'{_quote(a)}'" for a in args[:8])
+    return CommandError(
+        "ERR", f"unknown command '{_quote(name)}', with args beginning with: {shown}".rstrip() + " "
+    )
+
+
+def unknown_subcommand(command: str, sub: bytes) -> CommandError:
+    return CommandError(
+        "ERR", f"unknown subcommand '{_quote(sub)}'. Try {command.upper()} HELP."
+    )
+
+
+def wrong_arity(command: str) -> CommandError:
+    return CommandError("ERR", f"wrong number of arguments for '{command.lower()}' command")
+
+
+def syntax_error() -> CommandError:
+    return CommandError("ERR", "syntax error")
+
+
+def not_integer() -> CommandError:
+    return CommandError("ERR", "value is not an integer or out of range")
+
+
+def not_boolean() -> CommandError:
+    return CommandError("ERR", "value is not a boolean (use true or false)")
+
+
+def invalid_expire_time(command: str) -> CommandError:
+    return CommandError("ERR", f"invalid expire time in '{command.lower()}' command")
+
+
+def invalid_duration(token: bytes) -> CommandError:
+    return CommandError(
+        "ERR",
+        f"invalid TTL '{_quote(token)}': use a positive integer with an optional unit "
+        "ms, s, m, h or d (bare = seconds), at most 10 years",
+    )
+
+
+def invalid_namespace(name: bytes | str) -> CommandError:
+    return CommandError(
+        "ERR",
+        f"invalid namespace name '{_quote(name)}': use 1-64 characters of A-Z a-z 0-9 _ . : -",
+    )
+
+
+def invalid_json(reason: str) -> CommandError:
+    return CommandError("ERR", f"invalid JSON: {reason}")
+
+
+def not_json_object(command: str) -> CommandError:
+    return CommandError("ERR", f"{command.upper()} value must be a JSON object, e.g. {{\"a\": 1}}")
+
+
+def not_json_array(command: str) -> CommandError:
+    return CommandError("ERR", f"{command.upper()} value must be a JSON array, e.g. [1, 2]")
+
+
+def invalid_cursor() -> CommandError:
+    return CommandError("ERR", "invalid cursor")
+
+
+def no_such_protocol() -> CommandError:
+    return CommandError("NOPROTO", "unsupported protocol version")
+
+
+# --- storage and server -----------------------------------------------------------------------
+
+
+def empty_key() -> CommandError:
+    return CommandError("ERR", "invalid key: keys must not be empty")
+
+
+def key_too_large(size: int, limit: int) -> CommandError:
+    return CommandError("ERR", f"key is {size} bytes, over the limit of {limit} bytes")
+
+
+def value_too_large(size: int, limit: int) -> CommandError:
+    return CommandError("ERR", f"value is {size} bytes, over max_value_size of {limit} bytes")
+
+
+def storage_full() -> CommandError:
+    return CommandError(
+        "ERR", "storage is full (max_db_size reached): delete data or raise max_db_size; reads still work"
+    )
+
+
+def corrupt_record(namespace: str, key: bytes) -> CommandError:
+    return CommandError(
+        "ERR", f"record '{_quote(key)}' in namespace '{namespace}' failed its CRC check (data damaged)"
+    )
+
+
+def storage_error(reason: str) -> CommandError:
+    return CommandError("ERR", f"storage error: {reason}")
+
+
+def max_clients_reached() -> CommandError:
+    return CommandError("ERR", "max number of clients reached")
