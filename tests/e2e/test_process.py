@@ -1,0 +1,135 @@
+"""`mi serve` as a real process: signals, kill -9, restart, startup errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+pytestmark = pytest.mark.slow
+
+
+class ServerProcess:
+    """`mi serve` on a free port, with its JSON log lines collected."""
+
+    def __init__(self, data_dir: Path | None, *extra: str, env: dict | None = None) -> None:
+        where = ["--data-dir", str(data_dir)] if data_dir else []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mi.cli", "serve", "--port", "0", *where, "--log-format", "json", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.events: list[dict] = []
+        self.port = self._wait_for("server.listening")["port"]
+
+    def _wait_for(self, event: str) -> dict:
+        for line in self.proc.stdout:  # the pipe ends if the process dies: no hang
+            record = json.loads(line)
+            self.events.append(record)
+            if record["event"] == event:
+                return record
+        raise AssertionError(f"server exited before {event!r}: {self.proc.stderr.read()}")
+
+    def client(self, **options) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=10, **options)
+
+    def stop(self, signum: int) -> int:
+        self.proc.send_signal(signum)
+        rest = self.proc.stdout.read()
+        self.events += [json.loads(line) for line in rest.splitlines()]
+        return self.proc.wait(timeout=30)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+def test_kill_9_right_after_ok_keeps_the_value(tmp_path):
+    """Every acknowledged write survives kill -9 and a restart."""
+    server = ServerProcess(tmp_path / "data")
+    client = server.client()
+    for i in range(50):
+        assert client.execute_command("SET", f"k{i}", f"v{i}", "FROM", "durable") == b"OK"
+    server.kill()
+
+    restarted = ServerProcess(tmp_path / "data")
+    client = restarted.client()
+    assert [client.execute_command("GET", f"k{i}", "FROM", "durable") for i in range(50)] == [
+        f"v{i}".encode() for i in range(50)
+    ]
+    restarted.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_down_gracefully(tmp_path, signum):
+    """SIGTERM/SIGINT: exit 0, a stop event logged, and the data is there after restart."""
+    server = ServerProcess(tmp_path / "data")
+    server.client().set("k", "v")
+    assert server.stop(signum) == 0
+    assert {"server.stopping", "server.stopped"} <= {e["event"] for e in server.events}
+    restarted = ServerProcess(tmp_path / "data")
+    assert restarted.client().get("k") == b"v"
+    restarted.kill()
+
+
+def test_deadlines_survive_a_restart(tmp_path):
+    """A TTL set before a restart still counts down after it."""
+    server = ServerProcess(tmp_path / "data")
+    server.client().set("k", "v", ex=1000)
+    server.kill()
+    restarted = ServerProcess(tmp_path / "data")
+    assert 990 <= restarted.client().ttl("k") <= 1000
+    restarted.kill()
+
+
+def test_connection_events_are_logged_as_json(tmp_path):
+    """Opening and closing a connection logs one JSON event each, with its id and peer."""
+    server = ServerProcess(tmp_path / "data")
+    client = server.client()
+    client.ping()
+    client.close()
+    server.stop(signal.SIGTERM)
+    opened = [e for e in server.events if e["event"] == "connection.opened"]
+    closed = [e for e in server.events if e["event"] == "connection.closed"]
+    assert opened and closed and opened[0]["conn_id"] == closed[0]["conn_id"]
+    assert {"timestamp", "level", "peer"} <= set(closed[0])
+
+
+def test_shard_count_mismatch_is_a_clear_startup_error(tmp_path):
+    """Reopening a data dir with another shard count fails with a message, exit 1."""
+    ServerProcess(tmp_path / "data", "--shards", "2").kill()
+    proc = subprocess.run(
+        [sys.executable, "-m", "mi.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+         "--shards", "3", "--log-format", "json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "2 shards" in proc.stdout
+
+
+def test_bad_config_is_a_clear_startup_error(tmp_path):
+    """An unknown option in the config file is named, exit 2."""
+    bad = tmp_path / "mi.toml"
+    bad.write_text("[server]\nprot = 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mi.cli", "serve", "--config", str(bad)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "prot" in proc.stderr
+
+
+def test_environment_variable_sets_an_option(tmp_path):
+    """MI_DATA_DIR is honoured when no flag is given."""
+    server = ServerProcess(None, env={**os.environ, "MI_DATA_DIR": str(tmp_path / "from-env")})
+    server.kill()
+    listening = next(e for e in server.events if e["event"] == "server.listening")
+    assert listening["data_dir"] == str(tmp_path / "from-env")

@@ -1,0 +1,93 @@
+"""Test helpers: a server config on a temp dir, a raw RESP client, redis-py from Trio."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import redis
+import trio
+from attrs import evolve
+
+from mi.config import Config, load_config
+from protocol.parser import NEED_DATA
+from protocol.reader import ReplyReader
+
+IO_TIMEOUT = 10  # seconds: a guard against hangs, never a timing assumption
+
+
+def make_config(data_dir: Path, **storage: Any) -> Config:
+    """Defaults, on a temp data dir, any free port, small map so tests stay light."""
+    config = load_config(Path(__file__).parent.parent / "conf" / "mi.toml", environ={})
+    config = evolve(config, server=evolve(config.server, port=0))
+    return evolve(
+        config,
+        storage=evolve(config.storage, data_dir=str(data_dir), **{"max_db_size": 1 << 30, **storage}),
+    )
+
+
+def resp_command(*args: bytes | str | int) -> bytes:
+    """Encode a request as a RESP array of bulk strings, as clients send it."""
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class RawClient:
+    """A raw TCP client: send exact bytes, read decoded replies."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.reader = ReplyReader()
+
+    @classmethod
+    async def connect(cls, port: int) -> RawClient:
+        return cls(await trio.open_tcp_stream("127.0.0.1", port))
+
+    async def send(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+    async def read_reply(self) -> Any:
+        with trio.fail_after(IO_TIMEOUT):
+            while (reply := self.reader.next_reply()) is NEED_DATA:
+                data = await self.stream.receive_some(65536)
+                if not data:
+                    raise EOFError("server closed the connection")
+                self.reader.receive_data(data)
+            return reply
+
+    async def command(self, *args: bytes | str | int) -> Any:
+        await self.send(resp_command(*args))
+        return await self.read_reply()
+
+    async def inline(self, line: bytes) -> Any:
+        await self.send(line + b"\r\n")
+        return await self.read_reply()
+
+    async def is_closed(self) -> bool:
+        """True when the server has closed its side (reads reach end of stream)."""
+        with trio.fail_after(IO_TIMEOUT):
+            return await self.stream.receive_some(65536) == b""
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+class ThreadedRedis:
+    """redis-py, a real third-party client, called from Trio through worker threads."""
+
+    def __init__(self, port: int, **options: Any) -> None:
+        self.client = redis.Redis(
+            host="127.0.0.1", port=port, socket_timeout=IO_TIMEOUT, **options
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await trio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
+
+        return call
