@@ -16,11 +16,15 @@ __all__ = [
     "ProtocolError",
     "corrupt_record",
     "empty_key",
+    "hello_syntax_error",
+    "invalid_client_attribute",
+    "invalid_client_name",
     "invalid_cursor",
     "invalid_duration",
     "invalid_expire_time",
     "invalid_json",
     "invalid_namespace",
+    "invalid_protocol_version",
     "key_too_large",
     "max_clients_reached",
     "no_such_protocol",
@@ -33,6 +37,7 @@ __all__ = [
     "syntax_error",
     "unknown_command",
     "unknown_subcommand",
+    "unrecognized_option",
     "value_too_large",
     "wrong_arity",
 ]
@@ -174,3 +179,28 @@ def storage_error(reason: str) -> CommandError:
 
 def max_clients_reached() -> CommandError:
     return CommandError("ERR", "max number of clients reached")
+
+
+# --- handshake (added with the command grammar; texts as Redis 7 words them) -----------------
+
+
+def invalid_protocol_version() -> CommandError:
+    return CommandError("ERR", "Protocol version is not an integer or out of range")
+
+
+def hello_syntax_error(option: bytes) -> CommandError:
+    return CommandError("ERR", f"Syntax error in HELLO option '{_quote(option)}'")
+
+
+def unrecognized_option(option: bytes) -> CommandError:
+    return CommandError("ERR", f"Unrecognized option '{_quote(option)}'")
+
+
+def invalid_client_name() -> CommandError:
+    return CommandError("ERR", "Client names cannot contain spaces, newlines or special characters.")
+
+
+def invalid_client_attribute(attribute: bytes) -> CommandError:
+    return CommandError(
+        "ERR", f"{_quote(attribute)} cannot contain spaces, newlines or special characters."
+    )

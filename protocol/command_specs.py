@@ -1,0 +1,178 @@
+"""The table that describes every command a client can type, in Redis's COMMAND conventions.
+
+The grammar checks arity against ``COMMAND_SPECS``; the server builds ``COMMAND``,
+``COMMAND COUNT``, ``COMMAND INFO`` and ``COMMAND DOCS`` replies from it. Names are lowercase, as
+users type them; aliases (``unlink``, ``pttl``, ``pexpire``) have entries of their own.
+``protocol.commands`` re-exports both names.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+__all__ = ["COMMAND_SPECS", "CommandSpec"]
+
+
+@frozen
+class CommandSpec:
+    """What ``COMMAND INFO`` / ``COMMAND DOCS`` say about one command (Redis conventions).
+
+    ``arity`` counts the name: positive = exactly that many arguments, negative = at least
+    ``-arity``. ``first_key``/``last_key``/``step`` locate keys (``last_key=-1``: up to the end;
+    for ``DEL k1 k2 FROM ns`` the legacy triple cannot leave out the ``FROM`` clause).
+    Container commands (``CLIENT``, ``COMMAND``, ``CONFIG``) list their ``subcommands``, named
+    ``container|sub`` as Redis does.
+    """
+
+    name: str
+    arity: int
+    flags: tuple[str, ...]
+    first_key: int
+    last_key: int
+    step: int
+    group: str
+    summary: str
+    syntax: str
+    subcommands: tuple[CommandSpec, ...] = ()
+
+    def accepts(self, argc: int) -> bool:
+        """Whether ``argc`` arguments (the name included) satisfy the arity."""
+        return argc == self.arity if self.arity >= 0 else argc >= -self.arity
+
+
+_TTL_SYNTAX = "[TTL duration | EX seconds | PX milliseconds"
+_CONN = ("noscript", "loading", "stale")
+_ALWAYS = (*_CONN, "fast", "no_auth", "allow_busy")  # allowed before AUTH, even when busy
+
+
+def _spec(
+    name: str,
+    arity: int,
+    flags: tuple[str, ...],
+    keys: tuple[int, int, int],
+    group: str,
+    summary: str,
+    syntax: str,
+    subcommands: tuple[CommandSpec, ...] = (),
+) -> CommandSpec:
+    first, last, step = keys
+    return CommandSpec(name, arity, flags, first, last, step, group, summary, syntax, subcommands)
+
+
+_ONE, _ALL, _NONE = (1, 1, 1), (1, -1, 1), (0, 0, 0)
+
+_SPECS = (
+    _spec("set", -3, ("write", "denyoom"), _ONE, "string",
+          "Sets a key to a string, integer or boolean value, with an optional time to live.",
+          f"SET key value [FROM ns] {_TTL_SYNTAX} | KEEPTTL] [NX | XX] [AS STRING | INT | BOOL]"),
+    _spec("hset", -3, ("write", "denyoom"), _ONE, "hash",
+          "Sets a key to a JSON object, with an optional time to live.",
+          f"HSET key json-object [FROM ns] {_TTL_SYNTAX}]"),
+    _spec("lset", -3, ("write", "denyoom"), _ONE, "list",
+          "Sets a key to a JSON array, with an optional time to live.",
+          f"LSET key json-array [FROM ns] {_TTL_SYNTAX}]"),
+    _spec("get", -2, ("readonly", "fast"), _ONE, "string",
+          "Returns the value of a key, keeping its type.",
+          "GET key [FROM ns]"),
+    _spec("del", -2, ("write",), _ALL, "generic",
+          "Deletes one or more keys and returns how many were removed.",
+          "DEL key [key ...] [FROM ns]"),
+    _spec("unlink", -2, ("write", "fast"), _ALL, "generic",
+          "Deletes one or more keys and returns how many were removed (same as DEL).",
+          "UNLINK key [key ...] [FROM ns]"),
+    _spec("exists", -2, ("readonly", "fast"), _ALL, "generic",
+          "Counts how many of the given keys exist.",
+          "EXISTS key [key ...] [FROM ns]"),
+    _spec("type", -2, ("readonly", "fast"), _ONE, "generic",
+          "Returns the type of the value stored at a key.",
+          "TYPE key [FROM ns]"),
+    _spec("ttl", -2, ("readonly", "fast"), _ONE, "generic",
+          "Returns a key's remaining time to live in seconds (-1 none, -2 no such key).",
+          "TTL key [FROM ns]"),
+    _spec("pttl", -2, ("readonly", "fast"), _ONE, "generic",
+          "Returns a key's remaining time to live in milliseconds (-1 none, -2 no such key).",
+          "PTTL key [FROM ns]"),
+    _spec("expire", -3, ("write", "fast"), _ONE, "generic",
+          "Sets a key's time to live in seconds; zero or less deletes the key.",
+          "EXPIRE key seconds [NX | XX | GT | LT] [FROM ns]"),
+    _spec("pexpire", -3, ("write", "fast"), _ONE, "generic",
+          "Sets a key's time to live in milliseconds; zero or less deletes the key.",
+          "PEXPIRE key milliseconds [NX | XX | GT | LT] [FROM ns]"),
+    _spec("persist", -2, ("write", "fast"), _ONE, "generic",
+          "Removes a key's time to live.",
+          "PERSIST key [FROM ns]"),
+    _spec("scan", -2, ("readonly",), _NONE, "generic",
+          "Iterates over the keys of a namespace, a batch at a time.",
+          "SCAN cursor [MATCH pattern] [COUNT count] [FROM ns]"),
+    _spec("keys", -2, ("readonly",), _NONE, "generic",
+          "Returns every key of a namespace that matches a glob pattern.",
+          "KEYS pattern [FROM ns]"),
+    _spec("dbsize", -1, ("readonly", "fast"), _NONE, "server",
+          "Returns the number of keys in a namespace.",
+          "DBSIZE [FROM ns]"),
+    _spec("select", 2, (*_CONN, "fast"), _NONE, "connection",
+          "Changes the namespace commands without FROM use on this connection.",
+          "SELECT ns"),
+    _spec("namespaces", 1, ("readonly", "loading", "stale"), _NONE, "server",
+          "Lists the namespaces that hold keys.",
+          "NAMESPACES"),
+    _spec("hello", -1, _ALWAYS, _NONE, "connection",
+          "Handshakes with the server: protocol version, authentication, client name.",
+          "HELLO [protover [AUTH username password] [SETNAME clientname]]"),
+    _spec("client", -2, (), _NONE, "connection",
+          "A container for client connection commands.",
+          "CLIENT subcommand [argument ...]",
+          (
+              _spec("client|setinfo", 4, _CONN, _NONE, "connection",
+                    "Records the client library's name or version.",
+                    "CLIENT SETINFO LIB-NAME libname | LIB-VER libver"),
+              _spec("client|setname", 3, _CONN, _NONE, "connection",
+                    "Sets the connection's name.",
+                    "CLIENT SETNAME connection-name"),
+              _spec("client|getname", 2, _CONN, _NONE, "connection",
+                    "Returns the connection's name.",
+                    "CLIENT GETNAME"),
+              _spec("client|id", 2, _CONN, _NONE, "connection",
+                    "Returns the connection's unique id.",
+                    "CLIENT ID"),
+              _spec("client|info", 2, _CONN, _NONE, "connection",
+                    "Returns information about the connection.",
+                    "CLIENT INFO"),
+          )),
+    _spec("command", -1, ("loading", "stale"), _NONE, "server",
+          "Returns details about every command.",
+          "COMMAND",
+          (
+              _spec("command|count", 2, ("loading", "stale"), _NONE, "server",
+                    "Returns the number of commands.",
+                    "COMMAND COUNT"),
+              _spec("command|docs", -2, ("loading", "stale"), _NONE, "server",
+                    "Returns documentary information about one, several or all commands.",
+                    "COMMAND DOCS [command-name ...]"),
+              _spec("command|info", -2, ("loading", "stale"), _NONE, "server",
+                    "Returns information about one, several or all commands.",
+                    "COMMAND INFO [command-name ...]"),
+          )),
+    _spec("config", -2, (), _NONE, "server",
+          "A container for server configuration commands.",
+          "CONFIG subcommand [argument ...]",
+          (
+              _spec("config|get", -3, ("admin", *_CONN), _NONE, "server",
+                    "Returns the effective values of configuration parameters.",
+                    "CONFIG GET parameter [parameter ...]"),
+          )),
+    _spec("info", -1, ("loading", "stale"), _NONE, "server",
+          "Returns information and statistics about the server.",
+          "INFO [section ...]"),
+    _spec("ping", -1, ("fast",), _NONE, "connection",
+          "Returns PONG, or the message given.",
+          "PING [message]"),
+    _spec("echo", 2, ("fast",), _NONE, "connection",
+          "Returns the message given.",
+          "ECHO message"),
+    _spec("quit", -1, _ALWAYS, _NONE, "connection",
+          "Closes the connection after replying OK.",
+          "QUIT"),
+)  # fmt: skip
+
+COMMAND_SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}

@@ -1,0 +1,348 @@
+"""Typed commands, and the table that describes every command a client can type.
+
+``protocol.grammar.parse_command`` turns a ``Request`` into one of the frozen classes below; the
+server dispatches on the class. Keys and raw strings stay ``bytes``. ``ns=None`` on a keyed command
+means "the connection's current namespace" (no ``FROM`` clause was given).
+
+``COMMAND_SPECS`` (defined in ``protocol.command_specs``, re-exported here) is the single
+description of the command set: the grammar checks arity against it, and the server builds
+``COMMAND``, ``COMMAND COUNT`` and ``COMMAND DOCS`` replies from it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from attrs import field, frozen
+
+from protocol.command_specs import COMMAND_SPECS, CommandSpec
+
+__all__ = [
+    "COMMAND_SPECS",
+    "ClientGetname",
+    "ClientId",
+    "ClientInfo",
+    "ClientSetinfo",
+    "ClientSetname",
+    "Command",
+    "CommandCount",
+    "CommandDocs",
+    "CommandInfo",
+    "CommandList",
+    "CommandSpec",
+    "ConfigGet",
+    "Dbsize",
+    "Del",
+    "Echo",
+    "Exists",
+    "Expire",
+    "Get",
+    "Hello",
+    "Hset",
+    "Info",
+    "Keys",
+    "Lset",
+    "Namespaces",
+    "Persist",
+    "Ping",
+    "Quit",
+    "Scan",
+    "Select",
+    "Set",
+    "Ttl",
+    "Type",
+]
+
+
+def _typed(value: object) -> tuple[type, object]:
+    # attrs compares fields with ==, and True == 1 in Python; a stored boolean and a stored
+    # integer are different values, so compare the type too.
+    return (type(value), value)
+
+
+def _as_json(value: object) -> str:
+    # Same reason as _typed, for nested values ({"a": true} != {"a": 1}); also makes them hashable.
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+@frozen
+class Command:
+    """Base of every command; ``name`` is the lowercase name users type (``client|id`` for
+    subcommands, as Redis names them in errors and statistics)."""
+
+    name: ClassVar[str]
+
+
+# --- keys and values --------------------------------------------------------------------------
+
+
+@frozen
+class Set(Command):
+    """``SET key value [FROM ns] [TTL d | EX s | PX ms | KEEPTTL] [NX | XX] [AS kind]``."""
+
+    name: ClassVar[str] = "set"
+    key: bytes
+    value: bytes | int | bool = field(eq=_typed)
+    ns: str | None = None
+    ttl_ms: int | None = None
+    keep_ttl: bool = False
+    condition: str | None = None  # "NX" | "XX"
+
+
+@frozen
+class Hset(Command):
+    """``HSET key {json object} [FROM ns] [TTL d | EX s | PX ms]``."""
+
+    name: ClassVar[str] = "hset"
+    key: bytes
+    value: dict[str, Any] = field(eq=_as_json)
+    ns: str | None = None
+    ttl_ms: int | None = None
+
+
+@frozen
+class Lset(Command):
+    """``LSET key [json array] [FROM ns] [TTL d | EX s | PX ms]``."""
+
+    name: ClassVar[str] = "lset"
+    key: bytes
+    value: list[Any] = field(eq=_as_json)
+    ns: str | None = None
+    ttl_ms: int | None = None
+
+
+@frozen
+class Get(Command):
+    """``GET key [FROM ns]``."""
+
+    name: ClassVar[str] = "get"
+    key: bytes
+    ns: str | None = None
+
+
+@frozen
+class Del(Command):
+    """``DEL key [key ...] [FROM ns]`` (also ``UNLINK``)."""
+
+    name: ClassVar[str] = "del"
+    keys: tuple[bytes, ...]
+    ns: str | None = None
+
+
+@frozen
+class Exists(Command):
+    """``EXISTS key [key ...] [FROM ns]``."""
+
+    name: ClassVar[str] = "exists"
+    keys: tuple[bytes, ...]
+    ns: str | None = None
+
+
+@frozen
+class Type(Command):
+    """``TYPE key [FROM ns]``."""
+
+    name: ClassVar[str] = "type"
+    key: bytes
+    ns: str | None = None
+
+
+@frozen
+class Ttl(Command):
+    """``TTL key [FROM ns]``, or ``PTTL`` when ``milliseconds``."""
+
+    name: ClassVar[str] = "ttl"
+    key: bytes
+    ns: str | None = None
+    milliseconds: bool = False
+
+
+@frozen
+class Expire(Command):
+    """``EXPIRE key seconds`` / ``PEXPIRE key ms`` ``[NX | XX | GT | LT] [FROM ns]``.
+
+    ``ttl_ms`` may be zero or negative: the key is deleted, as in Redis.
+    """
+
+    name: ClassVar[str] = "expire"
+    key: bytes
+    ttl_ms: int
+    ns: str | None = None
+    condition: str | None = None  # "NX" | "XX" | "GT" | "LT"
+
+
+@frozen
+class Persist(Command):
+    """``PERSIST key [FROM ns]``."""
+
+    name: ClassVar[str] = "persist"
+    key: bytes
+    ns: str | None = None
+
+
+@frozen
+class Select(Command):
+    """``SELECT ns``: the namespace later commands use when they have no ``FROM``."""
+
+    name: ClassVar[str] = "select"
+    ns: str
+
+
+@frozen
+class Namespaces(Command):
+    """``NAMESPACES``: list the namespaces that hold keys."""
+
+    name: ClassVar[str] = "namespaces"
+
+
+@frozen
+class Dbsize(Command):
+    """``DBSIZE [FROM ns]``."""
+
+    name: ClassVar[str] = "dbsize"
+    ns: str | None = None
+
+
+@frozen
+class Scan(Command):
+    """``SCAN cursor [MATCH pattern] [COUNT count] [FROM ns]``."""
+
+    name: ClassVar[str] = "scan"
+    cursor: int
+    match: bytes | None = None
+    count: int = 10
+    ns: str | None = None
+
+
+@frozen
+class Keys(Command):
+    """``KEYS pattern [FROM ns]``."""
+
+    name: ClassVar[str] = "keys"
+    pattern: bytes
+    ns: str | None = None
+
+
+# --- connection and server --------------------------------------------------------------------
+
+
+@frozen
+class Hello(Command):
+    """``HELLO [protover [AUTH username password] [SETNAME clientname]]``.
+
+    Any integer ``protover`` parses; the server answers ``NOPROTO`` for versions other than 2, 3.
+    """
+
+    name: ClassVar[str] = "hello"
+    protover: int | None = None
+    username: bytes | None = None
+    password: bytes | None = field(default=None, repr=False)
+    client_name: bytes | None = None
+
+
+@frozen
+class ClientSetinfo(Command):
+    """``CLIENT SETINFO LIB-NAME|LIB-VER value``; ``attribute`` is ``lib-name`` or ``lib-ver``."""
+
+    name: ClassVar[str] = "client|setinfo"
+    attribute: str
+    value: bytes
+
+
+@frozen
+class ClientSetname(Command):
+    """``CLIENT SETNAME name`` (an empty name clears it)."""
+
+    name: ClassVar[str] = "client|setname"
+    client_name: bytes
+
+
+@frozen
+class ClientGetname(Command):
+    """``CLIENT GETNAME``."""
+
+    name: ClassVar[str] = "client|getname"
+
+
+@frozen
+class ClientId(Command):
+    """``CLIENT ID``."""
+
+    name: ClassVar[str] = "client|id"
+
+
+@frozen
+class ClientInfo(Command):
+    """``CLIENT INFO``."""
+
+    name: ClassVar[str] = "client|info"
+
+
+@frozen
+class CommandList(Command):
+    """``COMMAND`` with no subcommand: details of every command."""
+
+    name: ClassVar[str] = "command"
+
+
+@frozen
+class CommandCount(Command):
+    """``COMMAND COUNT``."""
+
+    name: ClassVar[str] = "command|count"
+
+
+@frozen
+class CommandDocs(Command):
+    """``COMMAND DOCS [name ...]``; no names means every command."""
+
+    name: ClassVar[str] = "command|docs"
+    names: tuple[str, ...] = ()
+
+
+@frozen
+class CommandInfo(Command):
+    """``COMMAND INFO [name ...]``; no names means every command."""
+
+    name: ClassVar[str] = "command|info"
+    names: tuple[str, ...] = ()
+
+
+@frozen
+class ConfigGet(Command):
+    """``CONFIG GET pattern [pattern ...]``."""
+
+    name: ClassVar[str] = "config|get"
+    patterns: tuple[bytes, ...]
+
+
+@frozen
+class Info(Command):
+    """``INFO [section ...]``; sections lowercased, none means the default set."""
+
+    name: ClassVar[str] = "info"
+    sections: tuple[str, ...] = ()
+
+
+@frozen
+class Ping(Command):
+    """``PING [message]``."""
+
+    name: ClassVar[str] = "ping"
+    message: bytes | None = None
+
+
+@frozen
+class Echo(Command):
+    """``ECHO message``."""
+
+    name: ClassVar[str] = "echo"
+    message: bytes
+
+
+@frozen
+class Quit(Command):
+    """``QUIT``: reply ``+OK``, then close."""
+
+    name: ClassVar[str] = "quit"

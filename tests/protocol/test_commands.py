@@ -1,0 +1,303 @@
+"""Tests for protocol.commands: the command classes and the COMMAND_SPECS table."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from protocol import commands, errors
+from protocol.commands import COMMAND_SPECS, Command, CommandSpec, Hello, Hset, Lset, Set
+from protocol.errors import CommandError
+from protocol.grammar import PARSERS, parse_command
+from protocol.grammar_server import SUBCOMMAND_PARSERS
+from protocol.request import Request
+
+# The shortest valid argv of every command and subcommand, by full name.
+MINIMAL = {
+    "set": "SET k v",
+    "hset": "HSET k {}",
+    "lset": "LSET k []",
+    "get": "GET k",
+    "del": "DEL k",
+    "unlink": "UNLINK k",
+    "exists": "EXISTS k",
+    "type": "TYPE k",
+    "ttl": "TTL k",
+    "pttl": "PTTL k",
+    "expire": "EXPIRE k 1",
+    "pexpire": "PEXPIRE k 1",
+    "persist": "PERSIST k",
+    "scan": "SCAN 0",
+    "keys": "KEYS *",
+    "dbsize": "DBSIZE",
+    "select": "SELECT ns",
+    "namespaces": "NAMESPACES",
+    "hello": "HELLO",
+    "client": "CLIENT ID",
+    "client|setinfo": "CLIENT SETINFO lib-name x",
+    "client|setname": "CLIENT SETNAME x",
+    "client|getname": "CLIENT GETNAME",
+    "client|id": "CLIENT ID",
+    "client|info": "CLIENT INFO",
+    "command": "COMMAND",
+    "command|count": "COMMAND COUNT",
+    "command|docs": "COMMAND DOCS",
+    "command|info": "COMMAND INFO",
+    "config": "CONFIG GET x",
+    "config|get": "CONFIG GET x",
+    "info": "INFO",
+    "ping": "PING",
+    "echo": "ECHO x",
+    "quit": "QUIT",
+}
+
+ALL_SPECS = {
+    spec.name: spec
+    for top in COMMAND_SPECS.values()
+    for spec in (top, *top.subcommands)
+}  # fmt: skip
+
+KNOWN_FLAGS = {"write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast",
+               "no_auth", "allow_busy"}  # fmt: skip
+KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list"}
+COMMAND_CLASSES = [
+    obj
+    for obj in vars(commands).values()
+    if isinstance(obj, type) and issubclass(obj, Command) and obj is not Command
+]
+
+
+def parse(line: str) -> Command:
+    """Parse a whitespace-separated command line."""
+    return parse_command(Request(tuple(t.encode() for t in line.split())))
+
+
+# --- the table matches the grammar ------------------------------------------------------------
+
+
+def test_every_spec_has_a_parser() -> None:
+    """parse_command knows exactly the top-level names in COMMAND_SPECS."""
+    assert set(PARSERS) == set(COMMAND_SPECS)
+
+
+def test_every_subcommand_spec_has_a_parser() -> None:
+    """Subcommand parsers and subcommand specs name the same commands."""
+    subspecs = {sub.name for spec in COMMAND_SPECS.values() for sub in spec.subcommands}
+    assert set(SUBCOMMAND_PARSERS) == subspecs
+
+
+def test_minimal_table_covers_every_spec() -> None:
+    """The arity tests below see every command and subcommand."""
+    assert set(MINIMAL) == set(ALL_SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(MINIMAL))
+def test_minimal_argv_parses(name: str) -> None:
+    """The shortest valid argv of each command parses."""
+    assert isinstance(parse(MINIMAL[name]), Command)
+
+
+# Containers: their shortest argv is a subcommand's, checked under the subcommand's name.
+CONTAINERS = {"client", "config"}
+
+
+@pytest.mark.parametrize("name", sorted(set(ALL_SPECS) - CONTAINERS))
+def test_minimal_argv_has_the_spec_arity(name: str) -> None:
+    """The shortest valid argv has exactly |arity| arguments."""
+    assert len(MINIMAL[name].split()) == abs(ALL_SPECS[name].arity)
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_container_alone_is_an_arity_error(name: str) -> None:
+    """CLIENT or CONFIG without a subcommand answers the container's arity error."""
+    assert COMMAND_SPECS[name].arity == -2
+    with pytest.raises(CommandError) as info:
+        parse(name.upper())
+    assert info.value == errors.wrong_arity(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n in set(ALL_SPECS) - CONTAINERS
+        if len(MINIMAL[n].split()) > 1 + ("|" in n)  # something left to drop
+    ),
+)
+def test_one_argument_fewer_is_an_arity_error(name: str) -> None:
+    """Dropping the last argument of the shortest argv answers the arity error."""
+    line = MINIMAL[name].split()[:-1]
+    with pytest.raises(CommandError) as info:
+        parse(" ".join(line))
+    assert info.value == errors.wrong_arity(name)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in ALL_SPECS.items() if s.arity > 0))
+def test_one_argument_more_than_a_fixed_arity_is_an_arity_error(name: str) -> None:
+    """Commands with a fixed arity refuse an extra argument with the arity error."""
+    with pytest.raises(CommandError) as info:
+        parse(MINIMAL[name] + " extra")
+    assert info.value == errors.wrong_arity(name)
+
+
+# --- the table itself -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+def test_spec_name_is_lowercase_and_matches(name: str) -> None:
+    """Specs are keyed by their lowercase name."""
+    assert ALL_SPECS[name].name == name == name.lower()
+
+
+def test_subcommand_names_are_prefixed_by_their_container() -> None:
+    """Subcommands are named container|sub as in Redis."""
+    assert all(
+        sub.name.startswith(f"{spec.name}|")
+        for spec in COMMAND_SPECS.values()
+        for sub in spec.subcommands
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+def test_spec_flags_are_redis_flag_words(name: str) -> None:
+    """Flags come from Redis's vocabulary and never say both write and readonly."""
+    flags = set(ALL_SPECS[name].flags)
+    assert flags <= KNOWN_FLAGS
+    assert not {"write", "readonly"} <= flags
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+def test_spec_group_is_a_redis_group(name: str) -> None:
+    """Groups are Redis doc groups."""
+    assert ALL_SPECS[name].group in KNOWN_GROUPS
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+def test_spec_summary_is_one_sentence_line(name: str) -> None:
+    """Summaries are non-empty single lines ending with a period."""
+    summary = ALL_SPECS[name].summary
+    assert summary.endswith(".")
+    assert "\n" not in summary
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+def test_spec_syntax_starts_with_the_command(name: str) -> None:
+    """The usage string starts with the command (and subcommand) in capitals."""
+    assert ALL_SPECS[name].syntax.startswith(name.replace("|", " ").upper())
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in ALL_SPECS.items() if s.first_key))
+def test_keyed_specs_document_from(name: str) -> None:
+    """Every keyed command documents the FROM clause and its first key at position 1."""
+    spec = ALL_SPECS[name]
+    assert "[FROM ns]" in spec.syntax
+    assert (spec.first_key, spec.step) == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["del", "unlink", "exists"])
+def test_variadic_key_specs_run_to_the_end(name: str) -> None:
+    """Multi-key commands declare last_key -1."""
+    assert COMMAND_SPECS[name].last_key == -1
+
+
+@pytest.mark.parametrize("name", ["scan", "keys", "dbsize", "ping", "hello", "select"])
+def test_keyless_specs_have_no_key_positions(name: str) -> None:
+    """Commands without keys declare 0, 0, 0."""
+    spec = COMMAND_SPECS[name]
+    assert (spec.first_key, spec.last_key, spec.step) == (0, 0, 0)
+
+
+def test_set_syntax_matches_the_wire_contract() -> None:
+    """SET's usage string is the one in the design."""
+    assert COMMAND_SPECS["set"].syntax == (
+        "SET key value [FROM ns] [TTL duration | EX seconds | PX milliseconds | KEEPTTL] "
+        "[NX | XX] [AS STRING | INT | BOOL]"
+    )
+
+
+@pytest.mark.parametrize("name", ["hello", "quit"])
+def test_handshake_commands_are_allowed_before_auth(name: str) -> None:
+    """HELLO and QUIT carry Redis's no_auth flag."""
+    assert "no_auth" in COMMAND_SPECS[name].flags
+
+
+@pytest.mark.parametrize(("arity", "argc", "ok"), [(2, 2, True), (2, 3, False), (2, 1, False),
+                                                   (-2, 2, True), (-2, 9, True), (-2, 1, False)])  # fmt: skip
+def test_spec_accepts_follows_redis_arity(arity: int, argc: int, ok: bool) -> None:
+    """Positive arity is exact, negative is a minimum."""
+    spec = CommandSpec("x", arity, (), 0, 0, 0, "server", "X.", "X")
+    assert spec.accepts(argc) is ok
+
+
+# --- the classes ------------------------------------------------------------------------------
+
+
+def test_every_command_class_is_produced_by_the_grammar() -> None:
+    """Each Command subclass is the result of some minimal argv."""
+    produced = {type(parse(line)) for line in MINIMAL.values()}
+    assert set(COMMAND_CLASSES) == produced
+
+
+@pytest.mark.parametrize("cls", COMMAND_CLASSES, ids=lambda cls: cls.__name__)
+def test_command_classes_are_frozen_and_slotted(cls: type[Command]) -> None:
+    """Commands are immutable attrs classes without a __dict__."""
+    assert attrs.has(cls)
+    assert "__dict__" not in dir(cls)
+    assert cls.__setattr__ is not object.__setattr__
+
+
+@pytest.mark.parametrize("cls", COMMAND_CLASSES, ids=lambda cls: cls.__name__)
+def test_command_name_is_a_spec(cls: type[Command]) -> None:
+    """Each class's name is a command or subcommand in the table."""
+    assert cls.name in ALL_SPECS
+
+
+def test_command_name_is_not_a_field() -> None:
+    """name is a class attribute, not an init argument."""
+    assert "name" not in {f.name for f in attrs.fields(Set)}
+
+
+def test_assigning_a_field_raises() -> None:
+    """A parsed command cannot be modified."""
+    command = parse("GET k")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        command.key = b"other"  # type: ignore[attr-defined]
+
+
+def test_set_defaults() -> None:
+    """SET's optional fields default to no namespace, no TTL, no condition."""
+    command = Set(b"k", b"v")
+    assert (command.ns, command.ttl_ms, command.keep_ttl, command.condition) == (
+        None, None, False, None
+    )  # fmt: skip
+
+
+def test_set_equality_tells_bool_from_int() -> None:
+    """Set(k, True) differs from Set(k, 1) although True == 1 in Python."""
+    assert Set(b"k", True) != Set(b"k", 1)
+
+
+def test_set_equal_values_are_equal() -> None:
+    """Two identical SETs compare and hash equal."""
+    assert Set(b"k", 5, ns="a") == Set(b"k", 5, ns="a")
+    assert hash(Set(b"k", 5, ns="a")) == hash(Set(b"k", 5, ns="a"))
+
+
+def test_hset_equality_is_deep_and_typed() -> None:
+    """Nested booleans and integers differ in HSET values."""
+    assert Hset(b"k", {"a": [True]}) != Hset(b"k", {"a": [1]})
+
+
+def test_hset_is_hashable() -> None:
+    """A frozen HSET with a dict value can still be hashed."""
+    assert hash(Hset(b"k", {"a": 1})) == hash(Hset(b"k", {"a": 1}))
+
+
+def test_lset_equality_is_order_sensitive() -> None:
+    """Lists with the same items in another order differ."""
+    assert Lset(b"k", [1, 2]) != Lset(b"k", [2, 1])
+
+
+def test_hello_password_hidden_from_repr() -> None:
+    """repr(Hello) does not show the password."""
+    assert "pw" not in repr(Hello(3, username=b"u", password=b"pw"))
