@@ -11,6 +11,8 @@ prefixes and wording follow Redis where Redis has the same error. Two kinds of e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "CommandError",
     "ProtocolError",
@@ -85,9 +87,11 @@ def unknown_command(name: bytes, args: tuple[bytes, ...]) -> CommandError:
     )
 
 
-def unknown_subcommand(command: str, sub: bytes) -> CommandError:
+def unknown_subcommand(command: str, sub: bytes, known: Iterable[str]) -> CommandError:
     return CommandError(
-        "ERR", f"unknown subcommand '{_quote(sub)}'. Try {command.upper()} HELP."
+        "ERR",
+        f"unknown subcommand '{_quote(sub)}' for {command.upper()}; "
+        f"known: {', '.join(name.upper() for name in sorted(known))}",
     )
 
 

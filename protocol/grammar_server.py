@@ -83,7 +83,8 @@ def _dispatch(name: str, request: Request) -> Command:
     spec = _SUB_SPECS.get(full)
     parse = _SUB.get(full)
     if spec is None or parse is None:
-        raise errors.unknown_subcommand(name, request.args[1])
+        known = [sub.split("|", 1)[1] for sub in _SUB_SPECS if sub.startswith(f"{name}|")]
+        raise errors.unknown_subcommand(name, request.args[1], known)
     if not spec.accepts(len(request.args)):
         raise errors.wrong_arity(spec.name)
     return parse(full, request)

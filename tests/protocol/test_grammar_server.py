@@ -189,9 +189,9 @@ def test_client_without_subcommand() -> None:
 
 
 def test_client_unknown_subcommand() -> None:
-    """Unknown subcommands answer Redis's text with the name as typed."""
+    """Unknown subcommands name the one typed and list those that exist."""
     assert str(error_of("CLIENT", "KILL", "x")) == (
-        "ERR unknown subcommand 'KILL'. Try CLIENT HELP."
+        "ERR unknown subcommand 'KILL' for CLIENT; known: GETNAME, ID, INFO, SETINFO, SETNAME"
     )
 
 
@@ -250,7 +250,7 @@ def test_config_get_without_pattern() -> None:
 def test_config_set_is_unknown() -> None:
     """Only CONFIG GET exists."""
     assert str(error_of("CONFIG", "SET", "a", "b")) == (
-        "ERR unknown subcommand 'SET'. Try CONFIG HELP."
+        "ERR unknown subcommand 'SET' for CONFIG; known: GET"
     )
 
 
