@@ -231,7 +231,7 @@ def test_command_count_extra_argument() -> None:
 def test_command_unknown_subcommand() -> None:
     """COMMAND GETKEYS is not supported."""
     assert error_of("COMMAND", "GETKEYS", "GET", "k") == errors.unknown_subcommand(
-        "command", b"GETKEYS"
+        "command", b"GETKEYS", ["count", "docs", "info"]
     )
 
 
