@@ -1,0 +1,375 @@
+"""One shard: one LMDB environment (``data_dir/shard-000/``...) with its namespaces and expiry index.
+
+Threading (LMDB binds a write transaction to one OS thread): ``write_batch`` begins, applies and
+commits its transaction inside one call, which the server makes on a worker thread, at most one at a
+time per shard. ``read`` transactions are short and may run on any thread meanwhile.
+
+Map size: LMDB reserves address space for the map, not disk, so each shard maps its whole ceiling
+(its share of ``max_db_size``) once at open and never resizes. ``set_mapsize`` needs every
+transaction in the process closed, which would race with readers; a fixed ceiling avoids that, and
+reaching it answers ``StorageFull`` while reads and deletes keep working.
+
+Durability: ``durable=True`` fdatasyncs every commit. ``durable=False`` ("relaxed") opens with
+``sync=False, metasync=False``: a commit reaches the OS page cache (so a process crash loses
+nothing) but an OS crash or power loss can lose the commits since the last ``sync()``, which the
+server calls on an interval. ``writemap`` is never used: a stray write through the map could corrupt
+the file, and it would hand dirty pages to the OS to flush whenever it likes.
+
+Aborts are kept off the common path: in py-lmdb 3.0 aborting a write transaction waits until no
+other thread is inside an operation on the same environment, so it can starve while two or more
+threads read that shard back to back (commits do not wait). Here a write transaction aborts only
+when an op fails after writing, on an LMDB error, or when the map is full.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import lmdb
+from attrs import frozen
+
+from storage.errors import DataDirError, StorageError, StorageFull
+from storage.expiry import LMDB_MAX_KEY_SIZE
+from storage.names import EXPIRY_DB, INTERNAL_DB_COUNT, META_DB, db_name, namespace_of
+from storage.txn import ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
+
+__all__ = [
+    "DEFAULT_MAX_NAMESPACES",
+    "DEFAULT_MAX_READERS",
+    "DEFAULT_MAX_VALUE_SIZE",
+    "Shard",
+    "ShardStats",
+    "WriteOp",
+]
+
+DEFAULT_MAX_VALUE_SIZE = 16 * 1024**2
+DEFAULT_MAX_NAMESPACES = 1024
+DEFAULT_MAX_READERS = 256  # Trio's 40 worker threads, the event loop, CLI tools, with room to spare
+FILE_MODE = 0o700  # messages are private to the server's user
+
+_REVISION_KEY = b"revision"  # in mi/meta: the highest revision ever handed out (u64)
+_REVISION = struct.Struct(">Q")
+
+WriteOp = Callable[[WriteTxn], Any]
+
+
+@frozen
+class ShardStats:
+    index: int
+    map_size: int  # bytes: the shard's ceiling
+    page_size: int
+    used_pages: int  # pages in all B-trees (main DB + internal + namespaces)
+    high_water_pages: int  # pages of the file ever used; freed pages are reused before new ones
+    entries: dict[str, int]  # records per namespace (expired-not-reaped included)
+    expiring: int  # entries in the expiry index
+    revision: int  # the last revision handed out
+
+
+class _Restart(Exception):
+    """Abort this attempt and run the batch again (without the ops that failed)."""
+
+
+class _BatchFull(Exception):
+    """The map is full: abort, then run the ops one transaction each."""
+
+    def __init__(self, error: StorageFull) -> None:
+        self.error = error
+
+
+def _abort_unless(committed: bool, txn: lmdb.Transaction) -> None:
+    if not committed:
+        txn.abort()
+
+
+class Shard:
+    """One LMDB environment. Create with ``Shard.open``."""
+
+    def __init__(
+        self, env: lmdb.Environment, index: int, path: Path, durable: bool, limits: TxnLimits
+    ) -> None:
+        self.index = index
+        self.path = path
+        self.durable = durable
+        self._env = env
+        self._limits = limits
+        # namespace -> DB handle. Never mutated: a new dict is published after the creating
+        # transaction commits, so a reader that picked up a handle can always use it.
+        self._dbs: dict[str, Any] = {}
+        self._expiry_db: Any = None
+        self._meta_db: Any = None
+        self._revisions = RevisionCounter()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        index: int = 0,
+        *,
+        map_size: int,
+        durable: bool = True,
+        max_value_size: int = DEFAULT_MAX_VALUE_SIZE,
+        max_namespaces: int = DEFAULT_MAX_NAMESPACES,
+        max_readers: int = DEFAULT_MAX_READERS,
+        create: bool = True,
+    ) -> Shard:
+        """Open (or with ``create``, create) the shard environment in directory ``path``."""
+        path = Path(path)
+        try:
+            env = lmdb.open(
+                str(path),
+                map_size=map_size,
+                subdir=True,
+                create=create,
+                mode=FILE_MODE,
+                max_dbs=max_namespaces + INTERNAL_DB_COUNT,
+                max_readers=max_readers,
+                sync=durable,
+                metasync=durable,
+                lock=True,
+                writemap=False,
+            )
+        except (lmdb.Error, OSError) as error:
+            msg = f"cannot open shard {index} at {path}: {error}"
+            raise DataDirError(msg) from None
+        limits = TxnLimits(index, map_size, max_value_size, max_namespaces)
+        shard = cls(env, index, path, durable, limits)
+        try:
+            shard._open_databases()  # noqa: SLF001 - part of construction
+        except BaseException:
+            env.close()
+            raise
+        return shard
+
+    def _open_databases(self) -> None:
+        """Open every existing DB (open_db is not thread-safe: all of them now, before any use)."""
+        env = self._env
+        try:
+            env.reader_check()  # clear reader slots left by crashed processes
+            if env.max_key_size() < LMDB_MAX_KEY_SIZE:
+                msg = f"this LMDB build allows {env.max_key_size()}-byte keys; mi needs {LMDB_MAX_KEY_SIZE}"
+                raise DataDirError(msg)
+            # LMDB may round the map size or raise it to the space already in use.
+            self._limits = attrs.evolve(self._limits, map_size=env.info()["map_size"])
+            txn = env.begin(write=True)
+            committed = False
+            try:
+                with txn.cursor() as cursor:
+                    names = [bytes(name) for name in cursor.iternext(values=False)]
+                namespaces = sorted(ns for ns in map(namespace_of, names) if ns is not None)
+                if len(namespaces) > self._limits.max_namespaces:
+                    msg = (
+                        f"shard {self.index} at {self.path} has {len(namespaces)} namespaces but"
+                        f" max_namespaces is {self._limits.max_namespaces}; raise max_namespaces"
+                    )
+                    raise DataDirError(msg)
+                self._dbs = {ns: env.open_db(db_name(ns), txn=txn, create=False) for ns in namespaces}
+                self._expiry_db = env.open_db(EXPIRY_DB, txn=txn)
+                self._meta_db = env.open_db(META_DB, txn=txn)
+                raw = txn.get(_REVISION_KEY, db=self._meta_db)
+                revision = 0 if raw is None else _REVISION.unpack(raw)[0]
+                txn.commit()
+                committed = True
+            finally:
+                _abort_unless(committed, txn)
+        except (lmdb.Error, struct.error) as error:
+            msg = f"cannot open shard {self.index} at {self.path}: {error}; restore it from a snapshot"
+            raise DataDirError(msg) from None
+        self._revisions = RevisionCounter(revision, revision)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[ReadTxn]:
+        """A short read-only transaction: ``with shard.read() as txn: txn.get(...)``."""
+        self._check_open()
+        dbs = self._dbs  # taken before begin: any handle in it was committed before our snapshot
+        try:
+            txn = self._env.begin(buffers=True)
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: cannot begin a read transaction: {error}"
+            raise StorageError(msg) from error
+        try:
+            yield ReadTxn(txn, dbs, self._expiry_db)
+        finally:
+            txn.abort()
+
+    def next_deadline(self) -> int | None:
+        """The earliest deadline (unix ms) in this shard's expiry index, or None."""
+        with self.read() as txn:
+            return next((deadline for deadline, _ns, _key in txn.deadlines()), None)
+
+    def namespaces(self) -> set[str]:
+        """The namespaces that exist in this shard (created by a first write here)."""
+        return set(self._dbs)
+
+    @property
+    def revision(self) -> int:
+        """The last revision handed out (committed ones are at most this)."""
+        return self._revisions.last
+
+    def stats(self) -> ShardStats:
+        self._check_open()
+        try:
+            with self.read() as txn:
+                # Same package: stat() needs the LMDB txn, and the handles this txn may use.
+                lmdb_txn, dbs = txn._txn, txn._dbs  # noqa: SLF001
+                stats = {ns: lmdb_txn.stat(db) for ns, db in dbs.items()}
+                internal = [lmdb_txn.stat(self._expiry_db), lmdb_txn.stat(self._meta_db)]
+            main = self._env.stat()  # env.stat() covers the main DB only
+            info = self._env.info()
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: cannot read statistics: {error}"
+            raise StorageError(msg) from error
+        pages = sum(
+            s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
+            for s in [main, *internal, *stats.values()]
+        )
+        return ShardStats(
+            index=self.index,
+            map_size=info["map_size"],
+            page_size=main["psize"],
+            used_pages=pages,
+            high_water_pages=info["last_pgno"] + 1,
+            entries={ns: s["entries"] for ns, s in sorted(stats.items())},
+            expiring=internal[0]["entries"],
+            revision=self._revisions.last,
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write_batch(self, ops: Sequence[WriteOp]) -> list[Any]:
+        """Run ``ops`` in order in one write transaction, commit once, return their outcomes.
+
+        Each outcome is the op's result, or the exception it raised. An op that raises leaves no
+        trace and does not affect the others: if it had already written, the transaction is
+        aborted and the batch re-run without it (ops are deterministic functions of the database,
+        so the others compute the same effects). When the map is full, the ops are re-run one
+        transaction each, so only those that do not fit get ``StorageFull``. A namespace new to
+        this shard is created inside the batch's transaction (we are on the writer thread, the
+        only one that calls open_db after startup); its handle is published after the commit.
+
+        Call from one thread at a time per shard; the whole call stays on that thread.
+        """
+        self._check_open()
+        ops = list(ops)
+        if not ops:
+            return []
+        try:
+            return self._run(ops, {})
+        except _BatchFull:
+            pass
+        outcomes: list[Any] = []
+        for op in ops:
+            try:
+                outcomes.extend(self._run([op], {}))
+            except _BatchFull as full:
+                outcomes.append(full.error)
+        return outcomes
+
+    def _run(self, ops: list[WriteOp], failed: dict[int, Exception]) -> list[Any]:
+        # Terminates: each restart adds an op to ``failed``.
+        while True:
+            try:
+                return self._attempt(ops, failed)
+            except _Restart:
+                continue
+
+    def _attempt(self, ops: list[WriteOp], failed: dict[int, Exception]) -> list[Any]:
+        """One try at the batch, skipping the ops in ``failed``; commits or raises to restart."""
+        txn = self._begin_write()
+        state = TxnState()
+        committed = False
+        try:
+            wtxn = WriteTxn(self._env, txn, self._dbs, self._expiry_db, self._revisions, self._limits, state)
+            outcomes: list[Any] = []
+            for index, op in enumerate(ops):
+                if index not in failed:
+                    self._apply(index, op, wtxn, state, failed, outcomes)
+                else:
+                    outcomes.append(failed[index])
+            revision = self._revisions.last
+            if revision != self._revisions.persisted:
+                txn.put(_REVISION_KEY, _REVISION.pack(revision), db=self._meta_db)
+            txn.commit()
+            committed = True
+        except lmdb.MapFullError:
+            raise _BatchFull(self._full()) from None
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: write transaction failed: {error}"
+            raise StorageError(msg) from error
+        finally:
+            _abort_unless(committed, txn)
+        self._revisions.persisted = revision
+        if state.created:  # only now: a handle created in a transaction that aborted is invalid
+            self._dbs = {**self._dbs, **state.created}
+        return outcomes
+
+    @staticmethod
+    def _apply(
+        index: int,
+        op: WriteOp,
+        wtxn: WriteTxn,
+        state: TxnState,
+        failed: dict[int, Exception],
+        outcomes: list[Any],
+    ) -> None:
+        changes = state.changes
+        try:
+            outcome = op(wtxn)
+        except Exception as error:  # noqa: BLE001 - an op's failure is its outcome
+            outcome = error if not isinstance(error, lmdb.Error) else StorageError(f"LMDB error: {error}")
+            raised = True
+        else:
+            raised = False
+        # The flags first: they hold even if the op swallowed the exception that reported them.
+        if state.map_full:
+            raise _BatchFull(state.failure)
+        if state.failure is not None:  # an LMDB error: the transaction can only be aborted
+            failed[index] = outcome if raised else state.failure
+            raise _Restart
+        if raised:
+            failed[index] = outcome
+            if state.changes != changes:  # it wrote before raising: roll it back by re-running
+                raise _Restart
+        outcomes.append(outcome)
+
+    def _begin_write(self) -> lmdb.Transaction:
+        try:
+            return self._env.begin(write=True, buffers=True)
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: cannot begin a write transaction: {error}"
+            raise StorageError(msg) from error
+
+    def _full(self) -> StorageFull:
+        return StorageFull(self.index, self._limits.map_size)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Flush committed data to disk (what relaxed durability defers)."""
+        self._check_open()
+        try:
+            self._env.sync(True)
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: sync failed: {error}"
+            raise StorageError(msg) from error
+
+    def close(self) -> None:
+        """Close the environment (idempotent). No transaction may be open."""
+        if not self._closed:
+            self._closed = True
+            self._env.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = f"shard {self.index} is closed"
+            raise StorageError(msg)
+
+    def __repr__(self) -> str:
+        return f"<Shard {self.index} {self.path}>"

@@ -1,0 +1,217 @@
+"""The store: a data dir of N shards, with the manifest that fixes N and the routing of keys.
+
+Layout::
+
+    data_dir/manifest.json     {"format": 1, "shards": N, "created": ...}
+    data_dir/mi.lock           held (flock) while a Store has the dir open
+    data_dir/shard-000/        one LMDB environment per shard (data.mdb, lock.mdb)
+    ...
+
+N is chosen when the dir is created and never changes: a key's shard is ``shard_index(key, N)``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+from pathlib import Path
+from types import TracebackType
+
+from storage.errors import DataDirError, StorageConfigError
+from storage.manifest import MANIFEST_TEMP_NAME, Manifest, read_manifest, write_manifest
+from storage.routing import shard_index
+from storage.shard import (
+    DEFAULT_MAX_NAMESPACES,
+    DEFAULT_MAX_READERS,
+    DEFAULT_MAX_VALUE_SIZE,
+    Shard,
+    ShardStats,
+)
+
+__all__ = ["DEFAULT_MAX_DB_SIZE", "DEFAULT_SHARDS", "MAX_SHARDS", "MIN_SHARD_MAP_SIZE", "Store"]
+
+DEFAULT_SHARDS = 4
+MAX_SHARDS = 256
+DEFAULT_MAX_DB_SIZE = 16 * 1024**3  # total across shards
+MIN_SHARD_MAP_SIZE = 64 * 1024  # below this a shard cannot hold its own bookkeeping
+LOCK_NAME = "mi.lock"
+
+
+def shard_dir_name(index: int) -> str:
+    return f"shard-{index:03d}"
+
+
+class Store:
+    """All shards of one data dir. Create with ``Store.open``; close when done (or use ``with``)."""
+
+    def __init__(self, path: Path, manifest: Manifest, shards: tuple[Shard, ...], lock_fd: int) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.shards = shards
+        self._lock_fd: int | None = lock_fd
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        shards: int | None = None,
+        max_db_size: int = DEFAULT_MAX_DB_SIZE,
+        durable: bool = True,
+        max_value_size: int = DEFAULT_MAX_VALUE_SIZE,
+        max_namespaces: int = DEFAULT_MAX_NAMESPACES,
+        max_readers: int = DEFAULT_MAX_READERS,
+    ) -> Store:
+        """Open the data dir at ``path``, creating it with ``shards or DEFAULT_SHARDS`` shards if new.
+
+        An existing dir keeps the shard count in its manifest; an explicit, different ``shards`` is a
+        ``DataDirError``. ``max_db_size`` is the total ceiling, split evenly between the shards.
+        """
+        if shards is not None and not 1 <= shards <= MAX_SHARDS:
+            msg = f"shards must be between 1 and {MAX_SHARDS}, not {shards}"
+            raise StorageConfigError(msg)
+        path = Path(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            msg = f"cannot create data dir {path}: {error}"
+            raise DataDirError(msg) from None
+        lock_fd = _lock(path)
+        try:
+            manifest = _manifest(path, shards)
+            count = manifest.shards
+            map_size = max_db_size // count // mmap.PAGESIZE * mmap.PAGESIZE
+            if map_size < MIN_SHARD_MAP_SIZE:
+                msg = (
+                    f"max_db_size {max_db_size} gives each of {count} shards {map_size} bytes;"
+                    f" each needs at least {MIN_SHARD_MAP_SIZE}"
+                )
+                raise StorageConfigError(msg)
+            create = _check_shard_dirs(path, count)
+            opened: list[Shard] = []
+            try:
+                for index in range(count):
+                    opened.append(
+                        Shard.open(
+                            path / shard_dir_name(index),
+                            index,
+                            map_size=map_size,
+                            durable=durable,
+                            max_value_size=max_value_size,
+                            max_namespaces=max_namespaces,
+                            max_readers=max_readers,
+                            create=create,
+                        )
+                    )
+            except BaseException:
+                for shard in opened:
+                    shard.close()
+                raise
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return cls(path, manifest, tuple(opened), lock_fd)
+
+    def shard_for(self, key: bytes) -> Shard:
+        """The shard that stores ``key``."""
+        return self.shards[shard_index(key, len(self.shards))]
+
+    def namespaces(self) -> list[str]:
+        """Every namespace that exists in any shard, sorted."""
+        return sorted(set().union(*(shard.namespaces() for shard in self.shards)))
+
+    def next_deadline(self) -> int | None:
+        """The earliest deadline (unix ms) in any shard's expiry index, or None."""
+        deadlines = [d for d in (shard.next_deadline() for shard in self.shards) if d is not None]
+        return min(deadlines, default=None)
+
+    def stats(self) -> list[ShardStats]:
+        return [shard.stats() for shard in self.shards]
+
+    def sync(self) -> None:
+        """Flush every shard to disk (relaxed durability calls this on an interval)."""
+        for shard in self.shards:
+            shard.sync()
+
+    def close(self) -> None:
+        """Close every shard and release the data dir (idempotent)."""
+        try:
+            for shard in self.shards:
+                shard.close()
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path} shards={len(self.shards)}>"
+
+
+def _lock(path: Path) -> int:
+    """Hold an exclusive lock on the data dir, so no second Store (here or elsewhere) opens it.
+
+    The shards keep state in memory (revision counters, DB handles) that assumes one writer.
+    """
+    try:
+        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        msg = f"cannot open {path / LOCK_NAME}: {error}; check the data dir's permissions"
+        raise DataDirError(msg) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        msg = f"data dir {path} is already in use by another mi server; stop it or use another data dir"
+        raise DataDirError(msg) from None
+    return fd
+
+
+def _manifest(path: Path, shards: int | None) -> Manifest:
+    """The dir's manifest, written now if the dir is new; checks an explicit shard count."""
+    manifest = read_manifest(path)
+    if manifest is None:
+        try:
+            others = sorted(p.name for p in path.iterdir() if p.name not in (LOCK_NAME, MANIFEST_TEMP_NAME))
+        except OSError as error:
+            msg = f"cannot list data dir {path}: {error}"
+            raise DataDirError(msg) from None
+        if others:
+            msg = (
+                f"data dir {path} has no manifest.json but is not empty ({', '.join(others[:5])});"
+                " use an empty or new directory, or restore manifest.json from a snapshot"
+            )
+            raise DataDirError(msg)
+        manifest = Manifest.new(shards or DEFAULT_SHARDS)
+        write_manifest(path, manifest)  # first: the shard dirs below are created under it
+    elif shards is not None and shards != manifest.shards:
+        msg = (
+            f"data dir {path} was created with {manifest.shards} shards; --shards {shards} cannot"
+            f" open it (omit --shards or use {manifest.shards})"
+        )
+        raise DataDirError(msg)
+    return manifest
+
+
+def _check_shard_dirs(path: Path, count: int) -> bool:
+    """True if the shards are to be created (none exists yet); error if only some exist."""
+    present = [(path / shard_dir_name(i) / "data.mdb").exists() for i in range(count)]
+    if not any(present):  # new, or a first start interrupted right after the manifest
+        return True
+    missing = [shard_dir_name(i) for i, here in enumerate(present) if not here]
+    if missing:
+        msg = (
+            f"data dir {path} lacks {', '.join(missing)} (its manifest lists {count} shards);"
+            " restore the data dir from a snapshot"
+        )
+        raise DataDirError(msg)
+    return False
+

@@ -1,0 +1,390 @@
+"""Transactions over one shard: ``ReadTxn`` (short, read-only) and ``WriteTxn`` (inside a batch).
+
+Both are thin views over an ``lmdb.Transaction`` opened with ``buffers=True``: record bytes are
+decoded (or copied) before any method returns, so nothing returned refers to LMDB memory. Every
+``lmdb.Error`` becomes a storage error here. Time is a parameter (``now_ms``), never read from a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+import lmdb
+from attrs import define, frozen
+
+from storage.errors import (
+    CorruptRecord,
+    InvalidKey,
+    KeyTooLarge,
+    StorageError,
+    StorageFull,
+    TooManyNamespaces,
+    ValueTooLarge,
+)
+from storage.expiry import (
+    MAX_KEY_SIZE,
+    decode_index_key,
+    encode_index_key,
+    index_deadline,
+    index_namespace,
+)
+from storage.names import db_name, validate_namespace
+from storage.records import (
+    HEADER,
+    U64_MAX,
+    Kind,
+    Record,
+    Value,
+    decode_header,
+    decode_record,
+    encode_payload,
+    pack_record,
+)
+
+__all__ = ["ReadTxn", "RevisionCounter", "TxnLimits", "TxnState", "WriteTxn"]
+
+
+@define
+class RevisionCounter:
+    """The shard's revision counter: only moves forward, even when a transaction aborts."""
+
+    last: int = 0
+    persisted: int = 0
+
+    def allocate(self) -> int:
+        self.last += 1
+        return self.last
+
+
+@frozen
+class TxnLimits:
+    shard: int
+    map_size: int
+    max_value_size: int
+    max_namespaces: int
+
+
+@define
+class TxnState:
+    """What a write transaction did, read by ``Shard.write_batch`` after each op.
+
+    Flags rather than exceptions, so an op that swallows an exception cannot hide them.
+    """
+
+    changes: int = 0  # mutations attempted: an op that raised after one must be rolled back
+    map_full: bool = False  # LMDB said MDB_MAP_FULL: the transaction can only be aborted
+    failure: StorageError | None = None  # any LMDB error (map full included): abort the transaction
+    created: dict[str, Any] = attrs.Factory(dict)  # namespace DBs created: publish after commit
+
+
+def _storable(key: bytes) -> bool:
+    return 0 < len(key) <= MAX_KEY_SIZE
+
+
+def _lmdb_failure(error: lmdb.Error) -> StorageError:
+    return StorageError(f"LMDB error: {error}")
+
+
+def _deadline_or_zero(key: bytes, data: bytes | memoryview) -> int:
+    """The record's deadline, or 0 if its header is unreadable (then it is treated as live)."""
+    try:
+        return decode_header(key, data)[1]
+    except CorruptRecord:
+        return 0
+
+
+def _is_live(key: bytes, data: bytes | memoryview, now_ms: int) -> bool:
+    deadline = _deadline_or_zero(key, data)
+    return deadline == 0 or deadline > now_ms
+
+
+class ReadTxn:
+    """Read-only view of one shard at one point in time. Valid only inside ``Shard.read()``."""
+
+    __slots__ = ("_dbs", "_expiry_db", "_txn")
+
+    def __init__(self, txn: lmdb.Transaction, dbs: Mapping[str, Any], expiry_db: Any) -> None:
+        self._txn = txn
+        self._dbs = dbs  # namespace -> DB handle; never mutated (the shard publishes a new dict)
+        self._expiry_db = expiry_db
+
+    def get(self, namespace: str, key: bytes, now_ms: int) -> Record | None:
+        """The live record under ``key``, or None if missing or expired; ``CorruptRecord`` if damaged."""
+        db = self._dbs.get(namespace)
+        if db is None or not _storable(key):
+            return None
+        try:
+            data = self._txn.get(key, db=db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        if data is None:
+            return None
+        record = decode_record(key, data, namespace=namespace)
+        return None if record.is_expired(now_ms) else record
+
+    def count(self, namespace: str) -> int:
+        """Records in ``namespace`` (O(1)); like Redis DBSIZE it includes expired, unreaped ones."""
+        db = self._dbs.get(namespace)
+        if db is None:
+            return 0
+        try:
+            return self._txn.stat(db)["entries"]
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def count_expiring(self, namespace: str) -> int:
+        """Records in ``namespace`` with a deadline. Scans the whole expiry index: O(index size)."""
+        name = namespace.encode("ascii", "replace")
+        try:
+            with self._txn.cursor(db=self._expiry_db) as cursor:
+                return sum(
+                    1 for index_key in cursor.iternext(values=False) if index_namespace(index_key) == name
+                )
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def scan(
+        self, namespace: str, after: bytes | None, limit: int, now_ms: int
+    ) -> tuple[list[bytes], bytes | None]:
+        """Live keys in key order strictly after ``after``, examining at most ``limit`` records.
+
+        Returns ``(keys, resume_after)``: pass ``resume_after`` as ``after`` for the next page;
+        it is None when the namespace is exhausted. A page may hold fewer than ``limit`` keys (even
+        none) while more remain, because expired records are examined but not returned.
+        """
+        if limit < 1:
+            msg = f"scan limit must be at least 1, not {limit}"
+            raise ValueError(msg)
+        db = self._dbs.get(namespace)
+        if db is None:
+            return [], None
+        keys: list[bytes] = []
+        last: bytes | None = None
+        try:
+            with self._txn.cursor(db=db) as cursor:
+                if after is None:
+                    found = cursor.first()
+                else:
+                    found = cursor.set_range(after) if after else cursor.first()
+                    if found and cursor.key() == after:
+                        found = cursor.next()
+                examined = 0
+                while found and examined < limit:
+                    last = bytes(cursor.key())
+                    examined += 1
+                    if _is_live(last, cursor.value(), now_ms):
+                        keys.append(last)
+                    found = cursor.next()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return keys, (last if found else None)
+
+    def iter_keys(self, namespace: str, now_ms: int) -> Iterator[bytes]:
+        """Every live key of ``namespace`` in key order (for KEYS). Consume it inside the txn."""
+        db = self._dbs.get(namespace)
+        if db is None:
+            return
+        try:
+            with self._txn.cursor(db=db) as cursor:
+                for key, value in cursor.iternext():
+                    if _is_live(key, value, now_ms):
+                        yield bytes(key)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def deadlines(self) -> Iterator[tuple[int, str, bytes]]:
+        """The expiry index in deadline order: ``(deadline_ms, namespace, key)``."""
+        try:
+            with self._txn.cursor(db=self._expiry_db) as cursor:
+                for index_key in cursor.iternext(values=False):
+                    try:
+                        yield decode_index_key(index_key)
+                    except ValueError:
+                        continue
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def _failure(self, error: lmdb.Error) -> StorageError:
+        return _lmdb_failure(error)
+
+
+class WriteTxn(ReadTxn):
+    """The write transaction handed to each op of a ``Shard.write_batch``.
+
+    Validation happens before anything is written, so a rejected put leaves no trace even without
+    the batch's rollback. Each successful mutation takes the next shard revision.
+    """
+
+    __slots__ = ("_env", "_limits", "_revisions", "_state")
+
+    def __init__(
+        self,
+        env: lmdb.Environment,
+        txn: lmdb.Transaction,
+        dbs: Mapping[str, Any],
+        expiry_db: Any,
+        revisions: RevisionCounter,
+        limits: TxnLimits,
+        state: TxnState,
+    ) -> None:
+        super().__init__(txn, dbs, expiry_db)
+        self._env = env  # only for open_db: py-lmdb's Transaction has no env attribute at runtime
+        self._revisions = revisions
+        self._limits = limits
+        self._state = state
+
+    def put(self, namespace: str, key: bytes, value: Value, expires_at: int) -> Record:
+        """Store ``value`` under ``key`` (replacing any record), expiring at ``expires_at`` (0 = never)."""
+        validate_namespace(namespace)
+        if not key:
+            raise InvalidKey
+        if len(key) > MAX_KEY_SIZE:
+            raise KeyTooLarge(len(key), MAX_KEY_SIZE)
+        key = bytes(key)
+        kind, payload = encode_payload(value)
+        if len(payload) > self._limits.max_value_size:
+            raise ValueTooLarge(len(payload), self._limits.max_value_size)
+        _check_deadline(expires_at)
+        db = self._dbs.get(namespace)
+        if db is None:
+            db = self._create_namespace(namespace)
+        revision = self._revisions.allocate()
+        data = pack_record(key, kind, payload, expires_at, revision)
+        self._state.changes += 1
+        try:
+            old = self._txn.get(key, db=db)
+            old_deadline = 0 if old is None else _deadline_or_zero(key, old)
+            self._txn.put(key, data, db=db)
+            self._move_index_entry(namespace, key, old_deadline, expires_at)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision)
+
+    def delete(self, namespace: str, key: bytes, *, now_ms: int | None = None) -> bool:
+        """Remove ``key`` and its index entry; True if a record was there.
+
+        With ``now_ms``, an expired record is removed too but counts as absent (as in Redis DEL).
+        """
+        db = self._dbs.get(namespace)
+        if db is None or not _storable(key):
+            return False
+        try:
+            old = self._txn.get(key, db=db)
+            if old is None:
+                return False
+            deadline = _deadline_or_zero(key, old)
+            self._state.changes += 1
+            self._txn.delete(key, db=db)
+            if deadline:
+                self._txn.delete(encode_index_key(deadline, namespace, key), db=self._expiry_db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return now_ms is None or deadline == 0 or deadline > now_ms
+
+    def set_expiry(self, namespace: str, key: bytes, expires_at: int, *, now_ms: int) -> Record | None:
+        """Set the deadline of a live record (0 = persist), taking a new revision; None if absent."""
+        _check_deadline(expires_at)
+        db = self._dbs.get(namespace)
+        if db is None or not _storable(key):
+            return None
+        try:
+            data = self._txn.get(key, db=db)
+            if data is None:
+                return None
+            record = decode_record(key, data, namespace=namespace)
+            if record.is_expired(now_ms):
+                return None
+            payload = bytes(memoryview(data)[HEADER.size :])
+            revision = self._revisions.allocate()
+            self._state.changes += 1
+            self._txn.put(key, pack_record(key, record.kind, payload, expires_at, revision), db=db)
+            self._move_index_entry(namespace, key, record.expires_at, expires_at)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return attrs.evolve(record, expires_at=expires_at, revision=revision)
+
+    def reap_due(self, now_ms: int, limit: int) -> list[tuple[str, bytes]]:
+        """Delete records whose deadline is at or before ``now_ms``, earliest first.
+
+        Examines at most ``limit`` index entries; returns the ``(namespace, key)`` of each record
+        removed. An entry whose record is gone or has another deadline is just dropped.
+        """
+        removed: list[tuple[str, bytes]] = []
+        if limit < 1:
+            return removed
+        try:
+            due: list[bytes] = []
+            with self._txn.cursor(db=self._expiry_db) as cursor:
+                found = cursor.first()
+                while found and len(due) < limit:
+                    index_key = bytes(cursor.key())
+                    if index_deadline(index_key) > now_ms:
+                        break
+                    due.append(index_key)
+                    found = cursor.next()
+            for index_key in due:
+                self._state.changes += 1
+                self._txn.delete(index_key, db=self._expiry_db)
+                entry = self._due_record(index_key)
+                if entry is not None:
+                    self._txn.delete(entry[1], db=self._dbs[entry[0]])
+                    removed.append(entry)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return removed
+
+    def _due_record(self, index_key: bytes) -> tuple[str, bytes] | None:
+        """``(namespace, key)`` of the record an index entry points at, if it is still due by it."""
+        try:
+            deadline, namespace, key = decode_index_key(index_key)
+        except ValueError:
+            return None
+        db = self._dbs.get(namespace)
+        data = None if db is None else self._txn.get(key, db=db)
+        if data is None or _deadline_or_zero(key, data) != deadline:
+            return None
+        return namespace, key
+
+    def _create_namespace(self, namespace: str) -> Any:
+        """Create the namespace DB in this transaction (we are on the writer thread).
+
+        The handle is used by this transaction only; the shard publishes it after the commit
+        (a handle created in a transaction that aborts is invalid).
+        """
+        if len(self._dbs) >= self._limits.max_namespaces:
+            raise TooManyNamespaces(namespace, self._limits.max_namespaces)
+        self._state.changes += 1
+        try:
+            db = self._env.open_db(db_name(namespace), txn=self._txn, create=True)
+        except lmdb.DbsFullError:
+            raise TooManyNamespaces(namespace, self._limits.max_namespaces) from None
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        self._dbs = {**self._dbs, namespace: db}
+        self._state.created[namespace] = db
+        return db
+
+    def _move_index_entry(self, namespace: str, key: bytes, old: int, new: int) -> None:
+        if old == new:
+            return
+        if old:
+            self._txn.delete(encode_index_key(old, namespace, key), db=self._expiry_db)
+        if new:
+            self._txn.put(encode_index_key(new, namespace, key), b"", db=self._expiry_db)
+
+    def _failure(self, error: lmdb.Error) -> StorageError:
+        if isinstance(error, lmdb.MapFullError):
+            self._state.map_full = True
+            failure: StorageError = StorageFull(self._limits.shard, self._limits.map_size)
+        else:
+            failure = _lmdb_failure(error)
+        self._state.failure = failure
+        return failure
+
+
+def _check_deadline(expires_at: int) -> None:
+    if not 0 <= expires_at <= U64_MAX:
+        msg = f"expires_at {expires_at} is outside 0..2**64-1"
+        raise ValueError(msg)
