@@ -36,6 +36,7 @@ __all__ = [
     "not_json_object",
     "storage_error",
     "storage_full",
+    "too_many_namespaces",
     "syntax_error",
     "unknown_command",
     "unknown_subcommand",
@@ -169,6 +170,10 @@ def storage_full() -> CommandError:
     return CommandError(
         "ERR", "storage is full (max_db_size reached): delete data or raise max_db_size; reads still work"
     )
+
+
+def too_many_namespaces(limit: int) -> CommandError:
+    return CommandError("ERR", f"too many namespaces (max_namespaces is {limit})")
 
 
 def corrupt_record(namespace: str, key: bytes) -> CommandError:

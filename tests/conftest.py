@@ -1,17 +1,12 @@
 import functools
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-# Make tests/support.py importable from every test directory.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from mi.server import serve  # noqa: E402
-from support import RawClient, ThreadedRedis, make_config  # noqa: E402
+from mi.server import serve
+from support import RawClient, ThreadedRedis, make_config
 
 
 @pytest.fixture

@@ -91,3 +91,20 @@ class ThreadedRedis:
             return await trio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
 
         return call
+
+    async def on_one_connection(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Run ``commands`` in order on a single pooled connection (for connection state)."""
+
+        def run() -> list[Any]:
+            pool = self.client.connection_pool
+            connection = pool.get_connection()
+            try:
+                replies = []
+                for command in commands:
+                    connection.send_command(*command)
+                    replies.append(connection.read_response())
+                return replies
+            finally:
+                pool.release(connection)
+
+        return await trio.to_thread.run_sync(run)

@@ -26,6 +26,7 @@ from storage import (
     Record,
     StorageError,
     StorageFull,
+    TooManyNamespaces,
     ValueTooLarge,
 )
 
@@ -104,9 +105,12 @@ def as_command_error(error: Exception) -> CommandError:
             return errors.value_too_large(size, limit)
         case StorageFull():
             return errors.storage_full()
-        case CorruptRecord(namespace=namespace, key=key):
-            log.error("record.corrupt", ns=namespace, key=key.decode("utf-8", "backslashreplace"))
-            return errors.corrupt_record(namespace, key)
+        case TooManyNamespaces(limit=limit):
+            return errors.too_many_namespaces(limit)
+        case CorruptRecord(namespace=namespace, key=key, reason=reason):
+            shown = key.decode("utf-8", "backslashreplace")
+            log.error("record.corrupt", ns=namespace, key=shown, reason=reason)
+            return errors.corrupt_record(namespace or "?", key)
         case StorageError():
             log.error("storage.error", error=str(error))
             return errors.storage_error(str(error))

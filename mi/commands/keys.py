@@ -12,7 +12,7 @@ from mi.glob import compile_glob
 from protocol import errors
 from protocol.commands import Dbsize, Del, Exists, Expire, Keys, Persist, Scan, Ttl, Type
 from protocol.replies import SimpleString
-from storage import CorruptRecord, StorageError, WriteTxn
+from storage import StorageError, WriteTxn
 
 if TYPE_CHECKING:
     from mi.session import Session
@@ -31,18 +31,8 @@ def delete(session: Session, command: Del) -> Write:
     now = session.server.now_ms()
 
     def op_for(keys: list[bytes]):
-        def op(txn: WriteTxn) -> int:
-            removed = 0
-            for key in keys:
-                try:
-                    live = txn.get(ns, key, now) is not None
-                except CorruptRecord:
-                    live = True
-                # An expired record is deleted too, but it was already gone for clients.
-                removed += txn.delete(ns, key) and live
-            return removed
-
-        return op
+        # An expired record is deleted too, but it does not count: it was already gone.
+        return lambda txn: sum(txn.delete(ns, key, now_ms=now) for key in keys)
 
     ops = [(index, op_for(keys)) for index, keys in _by_shard(session, command.keys).items()]
     return Write(ops, sum)
@@ -101,7 +91,7 @@ def expire(session: Session, command: Expire) -> Write:
         if deadline <= now:  # a TTL in the past deletes, as in Redis
             txn.delete(ns, key)
         else:
-            txn.set_expiry(ns, key, deadline)
+            txn.set_expiry(ns, key, deadline, now_ms=now)
         return 1
 
     return Write([(server.shard_index(key), op)], lambda outcomes: outcomes[0])
@@ -116,7 +106,7 @@ def persist(session: Session, command: Persist) -> Write:
         record = txn.get(ns, key, now)
         if record is None or not record.expires_at:
             return 0
-        txn.set_expiry(ns, key, 0)
+        txn.set_expiry(ns, key, 0, now_ms=now)
         return 1
 
     return Write([(session.server.shard_index(key), op)], lambda outcomes: outcomes[0])
@@ -142,7 +132,7 @@ async def keys(session: Session, command: Keys) -> list[bytes]:
         found = []
         for shard in session.server.store.shards:
             with shard.read() as txn:
-                found.extend(key for key in txn.live_keys(ns, now) if matches(key))
+                found.extend(key for key in txn.iter_keys(ns, now) if matches(key))
         return found
 
     try:
@@ -164,15 +154,14 @@ def scan(session: Session, command: Scan) -> list:
     now = session.server.now_ms()
     shards = session.server.store.shards
     found: list[bytes] = []
-    budget = command.count
-    while shard_index < len(shards) and budget > 0:
+    # Each step examines at most COUNT records of one shard; a page that stops short of the end
+    # of its shard ends the call, an exhausted shard hands over to the next.
+    while shard_index < len(shards) and len(found) < command.count:
         with shards[shard_index].read() as txn:
-            page = txn.scan(ns, after, budget, now)
-        budget -= page.examined
-        found.extend(key for key in page.keys if matches is None or matches(key))
-        if page.next_after is None:
-            shard_index, after = shard_index + 1, None
-        else:
-            after = page.next_after
+            keys, after = txn.scan(ns, after, command.count, now)
+        found.extend(key for key in keys if matches is None or matches(key))
+        if after is not None:
+            break
+        shard_index += 1
     next_cursor = 0 if shard_index >= len(shards) else cursors.save(ns, shard_index, after)
     return [str(next_cursor).encode(), found]

@@ -69,7 +69,7 @@ def client_setinfo(session: Session, command: ClientSetinfo) -> SimpleString:
 
 @REGISTRY.read(ClientSetname)
 def client_setname(session: Session, command: ClientSetname) -> SimpleString:
-    session.client_name = command.name or None  # an empty name removes it, as in Redis
+    session.client_name = command.client_name or None  # an empty name removes it, as in Redis
     return OK
 
 
@@ -101,7 +101,7 @@ def _command_info(spec: CommandSpec) -> list[Any]:
         SetReply(tuple(SimpleString(categories[f]) for f in spec.flags if f in categories)),
         SetReply(()),
         [],
-        [],
+        [_command_info(sub) for sub in spec.subcommands],
     ]
 
 

@@ -26,14 +26,8 @@ async def test_hello_with_unknown_version_is_noproto(raw):
 
 async def test_client_name_round_trip(r2):
     """CLIENT SETNAME / GETNAME, as redis-py's client_setname does."""
-    conn = r2.client.connection_pool.get_connection()
-    try:
-        conn.send_command("CLIENT", "SETNAME", "worker-1")
-        assert conn.read_response() == b"OK"
-        conn.send_command("CLIENT", "GETNAME")
-        assert conn.read_response() == b"worker-1"
-    finally:
-        r2.client.connection_pool.release(conn)
+    replies = await r2.on_one_connection(("CLIENT", "SETNAME", "worker-1"), ("CLIENT", "GETNAME"))
+    assert replies == [b"OK", b"worker-1"]
 
 
 async def test_client_ids_are_distinct(port):

@@ -22,14 +22,8 @@ async def test_namespaces_are_isolated(r2):
 async def test_select_switches_the_connection_namespace(r2):
     """After SELECT ns, commands without FROM use ns."""
     await r2.execute_command("SET", "k", "in-b", "FROM", "b")
-    conn = r2.client.connection_pool.get_connection()
-    try:
-        conn.send_command("SELECT", "b")
-        assert conn.read_response() == b"OK"
-        conn.send_command("GET", "k")
-        assert conn.read_response() == b"in-b"
-    finally:
-        r2.client.connection_pool.release(conn)
+    replies = await r2.on_one_connection(("SELECT", "b"), ("GET", "k"))
+    assert replies == [b"OK", b"in-b"]
 
 
 async def test_namespaces_lists_those_written(r2):
