@@ -12,7 +12,7 @@ import trio
 from mi.config import ConfigError, find_config_file, load_config
 from mi.logs import configure_logging, get_logger
 from mi.server import Server
-from storage import DataDirError
+from storage import StorageError
 
 __all__ = ["main"]
 
@@ -69,17 +69,21 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(config.log.format, config.log.level)
     config_file = find_config_file(args.config)
     server = Server(config, config_file=str(config_file) if config_file else None)
+    failures: list[BaseException] = []
     try:
         trio.run(_serve_until_signalled, server)
-    except* DataDirError as group:
-        for error in group.exceptions:
-            log.error("server.failed", error=str(error))
-        return 1
-    except* OSError as group:  # e.g. the port is taken
-        for error in group.exceptions:
-            log.error("server.failed", error=str(error))
-        return 1
-    return 0
+    except* (StorageError, OSError) as group:  # a data dir we cannot use, a port that is taken
+        failures.append(group)
+    for failure in failures:
+        for error in _leaves(failure):
+            log.error("server.failed", error=str(error), kind=type(error).__name__)
+    return 1 if failures else 0
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import cattrs
-from attrs import define, field, fields
+from attrs import define, field, validators
 
 __all__ = ["Config", "ConfigError", "find_config_file", "load_config", "parse_size", "parse_seconds"]
 
@@ -83,7 +83,8 @@ class ServerConfig:
 @define
 class StorageConfig:
     data_dir: str = "data"
-    shards: int = field(default=4, validator=_positive)
+    # None: 4 for a new data dir, and whatever an existing one was created with.
+    shards: int | None = field(default=None, validator=validators.optional(_positive))
     durability: Literal["strict", "relaxed"] = "strict"
     relaxed_sync_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
     max_db_size: ByteSize = field(default=ByteSize(16 * 1024**3), validator=_positive)
@@ -139,22 +140,6 @@ _converter.register_structure_hook(ByteSize, lambda value, _: ByteSize(parse_siz
 _converter.register_structure_hook(Seconds, lambda value, _: Seconds(parse_seconds(value)))
 
 
-def _coerce_text(section: str, option: str, text: str) -> Any:
-    """Environment values are strings; turn them into the option's type before structuring."""
-    section_cls = {f.name: f.type for f in fields(Config)}[section]
-    option_type = {f.name: f.type for f in fields(_resolve(section_cls))}[option]
-    if option_type in ("int", int):
-        try:
-            return int(text)
-        except ValueError:
-            return text  # left for structuring to reject with the option's name
-    return text
-
-
-def _resolve(cls: Any) -> Any:
-    return globals()[cls] if isinstance(cls, str) else cls
-
-
 def _describe_one(error: BaseException, expected: Any) -> str:
     if isinstance(error, cattrs.ForbiddenExtraKeysError):
         return f"unknown option(s) {', '.join(sorted(error.extra_fields))}"
@@ -201,7 +186,7 @@ def load_config(
     for name, (section, option) in OVERRIDES.items():
         value = environ.get(f"MI_{name.upper()}")
         if value is not None:
-            raw.setdefault(section, {})[option] = _coerce_text(section, option, value)
+            raw.setdefault(section, {})[option] = value  # cattrs parses the text
     for name, value in (overrides or {}).items():
         if value is not None:
             section, option = OVERRIDES[name]

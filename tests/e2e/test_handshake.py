@@ -52,7 +52,8 @@ async def test_command_count_and_info(raw):
     """COMMAND COUNT matches COMMAND's table, and COMMAND INFO describes GET."""
     count = await raw.command("COMMAND", "COUNT")
     table = await raw.command("COMMAND")
-    assert count == len(table) >= 30
+    assert count == len(table)
+    assert {b"set", b"hset", b"lset", b"get", b"del", b"namespaces", b"hello"} <= {c[0] for c in table}
     (get,) = await raw.command("COMMAND", "INFO", "get")
     assert get[0] == b"get" and get[1] == -2
 
@@ -80,8 +81,8 @@ async def test_info_sections(r2):
     assert set(await r2.info("clients")) == {"connected_clients", "maxclients"}
 
 
-async def test_ping_and_echo(r3):
+async def test_ping_and_echo(r3, raw):
     """PING answers PONG or its argument; ECHO its argument."""
     assert await r3.ping() is True
-    assert await r3.execute_command("PING", "hi") == b"hi"
     assert await r3.echo("hello") == b"hello"
+    assert await raw.command("PING", "hi") == b"hi"  # redis-py turns any PING reply into a bool

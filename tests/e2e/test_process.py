@@ -57,7 +57,7 @@ def test_kill_9_right_after_ok_keeps_the_value(tmp_path):
     server = ServerProcess(tmp_path / "data")
     client = server.client()
     for i in range(50):
-        assert client.execute_command("SET", f"k{i}", f"v{i}", "FROM", "durable") == b"OK"
+        assert client.execute_command("SET", f"k{i}", f"v{i}", "FROM", "durable") is True
     server.kill()
 
     restarted = ServerProcess(tmp_path / "data")

@@ -49,6 +49,7 @@ async def test_sooner_deadline_wakes_the_reaper(timed_server, client, clock):
 
 async def test_ttl_units(timed_server, client, clock):
     """TTL accepts ms, s, m, h and d, bare numbers are seconds."""
+    clock.rate = 0  # time stands still, so PTTL reads back exactly what was set
     expected = {"500ms": 500, "2": 2000, "3s": 3000, "2m": 120_000, "1h": 3_600_000, "1d": 86_400_000}
     for ttl, ms in expected.items():
         await client.command("SET", ttl, "v", "TTL", ttl)
