@@ -133,3 +133,16 @@ def test_environment_variable_sets_an_option(tmp_path):
     server.kill()
     listening = next(e for e in server.events if e["event"] == "server.listening")
     assert listening["data_dir"] == str(tmp_path / "from-env")
+
+
+def test_relaxed_durability_survives_a_process_crash(tmp_path):
+    """Relaxed mode skips per-commit fsync, yet kill -9 of the process loses nothing."""
+    server = ServerProcess(tmp_path / "data", "--durability", "relaxed")
+    client = server.client()
+    assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+    for i in range(50):
+        client.set(f"k{i}", i)
+    server.kill()
+    restarted = ServerProcess(tmp_path / "data")
+    assert [restarted.client().execute_command("GET", f"k{i}") for i in range(50)] == list(range(50))
+    restarted.kill()
