@@ -81,8 +81,6 @@ def expire(session: Session, command: Expire) -> Write:
     server = session.server
     now = server.now_ms()
     deadline = now + command.ttl_ms
-    if deadline > now:
-        server.reaper.note_deadline(deadline)
 
     def op(txn: WriteTxn) -> int:
         record = txn.get(ns, key, now)
@@ -94,7 +92,12 @@ def expire(session: Session, command: Expire) -> Write:
             txn.set_expiry(ns, key, deadline, now_ms=now)
         return 1
 
-    return Write([(server.shard_index(key), op)], lambda outcomes: outcomes[0])
+    def reply(outcomes: list[int]) -> int:
+        if outcomes[0] and deadline > now:  # committed: the reaper can find it now
+            server.reaper.note_deadline(deadline)
+        return outcomes[0]
+
+    return Write([(server.shard_index(key), op)], reply)
 
 
 @REGISTRY.write(Persist)

@@ -30,8 +30,6 @@ def store_message(
     server = session.server
     now = server.now_ms()
     expires_at = now + ttl_ms if ttl_ms else 0
-    if expires_at:
-        server.reaper.note_deadline(expires_at)
 
     def op(txn: WriteTxn) -> bool:
         try:
@@ -44,7 +42,14 @@ def store_message(
         txn.put(ns, key, value, old.expires_at if keep_ttl and old else expires_at)
         return True
 
-    return Write([(server.shard_index(key), op)], lambda outcomes: OK if outcomes[0] else None)
+    def reply(outcomes: list[bool]) -> SimpleString | None:
+        if not outcomes[0]:
+            return None
+        if expires_at:  # only now is the deadline in the index for the reaper to find
+            server.reaper.note_deadline(expires_at)
+        return OK
+
+    return Write([(server.shard_index(key), op)], reply)
 
 
 @REGISTRY.write(Set)
