@@ -1,4 +1,9 @@
-"""The reply encoder: reply values (see ``protocol.replies``) into RESP2 or RESP3 bytes."""
+"""The reply encoder: reply values (see ``protocol.replies``) into RESP2 or RESP3 bytes.
+
+``encode_into`` appends to a caller's ``bytearray`` so that a pipeline's replies go out in one
+write. Dispatch is on the exact type, most common replies first (``+OK``, bulk strings, integers,
+nulls); subclasses of ``int``, ``str`` and ``bytes`` are handled at the end.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,18 @@ __all__ = ["encode", "encode_into"]
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
 _NULL_ARRAY = {2: b"*-1\r\n", 3: b"_\r\n"}
-_BOOLEAN = {(2, True): b":1\r\n", (2, False): b":0\r\n", (3, True): b"#t\r\n", (3, False): b"#f\r\n"}
-_SET_PREFIX = {2: b"*", 3: b"~"}
-_PUSH_PREFIX = {2: b"*", 3: b">"}
+_TRUE = {2: b":1\r\n", 3: b"#t\r\n"}
+_FALSE = {2: b":0\r\n", 3: b"#f\r\n"}
+_MAP = {2: b"*%d\r\n", 3: b"%%%d\r\n"}  # RESP2: a flat array of keys and values
+_SET = {2: b"*%d\r\n", 3: b"~%d\r\n"}
+_PUSH = {2: b"*%d\r\n", 3: b">%d\r\n"}
+# Encoded simple strings by text: a server sends the same few (OK, PONG, QUEUED, type names).
+_SIMPLE_CACHE: dict[str, bytes] = {}
+_SIMPLE_CACHE_MAX = 256
 
 
 def encode(reply: Any, resp: int) -> bytes:
+    """``reply`` as RESP ``resp`` (2 or 3) bytes."""
     out = bytearray()
     encode_into(out, reply, resp)
     return bytes(out)
@@ -29,17 +40,25 @@ def encode_into(out: bytearray, reply: Any, resp: int) -> None:
     """Append ``reply`` to ``out`` in protocol ``resp`` (2 or 3)."""
     kind = type(reply)
     if kind is SimpleString:
-        out += b"+%s\r\n" % _one_line(reply.text)
-    elif kind is bytes or kind is bytearray:
+        encoded = _SIMPLE_CACHE.get(reply.text)
+        if encoded is None:
+            encoded = b"+%s\r\n" % _one_line(reply.text)
+            if len(_SIMPLE_CACHE) < _SIMPLE_CACHE_MAX:
+                _SIMPLE_CACHE[reply.text] = encoded
+        out += encoded
+    elif kind is bytes:
         out += b"$%d\r\n%s\r\n" % (len(reply), reply)
+    elif kind is int:  # exact type, so bool (a subclass of int) is not taken here
+        if _INT64_MIN <= reply <= _INT64_MAX:
+            out += b":%d\r\n" % reply
+        else:
+            _big_number(out, reply, resp)
+    elif reply is None:
+        out += _NULL[resp]
     elif kind is str:
         _bulk(out, reply.encode())
     elif kind is bool:
-        out += _BOOLEAN[resp, reply]
-    elif kind is int:
-        _integer(out, reply, resp)
-    elif reply is None:
-        out += _NULL[resp]
+        out += _TRUE[resp] if reply else _FALSE[resp]
     elif kind is list or kind is tuple:
         out += b"*%d\r\n" % len(reply)
         for item in reply:
@@ -49,7 +68,7 @@ def encode_into(out: bytearray, reply: Any, resp: int) -> None:
     elif isinstance(reply, CommandError):
         out += b"-%s %s\r\n" % (_one_line(reply.prefix), _one_line(reply.message))
     elif kind is dict:
-        out += b"%%%d\r\n" % len(reply) if resp == 3 else b"*%d\r\n" % (2 * len(reply))
+        out += _MAP[resp] % (len(reply) if resp == 3 else 2 * len(reply))
         for key, value in reply.items():
             encode_into(out, key, resp)
             encode_into(out, value, resp)
@@ -58,25 +77,24 @@ def encode_into(out: bytearray, reply: Any, resp: int) -> None:
     elif kind is NullArray:
         out += _NULL_ARRAY[resp]
     elif kind is Verbatim:
-        text = reply.text.encode()
-        if resp == 3:
-            out += b"=%d\r\n%s:%s\r\n" % (len(text) + 4, reply.format.encode()[:3], text)
-        else:
-            _bulk(out, text)
+        _verbatim(out, reply, resp)
     elif kind is SetReply or kind is Push:
-        prefix = _SET_PREFIX if kind is SetReply else _PUSH_PREFIX
-        out += b"%s%d\r\n" % (prefix[resp], len(reply.items))
+        out += (_SET if kind is SetReply else _PUSH)[resp] % len(reply.items)
         for item in reply.items:
             encode_into(out, item, resp)
-    elif isinstance(reply, int):  # int subclasses (enums, sizes) are still integers
-        encode_into(out, bool(reply) if isinstance(reply, bool) else int(reply), resp)
+    elif isinstance(reply, int):  # IntEnum and friends are integers (bool was taken above)
+        encode_into(out, int(reply), resp)
+    elif isinstance(reply, str):
+        _bulk(out, str(reply).encode())
+    elif isinstance(reply, bytes | bytearray | memoryview):
+        _bulk(out, bytes(reply))
     else:
-        msg = f"cannot encode reply of type {kind.__name__}: {reply!r}"
+        msg = f"cannot encode a reply of type {kind.__name__}: {reply!r}"
         raise TypeError(msg)
 
 
 def _one_line(text: str) -> bytes:
-    """Simple strings and errors cannot carry line breaks."""
+    """Simple strings and errors cannot hold line breaks: Redis turns them into spaces."""
     return text.replace("\r", " ").replace("\n", " ").encode()
 
 
@@ -84,21 +102,21 @@ def _bulk(out: bytearray, data: bytes) -> None:
     out += b"$%d\r\n%s\r\n" % (len(data), data)
 
 
-def _integer(out: bytearray, value: int, resp: int) -> None:
-    if _INT64_MIN <= value <= _INT64_MAX:
-        out += b":%d\r\n" % value
-    elif resp == 3:
-        out += b"(%d\r\n" % value  # RESP3 big number
+def _big_number(out: bytearray, value: int, resp: int) -> None:
+    """An integer outside signed 64 bits: RESP3 big number, RESP2 its decimal as a bulk string."""
+    if resp == 3:
+        out += b"(%d\r\n" % value
     else:
         _bulk(out, b"%d" % value)
 
 
 def _double_text(value: float) -> bytes:
+    """The shortest text that reads back as ``value`` (``repr``); ``inf``/``-inf``/``nan``."""
+    if math.isfinite(value):
+        return repr(value).encode()
     if math.isnan(value):
         return b"nan"
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    return repr(value).encode()
+    return b"inf" if value > 0 else b"-inf"
 
 
 def _double(out: bytearray, value: float, resp: int) -> None:
@@ -108,20 +126,34 @@ def _double(out: bytearray, value: float, resp: int) -> None:
         _bulk(out, _double_text(value))
 
 
+def _verbatim(out: bytearray, reply: Verbatim, resp: int) -> None:
+    text = reply.text.encode()
+    if resp == 2:
+        _bulk(out, text)
+        return
+    fmt = reply.format.encode()
+    if len(fmt) != 3:  # the length below counts exactly three format bytes and a colon
+        msg = f"a verbatim string format is three bytes, not {reply.format!r}"
+        raise ValueError(msg)
+    out += b"=%d\r\n%s:%s\r\n" % (len(text) + 4, fmt, text)
+
+
 def _stored(out: bytearray, value: Any, resp: int) -> None:
-    """A stored message value: natively in RESP3; in RESP2 objects become compact JSON."""
+    """A stored message value: natively in RESP3; in RESP2 a JSON object is compact JSON text,
+    a list an array whose elements follow this same rule, a double its text."""
     kind = type(value)
     if kind is dict:
         if resp == 2:
-            _bulk(out, json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            _bulk(out, text.encode())
             return
         out += b"%%%d\r\n" % len(value)
         for key, item in value.items():
-            _bulk(out, key.encode())
+            encode_into(out, key, resp)  # JSON keys are str: bulk strings
             _stored(out, item, resp)
     elif kind is list:
         out += b"*%d\r\n" % len(value)
         for item in value:
             _stored(out, item, resp)
-    else:
+    else:  # bytes, str, int, bool, float, None: the plain rules already say it
         encode_into(out, value, resp)

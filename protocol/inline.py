@@ -1,30 +1,52 @@
-"""The inline tokenizer: one text line (as typed into ``nc``) into arguments.
+"""The inline tokenizer: one text line (as typed into ``nc`` or ``telnet``) into arguments.
 
-Whitespace separates tokens. ``"..."`` quotes with the escapes ``\\n \\r \\t \\b \\a \\\\ \\"``
-and ``\\xHH``; ``'...'`` quotes with only ``\\'``. A token that starts with ``{`` or ``[`` runs
-to its matching bracket, skipping brackets inside JSON strings, so JSON needs no quoting.
-Quote characters inside a bare token are ordinary characters.
+Whitespace separates tokens. A token that starts with ``"`` is quoted, with the escapes
+``\\n \\r \\t \\b \\a \\\\ \\"`` and ``\\xHH`` (any other ``\\c`` is ``c``), as in Redis's
+``sdssplitargs``; one that starts with ``'`` is quoted with ``\\'`` as its only escape. A token
+that starts with ``{`` or ``[`` runs to its matching bracket, skipping brackets inside JSON
+strings, so JSON needs no quoting: ``HSET k {"a": [1, "x y]"]}`` is three tokens. After a closing
+quote or bracket only whitespace or the end of the line may follow.
+
+Quote characters inside a bare token are ordinary characters (``it's`` is one token), so a token
+is "quoted" exactly when it starts with a quote. Bracket tokens are not quoted: they are JSON.
 """
 
 from __future__ import annotations
 
 from protocol.errors import ProtocolError
 
-__all__ = ["tokenize_inline"]
-
-_SPACE = frozenset(b" \t\r\n\v\f")
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-_OPEN = frozenset(b"{[")
-_CLOSE = frozenset(b"}]")
-_QUOTE, _APOSTROPHE, _BACKSLASH = ord('"'), ord("'"), ord("\\")
+__all__ = ["UNBALANCED_BRACKETS", "UNBALANCED_QUOTES", "tokenize_inline"]
 
 UNBALANCED_QUOTES = "unbalanced quotes in request"
 UNBALANCED_BRACKETS = "unbalanced brackets in request"
 
+# What C's isspace() accepts, like sdssplitargs, and exactly what bytes.split() splits on.
+_SPACE = frozenset(b" \t\r\n\v\f")
+_SPECIAL_START = frozenset(b"\"'{[")
+_OPEN = frozenset(b"{[")
+_CLOSE = frozenset(b"}]")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_QUOTE, _APOSTROPHE, _BACKSLASH, _X = ord('"'), ord("'"), ord("\\"), ord("x")
+_NOT_QUOTED: frozenset[int] = frozenset()
+
 
 def tokenize_inline(line: bytes) -> tuple[tuple[bytes, ...], frozenset[int]]:
-    """The tokens of ``line`` and the indexes of those that were quoted."""
+    """The tokens of ``line`` and the indexes of those that were quoted.
+
+    Raises ``ProtocolError`` for an unterminated quote or bracket, or for a closing quote or
+    bracket followed by something other than whitespace.
+    """
+    words = line.split()
+    for word in words:
+        if word[0] in _SPECIAL_START:
+            break
+    else:  # the common case: plain words only
+        return tuple(words), _NOT_QUOTED
+    return _tokenize(line)
+
+
+def _tokenize(line: bytes) -> tuple[tuple[bytes, ...], frozenset[int]]:
     tokens: list[bytes] = []
     quoted: set[int] = set()
     i, n = 0, len(line)
@@ -50,69 +72,92 @@ def tokenize_inline(line: bytes) -> tuple[tuple[bytes, ...], frozenset[int]]:
         tokens.append(token)
 
 
-def _closing(line: bytes, i: int, message: str) -> int:
-    """After a closing quote or bracket only whitespace or the end may follow."""
+def _closed(line: bytes, i: int, message: str) -> int:
+    """``i``, the offset after a closing quote or bracket, if whitespace or the end is there."""
     if i < len(line) and line[i] not in _SPACE:
         raise ProtocolError(message)
     return i
 
 
 def _double_quoted(line: bytes, i: int) -> tuple[bytes, int]:
+    """The text of a ``"..."`` token whose content starts at ``i``, and the offset after it.
+
+    Runs of plain characters are copied with one slice each: only backslashes need a look.
+    """
     out = bytearray()
-    n = len(line)
-    while i < n:
-        char = line[i]
-        if char == _QUOTE:
-            return bytes(out), _closing(line, i + 1, UNBALANCED_QUOTES)
-        if char == _BACKSLASH and i + 1 < n:
-            escaped = line[i + 1]
-            if escaped == ord("x") and i + 3 < n and line[i + 2] in _HEX and line[i + 3] in _HEX:
-                out.append(int(line[i + 2 : i + 4], 16))
-                i += 4
-                continue
+    while True:
+        quote = line.find(b'"', i)
+        if quote < 0:
+            raise ProtocolError(UNBALANCED_QUOTES)
+        backslash = line.find(b"\\", i, quote)
+        if backslash < 0:
+            out += line[i:quote]
+            return bytes(out), _closed(line, quote + 1, UNBALANCED_QUOTES)
+        out += line[i:backslash]
+        escaped = line[backslash + 1]  # exists: the quote comes later
+        hex_digits = line[backslash + 2 : backslash + 4]
+        if escaped == _X and len(hex_digits) == 2 and all(c in _HEX for c in hex_digits):
+            out.append(int(hex_digits, 16))
+            i = backslash + 4
+        else:
             out.append(_ESCAPES.get(escaped, escaped))
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    raise ProtocolError(UNBALANCED_QUOTES)
+            i = backslash + 2
 
 
 def _single_quoted(line: bytes, i: int) -> tuple[bytes, int]:
+    """The text of a ``'...'`` token whose content starts at ``i``, and the offset after it.
+
+    Only ``\\'`` is an escape; any other backslash is itself, so a quote preceded by a backslash
+    is always an escaped quote (``'a\\\\'`` is ``a\\`` then an escaped quote: unterminated).
+    """
     out = bytearray()
-    n = len(line)
-    while i < n:
-        char = line[i]
-        if char == _APOSTROPHE:
-            return bytes(out), _closing(line, i + 1, UNBALANCED_QUOTES)
-        if char == _BACKSLASH and i + 1 < n and line[i + 1] == _APOSTROPHE:
+    while True:
+        quote = line.find(b"'", i)
+        if quote < 0:
+            raise ProtocolError(UNBALANCED_QUOTES)
+        if quote > i and line[quote - 1] == _BACKSLASH:
+            out += line[i : quote - 1]
             out.append(_APOSTROPHE)
-            i += 2
+            i = quote + 1
             continue
-        out.append(char)
-        i += 1
-    raise ProtocolError(UNBALANCED_QUOTES)
+        out += line[i:quote]
+        return bytes(out), _closed(line, quote + 1, UNBALANCED_QUOTES)
 
 
 def _bracketed(line: bytes, start: int) -> tuple[bytes, int]:
-    """A JSON object or array token: up to the bracket that closes the first one."""
+    """A JSON object or array token: up to the bracket that closes the one at ``start``.
+
+    Both kinds of bracket count towards the depth (a mismatch is left for the JSON parser to
+    report, as a command error rather than a dropped connection); strings are jumped over.
+    """
     depth = 0
-    in_string = False
     i, n = start, len(line)
     while i < n:
         char = line[i]
-        if in_string:
-            if char == _BACKSLASH:
-                i += 1  # skip the escaped character, which may be a quote
-            elif char == _QUOTE:
-                in_string = False
-        elif char == _QUOTE:
-            in_string = True
-        elif char in _OPEN:
+        if char == _QUOTE:
+            i = _json_string_end(line, i + 1)
+            continue
+        if char in _OPEN:
             depth += 1
         elif char in _CLOSE:
             depth -= 1
             if depth == 0:
-                return line[start : i + 1], _closing(line, i + 1, UNBALANCED_BRACKETS)
+                return line[start : i + 1], _closed(line, i + 1, UNBALANCED_BRACKETS)
         i += 1
     raise ProtocolError(UNBALANCED_BRACKETS)
+
+
+def _json_string_end(line: bytes, i: int) -> int:
+    """The offset after the ``"`` that ends the JSON string whose content starts at ``i``."""
+    content = i
+    while True:
+        quote = line.find(b'"', i)
+        if quote < 0:
+            raise ProtocolError(UNBALANCED_BRACKETS)
+        # The quote is escaped if an odd number of backslashes precede it.
+        before = quote
+        while before > content and line[before - 1] == _BACKSLASH:
+            before -= 1
+        if (quote - before) % 2 == 0:
+            return quote + 1
+        i = quote + 1

@@ -28,6 +28,14 @@ def splittings(data: bytes) -> Iterator[list[bytes]]:
         yield [data[:i], data[i:]]
 
 
+def drain(parser: RequestParser) -> list[Request]:
+    """Every request the parser can give now."""
+    requests = []
+    while (request := parser.next_request()) is not NEED_DATA:
+        requests.append(request)
+    return requests
+
+
 def feed(chunks: list[bytes], limits: Limits = Limits(), drain_each: bool = True) -> list[Request]:
     """The requests parsed from ``chunks``, drained after each read or only after the last."""
     parser = RequestParser(limits)
@@ -35,8 +43,7 @@ def feed(chunks: list[bytes], limits: Limits = Limits(), drain_each: bool = True
     for index, chunk in enumerate(chunks):
         parser.receive_data(chunk)
         if drain_each or index == len(chunks) - 1:
-            while (request := parser.next_request()) is not NEED_DATA:
-                requests.append(request)
+            requests += drain(parser)
     return requests
 
 
@@ -168,10 +175,28 @@ def test_reads_queued_before_draining_are_parsed():
     parser = RequestParser()
     for chunk in (b"PING\r\n*1\r\n$4\r\nPI", b"NG\r\n", b"*1\r\n$4\r", b"\nPING\r\n"):
         parser.receive_data(chunk)
-    requests = []
-    while (request := parser.next_request()) is not NEED_DATA:
-        requests.append(request)
-    assert requests == [Request((b"PING",))] * 3
+    assert drain(parser) == [Request((b"PING",))] * 3
+
+
+def test_read_after_a_fresh_buffer_is_not_held_back_by_an_old_wait():
+    """A wait recorded deep in an old buffer does not delay reads queued on a new one."""
+    parser = RequestParser()
+    parser.receive_data(resp(b"ECHO", b"x" * 1000))
+    assert len(drain(parser)) == 1
+    parser.receive_data(b"*1\r\n$4\r\nPI")  # not drained before the next read
+    parser.receive_data(b"NG\r\n")
+    assert drain(parser) == [Request((b"PING",))]
+
+
+def test_read_after_a_join_is_not_held_back_by_an_old_wait():
+    """After queued reads are joined, a stale wait does not delay the reads that follow."""
+    parser = RequestParser()
+    parser.receive_data(resp(b"ECHO", b"x" * 1000) + b"*1\r\n$4\r\nPI")
+    assert len(drain(parser)) == 1
+    parser.receive_data(b"NG\r\n*1\r\n$4\r\nPI")
+    assert parser.next_request() == Request((b"PING",))  # not drained before the next read
+    parser.receive_data(b"NG\r\n")
+    assert drain(parser) == [Request((b"PING",))]
 
 
 def test_bulk_at_the_length_limit_is_accepted():
