@@ -50,7 +50,8 @@ class ProtocolError(ValueError):
     """The remote peer sent bytes that break RESP or inline framing."""
 
     def wire_text(self) -> bytes:
-        return f"-ERR Protocol error: {self}\r\n".encode()
+        text = str(self).replace("\r", " ").replace("\n", " ")  # an error reply is one line
+        return f"-ERR Protocol error: {text}\r\n".encode()
 
 
 class CommandError(Exception):

@@ -4,8 +4,11 @@ Whitespace separates tokens. A token that starts with ``"`` is quoted, with the 
 ``\\n \\r \\t \\b \\a \\\\ \\"`` and ``\\xHH`` (any other ``\\c`` is ``c``), as in Redis's
 ``sdssplitargs``; one that starts with ``'`` is quoted with ``\\'`` as its only escape. A token
 that starts with ``{`` or ``[`` runs to its matching bracket, skipping brackets inside JSON
-strings, so JSON needs no quoting: ``HSET k {"a": [1, "x y]"]}`` is three tokens. After a closing
-quote or bracket only whitespace or the end of the line may follow.
+strings, so JSON needs no quoting: ``HSET k {"a": [1, "x y]"]}`` is three tokens. When the
+brackets do not balance, or the closing one is followed by more than whitespace (the Redis hash
+tag in ``GET {user}:1``), the token is a bare word after all: a bad JSON value is then reported
+by the command, and the connection lives on. After a closing quote only whitespace or the end of
+the line may follow.
 
 Quote characters inside a bare token are ordinary characters (``it's`` is one token), so a token
 is "quoted" exactly when it starts with a quote. Bracket tokens are not quoted: they are JSON.
@@ -15,10 +18,9 @@ from __future__ import annotations
 
 from protocol.errors import ProtocolError
 
-__all__ = ["UNBALANCED_BRACKETS", "UNBALANCED_QUOTES", "tokenize_inline"]
+__all__ = ["UNBALANCED_QUOTES", "tokenize_inline"]
 
 UNBALANCED_QUOTES = "unbalanced quotes in request"
-UNBALANCED_BRACKETS = "unbalanced brackets in request"
 
 # What C's isspace() accepts, like sdssplitargs, and exactly what bytes.split() splits on.
 _SPACE = frozenset(b" \t\r\n\v\f")
@@ -34,8 +36,8 @@ _NOT_QUOTED: frozenset[int] = frozenset()
 def tokenize_inline(line: bytes) -> tuple[tuple[bytes, ...], frozenset[int]]:
     """The tokens of ``line`` and the indexes of those that were quoted.
 
-    Raises ``ProtocolError`` for an unterminated quote or bracket, or for a closing quote or
-    bracket followed by something other than whitespace.
+    Raises ``ProtocolError`` for an unterminated quote, or a closing quote followed by something
+    other than whitespace.
     """
     words = line.split()
     for word in words:
@@ -62,8 +64,8 @@ def _tokenize(line: bytes) -> tuple[tuple[bytes, ...], frozenset[int]]:
         elif first == _APOSTROPHE:
             token, i = _single_quoted(line, i + 1)
             quoted.add(len(tokens))
-        elif first in _OPEN:
-            token, i = _bracketed(line, i)
+        elif first in _OPEN and (end := _bracketed_end(line, i)) > 0:
+            token, i = line[i:end], end
         else:
             start = i
             while i < n and line[i] not in _SPACE:
@@ -72,10 +74,10 @@ def _tokenize(line: bytes) -> tuple[tuple[bytes, ...], frozenset[int]]:
         tokens.append(token)
 
 
-def _closed(line: bytes, i: int, message: str) -> int:
-    """``i``, the offset after a closing quote or bracket, if whitespace or the end is there."""
+def _closed(line: bytes, i: int) -> int:
+    """``i``, the offset after a closing quote, if whitespace or the end is there."""
     if i < len(line) and line[i] not in _SPACE:
-        raise ProtocolError(message)
+        raise ProtocolError(UNBALANCED_QUOTES)
     return i
 
 
@@ -92,7 +94,7 @@ def _double_quoted(line: bytes, i: int) -> tuple[bytes, int]:
         backslash = line.find(b"\\", i, quote)
         if backslash < 0:
             out += line[i:quote]
-            return bytes(out), _closed(line, quote + 1, UNBALANCED_QUOTES)
+            return bytes(out), _closed(line, quote + 1)
         out += line[i:backslash]
         escaped = line[backslash + 1]  # exists: the quote comes later
         hex_digits = line[backslash + 2 : backslash + 4]
@@ -121,11 +123,12 @@ def _single_quoted(line: bytes, i: int) -> tuple[bytes, int]:
             i = quote + 1
             continue
         out += line[i:quote]
-        return bytes(out), _closed(line, quote + 1, UNBALANCED_QUOTES)
+        return bytes(out), _closed(line, quote + 1)
 
 
-def _bracketed(line: bytes, start: int) -> tuple[bytes, int]:
-    """A JSON object or array token: up to the bracket that closes the one at ``start``.
+def _bracketed_end(line: bytes, start: int) -> int:
+    """The offset after the bracket that closes the one at ``start``, or -1 if this is no JSON
+    token (unbalanced, or something other than whitespace right after the closing bracket).
 
     Both kinds of bracket count towards the depth (a mismatch is left for the JSON parser to
     report, as a command error rather than a dropped connection); strings are jumped over.
@@ -136,24 +139,26 @@ def _bracketed(line: bytes, start: int) -> tuple[bytes, int]:
         char = line[i]
         if char == _QUOTE:
             i = _json_string_end(line, i + 1)
+            if i < 0:
+                return -1
             continue
         if char in _OPEN:
             depth += 1
         elif char in _CLOSE:
             depth -= 1
             if depth == 0:
-                return line[start : i + 1], _closed(line, i + 1, UNBALANCED_BRACKETS)
+                return i + 1 if i + 1 == n or line[i + 1] in _SPACE else -1
         i += 1
-    raise ProtocolError(UNBALANCED_BRACKETS)
+    return -1
 
 
 def _json_string_end(line: bytes, i: int) -> int:
-    """The offset after the ``"`` that ends the JSON string whose content starts at ``i``."""
+    """The offset after the ``"`` ending the JSON string whose content starts at ``i``, or -1."""
     content = i
     while True:
         quote = line.find(b'"', i)
         if quote < 0:
-            raise ProtocolError(UNBALANCED_BRACKETS)
+            return -1
         # The quote is escaped if an odd number of backslashes precede it.
         before = quote
         while before > content and line[before - 1] == _BACKSLASH:

@@ -177,3 +177,12 @@ async def test_max_clients_rejects_the_extra_connection(nursery, tmp_path):
     assert await first.command("PING") == SimpleString("PONG")
     for client in (first, second, third):
         await client.aclose()
+
+
+async def test_inline_hash_tag_key_and_bad_json_keep_the_connection(raw):
+    """`{user}:1` typed inline is a key, and unbalanced JSON is a command error, not a disconnect."""
+    assert await raw.inline(b"SET {user}:1 ada") == OK
+    assert await raw.inline(b"GET {user}:1") == b"ada"
+    reply = await raw.inline(b'HSET k {"a": [1}')
+    assert isinstance(reply, CommandError) and reply.message.startswith("invalid JSON")
+    assert await raw.inline(b"PING") == SimpleString("PONG")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.errors import ProtocolError
-from protocol.inline import UNBALANCED_BRACKETS, UNBALANCED_QUOTES, tokenize_inline
+from protocol.inline import UNBALANCED_QUOTES, tokenize_inline
 
 
 def tokens(line: bytes) -> tuple[bytes, ...]:
@@ -179,19 +179,24 @@ def test_escaped_backslash_ends_before_the_quote():
     assert tokens(b'["\\\\"] x') == (b'["\\\\"]', b"x")
 
 
-def test_unterminated_bracket_is_an_error():
-    """A bracket never closed is unbalanced."""
-    assert error(b'HSET k {"a": [1, 2]') == UNBALANCED_BRACKETS
+def test_unterminated_bracket_is_a_bare_word():
+    """A bracket never closed is no JSON token: bare words, and the command judges them."""
+    assert tokens(b'HSET k {"a": [1, 2]') == (b"HSET", b"k", b'{"a":', b"[1, 2]")
 
 
-def test_unterminated_string_inside_brackets_is_an_error():
-    """A JSON string never closed leaves the bracket unbalanced."""
-    assert error(b'HSET k {"a}') == UNBALANCED_BRACKETS
+def test_unterminated_string_inside_brackets_is_a_bare_word():
+    """A JSON string never closed leaves the bracket unbalanced: a bare word."""
+    assert tokens(b'HSET k {"a}') == (b"HSET", b"k", b'{"a}')
 
 
-def test_text_right_after_a_closing_bracket_is_an_error():
-    """``{...}x``: the matching bracket must be followed by whitespace or the end."""
-    assert error(b'HSET k {"a": 1}x') == UNBALANCED_BRACKETS
+def test_hash_tag_key_is_a_bare_word():
+    """``{user}:1`` (a Redis Cluster hash tag) is one plain key, not JSON."""
+    assert tokens(b"GET {user}:1 FROM ns") == (b"GET", b"{user}:1", b"FROM", b"ns")
+
+
+def test_text_right_after_a_closing_bracket_makes_a_bare_word():
+    """``{...}x`` is not a JSON token, so it splits at whitespace like any word."""
+    assert tokens(b'HSET k {"a":1}x') == (b"HSET", b"k", b'{"a":1}x')
 
 
 def test_mismatched_bracket_kinds_still_close_the_token():

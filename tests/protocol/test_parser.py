@@ -361,9 +361,12 @@ def test_unbalanced_single_quotes_are_an_error():
     assert protocol_error(b"set foo 'b'a'r\r\nping\r\n") == "unbalanced quotes in request"
 
 
-def test_unbalanced_brackets_are_an_error():
-    """An unterminated inline JSON token is a protocol error."""
-    assert protocol_error(b'HSET k {"a": [1}\r\n') == "unbalanced brackets in request"
+def test_unbalanced_brackets_are_not_a_protocol_error():
+    """An unterminated inline JSON token is left for the command to reject; the stream is fine."""
+    assert parse(b'HSET k {"a": [1}\r\nPING\r\n') == [
+        Request((b"HSET", b"k", b'{"a":', b"[1}")),
+        Request((b"PING",)),
+    ]
 
 
 @pytest.mark.parametrize(
