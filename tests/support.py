@@ -27,6 +27,13 @@ def make_config(data_dir: Path, **storage: Any) -> Config:
     )
 
 
+async def wait_reaped(server: Any, count: int) -> None:
+    """Until the server's reaper has deleted ``count`` records in all (polled under a guard)."""
+    with trio.fail_after(IO_TIMEOUT):
+        while server.state.reaper.reaped < count:
+            await trio.sleep(0.01)
+
+
 def resp_command(*args: bytes | str | int) -> bytes:
     """Encode a request as a RESP array of bulk strings, as clients send it."""
     parts = [f"*{len(args)}\r\n".encode()]

@@ -10,7 +10,7 @@ from protocol.errors import CommandError
 from protocol.replies import SimpleString
 from storage import Store, shard_index
 from storage.store import shard_dir_name
-from support import RawClient, make_config
+from support import RawClient, make_config, wait_reaped
 
 
 async def run_server(config, script):
@@ -124,9 +124,7 @@ async def test_messages_due_during_downtime_are_reaped_at_startup(tmp_path):
     server = Server(config, now_ms=an_hour_later)
     async with trio.open_nursery() as nursery:
         port = await nursery.start(server.run)
-        with trio.fail_after(10):
-            while server.state.reaper.reaped < 1:
-                await trio.sleep(0.01)
+        await wait_reaped(server, 1)
         client = await RawClient.connect(port)
         assert await client.command("DBSIZE", "FROM", "jobs") == 1
         await client.aclose()

@@ -7,13 +7,7 @@ These tests use a mock clock that runs at real speed and can jump: a jump moves 
 import trio
 
 from protocol.replies import SimpleString
-
-
-async def wait_reaped(server, count):
-    """Until the reaper has deleted ``count`` records (bounded by a guard, no fixed sleep)."""
-    with trio.fail_after(10):
-        while server.state.reaper.reaped < count:
-            await trio.sleep(0.01)
+from support import wait_reaped
 
 
 async def test_expired_message_is_not_served(timed_server, client, clock):
