@@ -361,8 +361,12 @@ class Shard:
             raise StorageError(msg) from error
 
     def close(self) -> None:
-        """Close the environment (idempotent). No transaction may be open."""
+        """Flush and close the environment (idempotent). No transaction may be open.
+
+        The flush matters in relaxed durability, where commits were not synced one by one.
+        """
         if not self._closed:
+            self.sync()
             self._closed = True
             self._env.close()
 
