@@ -366,9 +366,11 @@ class Shard:
         The flush matters in relaxed durability, where commits were not synced one by one.
         """
         if not self._closed:
-            self.sync()
-            self._closed = True
-            self._env.close()
+            try:
+                self.sync()
+            finally:
+                self._closed = True
+                self._env.close()
 
     def _check_open(self) -> None:
         if self._closed:
