@@ -92,7 +92,11 @@ class Server:
 
     async def _serve_clients(self, state: ServerState, task_status: trio.TaskStatus[int]) -> None:
         config = self.config.server
-        listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+        try:
+            listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+        except OSError as error:  # say where, not only why
+            msg = f"cannot listen on {config.host}:{config.port}: {error.strerror}"
+            raise OSError(error.errno, msg) from None
         state.port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as accepting:

@@ -146,3 +146,20 @@ def test_relaxed_durability_survives_a_process_crash(tmp_path):
     restarted = ServerProcess(tmp_path / "data")
     assert [restarted.client().execute_command("GET", f"k{i}") for i in range(50)] == list(range(50))
     restarted.kill()
+
+
+def test_port_in_use_is_a_clear_startup_error(tmp_path):
+    """A taken port fails the start with exit 1 and says which address."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "mi.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+             "--log-format", "json"],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stdout
