@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import resource
 import shutil
 import socket
 import statistics
@@ -95,10 +96,44 @@ WORKLOADS = [
 ]
 
 
+def rss_anon_mb(pid: int) -> float:
+    """Anonymous resident memory (heap, stacks; not the LMDB page cache) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no RssAnon for pid {pid}")
+
+
+def memory_figures(port: int, pid: int, keys: int) -> list[tuple[str, float]]:
+    """mi's RssAnon idle, holding 1000 idle connections, and after writing ``keys`` keys."""
+    figures = [("idle", rss_anon_mb(pid))]
+    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(1000)]
+    try:
+        for conn in connections:  # one round trip each, so the server has really taken them
+            conn.sendall(b"PING\r\n")
+            conn.recv(16)
+        figures.append(("1000 idle connections", rss_anon_mb(pid)))
+    finally:
+        for conn in connections:
+            conn.close()
+    args = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-P", "64", "-n",
+            str(keys), "-r", str(keys * 10), "-d", "64", "-q", "SET", "key:__rand_int__", VALUE,
+            "FROM", "memory"]
+    subprocess.run(args, capture_output=True, timeout=1800, check=True)
+    figures.append((f"after {keys:,} SETs", rss_anon_mb(pid)))
+    return figures
+
+
 def summary(runs: list[dict]) -> tuple[float, float, float, float, float]:
     rates = [r["rps"] for r in runs]
     return (statistics.median(rates), min(rates), max(rates),
             statistics.median(r["p50"] for r in runs), statistics.median(r["p99"] for r in runs))
+
+
+def raise_fd_limit() -> None:
+    """1000 client sockets here, and as many in the server (which inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
 
 
 def main() -> int:
@@ -106,11 +141,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20000, help="requests per run (default 20000)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per server and workload (default 3)")
     parser.add_argument("--relaxed", action="store_true", help="mi relaxed vs Redis appendfsync everysec")
+    parser.add_argument("--memory-keys", type=int, default=1_000_000,
+                        help="keys written for the memory figure (default 1000000; 0 skips memory)")
     args = parser.parse_args()
     if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
         print("redis-server and redis-benchmark are needed (scripts/bench installs them)", file=sys.stderr)
         return 2
 
+    raise_fd_limit()
     durability, fsync = ("relaxed", "everysec") if args.relaxed else ("strict", "always")
     ports = {"mi": free_port(), "redis": free_port(), "bare": free_port()}
     results: dict[tuple[str, str], list[dict]] = {}
@@ -119,7 +157,7 @@ def main() -> int:
         (tmp_path / "mi").mkdir()
         (tmp_path / "redis").mkdir()
         with (
-            server(mi_command(ports["mi"], tmp_path / "mi", durability), ports["mi"]),
+            server(mi_command(ports["mi"], tmp_path / "mi", durability), ports["mi"]) as mi_proc,
             server(redis_command(ports["redis"], tmp_path / "redis", fsync), ports["redis"]),
             server(bare_command(ports["bare"]), ports["bare"]),
         ):
@@ -131,6 +169,9 @@ def main() -> int:
                         result = run_benchmark(ports[target], clients, pipeline, args.requests, command)
                         results.setdefault((name, target), []).append(result)
             print(file=sys.stderr)
+            if args.memory_keys:
+                print("memory: 1000 connections, then writing keys...", file=sys.stderr)
+                memory = memory_figures(ports["mi"], mi_proc.pid, args.memory_keys)
 
     label = f"Redis AOF {fsync}"
     print(f"mi durability={durability} vs {label}; redis-benchmark -n {args.requests} -r 100000 -d 64, "
@@ -145,6 +186,10 @@ def main() -> int:
             f"| {mi_s[3]:.3f}/{mi_s[4]:.3f} | {redis_s[3]:.3f}/{redis_s[4]:.3f} "
             f"| {bare_s[0]:,.0f} | {mi_s[0] / bare_s[0]:.2f}x |"
         )
+    if args.memory_keys:
+        print("\n| mi RssAnon (MB) | " + " | ".join(label for label, _ in memory) + " |")
+        print("|---|" + "---|" * len(memory))
+        print("| | " + " | ".join(f"{mb:.1f}" for _, mb in memory) + " |")
     return 0
 
 
