@@ -13,6 +13,7 @@ from storage.errors import InvalidNamespace
 
 __all__ = [
     "EXPIRY_DB",
+    "INTENT_DB",
     "INTERNAL_DB_COUNT",
     "MAX_NAMESPACE_LENGTH",
     "META_DB",
@@ -26,6 +27,7 @@ MAX_NAMESPACE_LENGTH = 64
 NAMESPACE_PREFIX = b"ns/"
 EXPIRY_DB = b"mi/expiry"
 META_DB = b"mi/meta"
+INTENT_DB = b"mi/intents"  # cross-shard transactions in flight (see storage.multishard)
 # Internal databases, with room for the ones still to come (journal...): part of max_dbs.
 INTERNAL_DB_COUNT = 8
 

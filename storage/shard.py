@@ -35,7 +35,8 @@ from attrs import frozen
 
 from storage.errors import DataDirError, StorageError, StorageFull
 from storage.expiry import LMDB_MAX_KEY_SIZE
-from storage.names import EXPIRY_DB, INTERNAL_DB_COUNT, META_DB, db_name, namespace_of
+from storage.changes import Change
+from storage.names import EXPIRY_DB, INTENT_DB, INTERNAL_DB_COUNT, META_DB, db_name, namespace_of
 from storage.txn import ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
 
 __all__ = [
@@ -86,6 +87,53 @@ def _abort_unless(committed: bool, txn: lmdb.Transaction) -> None:
         txn.abort()
 
 
+class ShardTxn:
+    """An open write transaction on one shard (see ``Shard.begin``)."""
+
+    def __init__(self, shard: Shard, txn: lmdb.Transaction, ops: WriteTxn, state: TxnState) -> None:
+        self.shard = shard
+        self.ops = ops
+        self.state = state
+        self._txn = txn
+        self._finished = False
+        self.committed = False
+
+    def commit(self) -> None:
+        """Commit (and with durability, sync); ``StorageFull`` or ``StorageError`` if it fails."""
+        shard = self.shard
+        if self.state.failure is not None:  # an op swallowed an LMDB error: this cannot commit
+            self.abort()
+            raise self.state.failure
+        revision = shard._revisions.last  # noqa: SLF001 - the shard's own transaction
+        try:
+            if revision != shard._revisions.persisted:  # noqa: SLF001
+                self._txn.put(_REVISION_KEY, _REVISION.pack(revision), db=shard._meta_db)  # noqa: SLF001
+            self._txn.commit()
+        except lmdb.Error as error:
+            self.abort()
+            if isinstance(error, lmdb.MapFullError):
+                raise shard._full() from None  # noqa: SLF001
+            msg = f"shard {shard.index}: write transaction failed: {error}"
+            raise StorageError(msg) from error
+        self._finished = self.committed = True
+        shard._committed(revision, self.state)  # noqa: SLF001
+
+    def put_intent(self, intent: bytes) -> bytes:
+        """Store a cross-shard intent in this transaction; returns its key."""
+        key = _REVISION.pack(self.shard._revisions.allocate())  # noqa: SLF001 - unique, increasing
+        self.state.changes += 1
+        try:
+            self._txn.put(key, intent, db=self.shard._intent_db)  # noqa: SLF001
+        except lmdb.Error as error:
+            raise self.ops._failure(error) from error  # noqa: SLF001 - flags map-full for commit
+        return key
+
+    def abort(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._txn.abort()
+
+
 class Shard:
     """One LMDB environment. Create with ``Shard.open``."""
 
@@ -102,6 +150,7 @@ class Shard:
         self._dbs: dict[str, Any] = {}
         self._expiry_db: Any = None
         self._meta_db: Any = None
+        self._intent_db: Any = None
         self._revisions = RevisionCounter()
         self._closed = False
 
@@ -171,6 +220,7 @@ class Shard:
                 self._dbs = {ns: env.open_db(db_name(ns), txn=txn, create=False) for ns in namespaces}
                 self._expiry_db = env.open_db(EXPIRY_DB, txn=txn)
                 self._meta_db = env.open_db(META_DB, txn=txn)
+                self._intent_db = env.open_db(INTENT_DB, txn=txn)
                 raw = txn.get(_REVISION_KEY, db=self._meta_db)
                 revision = 0 if raw is None else _REVISION.unpack(raw)[0]
                 txn.commit()
@@ -198,6 +248,40 @@ class Shard:
             yield ReadTxn(txn, dbs, self._expiry_db)
         finally:
             txn.abort()
+
+    def intents(self) -> list[tuple[bytes, bytes]]:
+        """Cross-shard intents stored here and not yet finished: ``(key, intent)``."""
+        self._check_open()
+        with self.read() as txn:
+            lmdb_txn = txn._txn  # noqa: SLF001 - same package
+            try:
+                with lmdb_txn.cursor(db=self._intent_db) as cursor:
+                    return [(bytes(key), bytes(value)) for key, value in cursor]
+            except lmdb.Error as error:
+                msg = f"shard {self.index}: cannot read intents: {error}"
+                raise StorageError(msg) from error
+
+    def redo(self, changes: Sequence[Change]) -> None:
+        """Make ``changes`` hold in one committed transaction (idempotent)."""
+        txn = self.begin()
+        try:
+            for change in changes:
+                txn.ops.redo(change)
+        except BaseException:
+            txn.abort()
+            raise
+        txn.commit()
+
+    def finish_intent(self, key: bytes) -> None:
+        """Delete a cross-shard intent once every shard holds its changes."""
+        txn = self.begin()
+        try:
+            txn._txn.delete(key, db=self._intent_db)  # noqa: SLF001
+        except lmdb.Error as error:
+            txn.abort()
+            msg = f"shard {self.index}: cannot delete intent: {error}"
+            raise StorageError(msg) from error
+        txn.commit()
 
     def next_deadline(self) -> int | None:
         """The earliest deadline (unix ms) in this shard's expiry index, or None."""
@@ -282,32 +366,21 @@ class Shard:
 
     def _attempt(self, ops: list[WriteOp], failed: dict[int, Exception]) -> list[Any]:
         """One try at the batch, skipping the ops in ``failed``; commits or raises to restart."""
-        txn = self._begin_write()
-        state = TxnState()
-        committed = False
+        txn = self.begin()
         try:
-            wtxn = WriteTxn(self._env, txn, self._dbs, self._expiry_db, self._revisions, self._limits, state)
             outcomes: list[Any] = []
             for index, op in enumerate(ops):
                 if index not in failed:
-                    self._apply(index, op, wtxn, state, failed, outcomes)
+                    self._apply(index, op, txn.ops, txn.state, failed, outcomes)
                 else:
                     outcomes.append(failed[index])
-            revision = self._revisions.last
-            if revision != self._revisions.persisted:
-                txn.put(_REVISION_KEY, _REVISION.pack(revision), db=self._meta_db)
+        except BaseException:  # _Restart, _BatchFull, or a bug
+            txn.abort()
+            raise
+        try:
             txn.commit()
-            committed = True
-        except lmdb.MapFullError:
-            raise _BatchFull(self._full()) from None
-        except lmdb.Error as error:
-            msg = f"shard {self.index}: write transaction failed: {error}"
-            raise StorageError(msg) from error
-        finally:
-            _abort_unless(committed, txn)
-        self._revisions.persisted = revision
-        if state.created:  # only now: a handle created in a transaction that aborted is invalid
-            self._dbs = {**self._dbs, **state.created}
+        except StorageFull as full:
+            raise _BatchFull(full) from None
         return outcomes
 
     @staticmethod
@@ -338,6 +411,24 @@ class Shard:
             if state.changes != changes:  # it wrote before raising: roll it back by re-running
                 raise _Restart
         outcomes.append(outcome)
+
+    def begin(self, *, log_changes: bool = False) -> ShardTxn:
+        """A write transaction driven by the caller: ops on ``.ops``, then ``commit()`` or ``abort()``.
+
+        Everything from here to the commit or abort must run on the calling thread. With
+        ``log_changes`` the transaction keeps the list of its changes (``.state.log``).
+        """
+        self._check_open()
+        txn = self._begin_write()
+        state = TxnState(log=[] if log_changes else None)
+        ops = WriteTxn(self._env, txn, self._dbs, self._expiry_db, self._revisions, self._limits, state)
+        return ShardTxn(self, txn, ops, state)
+
+    def _committed(self, revision: int, state: TxnState) -> None:
+        """Bookkeeping after a commit: the revision is on disk, created DBs are valid."""
+        self._revisions.persisted = revision
+        if state.created:  # only now: a handle created in a transaction that aborts is invalid
+            self._dbs = {**self._dbs, **state.created}
 
     def _begin_write(self) -> lmdb.Transaction:
         try:

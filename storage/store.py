@@ -20,6 +20,7 @@ from types import TracebackType
 
 from storage.errors import DataDirError, StorageConfigError
 from storage.manifest import MANIFEST_TEMP_NAME, Manifest, read_manifest, write_manifest
+from storage.multishard import recover_intents
 from storage.routing import shard_index
 from storage.shard import (
     DEFAULT_MAX_NAMESPACES,
@@ -50,6 +51,7 @@ class Store:
         self.manifest = manifest
         self.shards = shards
         self._lock_fd: int | None = lock_fd
+        self.recovered_intents = 0  # cross-shard transactions finished at open (after a crash)
 
     @classmethod
     def open(
@@ -104,6 +106,7 @@ class Store:
                             create=create,
                         )
                     )
+                recovered = recover_intents(opened)
             except BaseException:
                 for shard in opened:
                     shard.close()
@@ -111,7 +114,9 @@ class Store:
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(path, manifest, tuple(opened), lock_fd)
+        store = cls(path, manifest, tuple(opened), lock_fd)
+        store.recovered_intents = recovered
+        return store
 
     def shard_for(self, key: bytes) -> Shard:
         """The shard that stores ``key``."""

@@ -14,6 +14,7 @@ import attrs
 import lmdb
 from attrs import define, frozen
 
+from storage.changes import Change, ChangeOp
 from storage.errors import (
     CorruptRecord,
     InvalidKey,
@@ -57,6 +58,10 @@ class RevisionCounter:
         self.last += 1
         return self.last
 
+    def advance_to(self, revision: int) -> None:
+        """A record written with ``revision`` exists: never hand it out again."""
+        self.last = max(self.last, revision)
+
 
 @frozen
 class TxnLimits:
@@ -77,6 +82,11 @@ class TxnState:
     map_full: bool = False  # LMDB said MDB_MAP_FULL: the transaction can only be aborted
     failure: StorageError | None = None  # any LMDB error (map full included): abort the transaction
     created: dict[str, Any] = attrs.Factory(dict)  # namespace DBs created: publish after commit
+    log: list[Change] | None = None  # when a list: every change made, for a cross-shard intent
+
+    def record(self, change: Change) -> None:
+        if self.log is not None:
+            self.log.append(change)
 
 
 def _storable(key: bytes) -> bool:
@@ -260,6 +270,7 @@ class WriteTxn(ReadTxn):
             self._move_index_entry(namespace, key, old_deadline, expires_at)
         except lmdb.Error as error:
             raise self._failure(error) from error
+        self._state.record(Change(ChangeOp.PUT, namespace, key, data))
         return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision)
 
     def delete(self, namespace: str, key: bytes, *, now_ms: int | None = None) -> bool:
@@ -281,6 +292,7 @@ class WriteTxn(ReadTxn):
                 self._txn.delete(encode_index_key(deadline, namespace, key), db=self._expiry_db)
         except lmdb.Error as error:
             raise self._failure(error) from error
+        self._state.record(Change(ChangeOp.DELETE, namespace, bytes(key)))
         return now_ms is None or deadline == 0 or deadline > now_ms
 
     def set_expiry(self, namespace: str, key: bytes, expires_at: int, *, now_ms: int) -> Record | None:
@@ -299,10 +311,12 @@ class WriteTxn(ReadTxn):
             payload = bytes(memoryview(data)[HEADER.size :])
             revision = self._revisions.allocate()
             self._state.changes += 1
-            self._txn.put(key, pack_record(key, record.kind, payload, expires_at, revision), db=db)
+            new_data = pack_record(key, record.kind, payload, expires_at, revision)
+            self._txn.put(key, new_data, db=db)
             self._move_index_entry(namespace, key, record.expires_at, expires_at)
         except lmdb.Error as error:
             raise self._failure(error) from error
+        self._state.record(Change(ChangeOp.PUT, namespace, bytes(key), new_data))
         return attrs.evolve(record, expires_at=expires_at, revision=revision)
 
     def reap_due(self, now_ms: int, limit: int) -> list[tuple[str, bytes]]:
@@ -330,10 +344,57 @@ class WriteTxn(ReadTxn):
                 entry = self._due_record(index_key)
                 if entry is not None:
                     self._txn.delete(entry[1], db=self._dbs[entry[0]])
+                    self._state.record(Change(ChangeOp.DELETE, *entry))
                     removed.append(entry)
         except lmdb.Error as error:
             raise self._failure(error) from error
         return removed
+
+    def drop_namespace(self, namespace: str) -> int:
+        """Empty ``namespace`` (its records and their index entries); how many records it held."""
+        db = self._dbs.get(namespace)
+        if db is None:
+            return 0
+        name = namespace.encode("ascii")
+        try:
+            count = self._txn.stat(db)["entries"]
+            self._state.changes += 1
+            self._txn.drop(db, delete=False)
+            # The index is ordered by deadline, not namespace: one pass over all of it.
+            with self._txn.cursor(db=self._expiry_db) as cursor:
+                stale = [bytes(k) for k in cursor.iternext(values=False) if index_namespace(k) == name]
+            for index_key in stale:
+                self._txn.delete(index_key, db=self._expiry_db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        self._state.record(Change(ChangeOp.DROP, namespace))
+        return count
+
+    def redo(self, change: Change) -> None:
+        """Make ``change`` (from an intent) hold here; doing it twice changes nothing more."""
+        match change.op:
+            case ChangeOp.PUT:
+                self._put_record(change.namespace, change.key, change.data)
+            case ChangeOp.DELETE:
+                self.delete(change.namespace, change.key)
+            case ChangeOp.DROP:
+                self.drop_namespace(change.namespace)
+
+    def _put_record(self, namespace: str, key: bytes, data: bytes) -> None:
+        """Store complete record bytes as they are (checked first), keeping the index in step."""
+        record = decode_record(key, data, namespace=namespace)
+        db = self._dbs.get(namespace)
+        if db is None:
+            db = self._create_namespace(namespace)
+        self._revisions.advance_to(record.revision)
+        self._state.changes += 1
+        try:
+            old = self._txn.get(key, db=db)
+            old_deadline = 0 if old is None else _deadline_or_zero(key, old)
+            self._txn.put(key, data, db=db)
+            self._move_index_entry(namespace, key, old_deadline, record.expires_at)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
 
     def _due_record(self, index_key: bytes) -> tuple[str, bytes] | None:
         """``(namespace, key)`` of the record an index entry points at, if it is still due by it."""

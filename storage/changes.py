@@ -1,0 +1,101 @@
+"""Physical changes a write transaction made, and the intent record that carries them.
+
+A transaction that writes to several shards commits shard by shard (each shard is its own LMDB
+environment). To make it all-or-nothing across a crash, the first shard's commit also stores an
+*intent*: the changes the other shards are about to commit. At startup, an intent still present is
+redone on those shards (see ``storage.multishard``).
+
+A change is the final state of one key (the record bytes, or gone) or the emptying of a namespace,
+so redoing one that already landed writes the same bytes again.
+
+Intent layout (big-endian)::
+
+    crc32 u32 | change*
+    change: shard u16 | op u8 | namespace length u8 | namespace | key length u16 | key
+            | data length u32 | data
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from collections.abc import Iterable
+
+from attrs import frozen
+
+__all__ = ["Change", "ChangeOp", "IntentDamaged", "decode_intent", "encode_intent"]
+
+_CRC = struct.Struct(">I")
+_CHANGE = struct.Struct(">HBB")
+_KEY_LENGTH = struct.Struct(">H")
+_DATA_LENGTH = struct.Struct(">I")
+
+
+class ChangeOp(enum.IntEnum):
+    """On disk: never renumber."""
+
+    PUT = 1  # the key now holds ``data`` (a complete record)
+    DELETE = 2  # the key is gone
+    DROP = 3  # the namespace is empty
+
+
+@frozen
+class Change:
+    op: ChangeOp
+    namespace: str
+    key: bytes = b""
+    data: bytes = b""
+
+
+class IntentDamaged(ValueError):
+    """An intent record fails its CRC or does not parse."""
+
+
+def encode_intent(changes: Iterable[tuple[int, Change]]) -> bytes:
+    """The intent for ``(shard index, change)`` pairs, in the order they are to be redone."""
+    parts = []
+    for shard, change in changes:
+        name = change.namespace.encode("ascii")
+        parts += [
+            _CHANGE.pack(shard, change.op, len(name)),
+            name,
+            _KEY_LENGTH.pack(len(change.key)),
+            change.key,
+            _DATA_LENGTH.pack(len(change.data)),
+            change.data,
+        ]
+    body = b"".join(parts)
+    return _CRC.pack(zlib.crc32(body)) + body
+
+
+def decode_intent(blob: bytes) -> list[tuple[int, Change]]:
+    """The ``(shard index, change)`` pairs of an intent; ``IntentDamaged`` if it is not intact."""
+    view = memoryview(blob)
+    if len(view) < _CRC.size or zlib.crc32(view[_CRC.size :]) != _CRC.unpack_from(view)[0]:
+        msg = "intent record fails its CRC check"
+        raise IntentDamaged(msg)
+    changes = []
+    offset = _CRC.size
+    try:
+        while offset < len(view):
+            shard, op, name_length = _CHANGE.unpack_from(view, offset)
+            offset += _CHANGE.size
+            namespace = bytes(view[offset : offset + name_length]).decode("ascii")
+            offset += name_length
+            key, offset = _sized(view, offset, _KEY_LENGTH)
+            data, offset = _sized(view, offset, _DATA_LENGTH)
+            changes.append((shard, Change(ChangeOp(op), namespace, key, data)))
+    except (struct.error, ValueError) as error:
+        msg = f"intent record does not parse: {error}"
+        raise IntentDamaged(msg) from None
+    return changes
+
+
+def _sized(view: memoryview, offset: int, length: struct.Struct) -> tuple[bytes, int]:
+    (size,) = length.unpack_from(view, offset)
+    start = offset + length.size
+    if start + size > len(view):
+        msg = "truncated field"
+        raise ValueError(msg)
+    return bytes(view[start : start + size]), start + size
