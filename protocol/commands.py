@@ -34,15 +34,19 @@ __all__ = [
     "ConfigGet",
     "Dbsize",
     "Del",
+    "Discard",
     "Echo",
+    "Exec",
     "Exists",
     "Expire",
     "Get",
     "Hello",
     "Hset",
     "Info",
+    "Keyed",
     "Keys",
     "Lset",
+    "Multi",
     "Namespaces",
     "Persist",
     "Ping",
@@ -52,6 +56,8 @@ __all__ = [
     "Set",
     "Ttl",
     "Type",
+    "Unwatch",
+    "Watch",
 ]
 
 
@@ -74,11 +80,20 @@ class Command:
     name: ClassVar[str]
 
 
+@frozen
+class Keyed(Command):
+    """A command on keys; ``keys`` are all the keys it touches, in order (its shards follow)."""
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return (self.key,)  # type: ignore[attr-defined] - single-key commands; others override
+
+
 # --- keys and values --------------------------------------------------------------------------
 
 
 @frozen
-class Set(Command):
+class Set(Keyed):
     """``SET key value [FROM ns] [TTL d | EX s | PX ms | KEEPTTL] [NX | XX] [AS kind]``."""
 
     name: ClassVar[str] = "set"
@@ -91,7 +106,7 @@ class Set(Command):
 
 
 @frozen
-class Hset(Command):
+class Hset(Keyed):
     """``HSET key {json object} [FROM ns] [TTL d | EX s | PX ms]``."""
 
     name: ClassVar[str] = "hset"
@@ -102,7 +117,7 @@ class Hset(Command):
 
 
 @frozen
-class Lset(Command):
+class Lset(Keyed):
     """``LSET key [json array] [FROM ns] [TTL d | EX s | PX ms]``."""
 
     name: ClassVar[str] = "lset"
@@ -113,7 +128,7 @@ class Lset(Command):
 
 
 @frozen
-class Get(Command):
+class Get(Keyed):
     """``GET key [FROM ns]``."""
 
     name: ClassVar[str] = "get"
@@ -122,7 +137,7 @@ class Get(Command):
 
 
 @frozen
-class Del(Command):
+class Del(Keyed):
     """``DEL key [key ...] [FROM ns]`` (also ``UNLINK``)."""
 
     name: ClassVar[str] = "del"
@@ -131,7 +146,7 @@ class Del(Command):
 
 
 @frozen
-class Exists(Command):
+class Exists(Keyed):
     """``EXISTS key [key ...] [FROM ns]``."""
 
     name: ClassVar[str] = "exists"
@@ -140,7 +155,7 @@ class Exists(Command):
 
 
 @frozen
-class Type(Command):
+class Type(Keyed):
     """``TYPE key [FROM ns]``."""
 
     name: ClassVar[str] = "type"
@@ -149,7 +164,7 @@ class Type(Command):
 
 
 @frozen
-class Ttl(Command):
+class Ttl(Keyed):
     """``TTL key [FROM ns]``, or ``PTTL`` when ``milliseconds``."""
 
     name: ClassVar[str] = "ttl"
@@ -159,7 +174,7 @@ class Ttl(Command):
 
 
 @frozen
-class Expire(Command):
+class Expire(Keyed):
     """``EXPIRE key seconds`` / ``PEXPIRE key ms`` ``[NX | XX | GT | LT] [FROM ns]``.
 
     ``ttl_ms`` may be zero or negative: the key is deleted, as in Redis.
@@ -173,7 +188,7 @@ class Expire(Command):
 
 
 @frozen
-class Persist(Command):
+class Persist(Keyed):
     """``PERSIST key [FROM ns]``."""
 
     name: ClassVar[str] = "persist"
@@ -222,6 +237,46 @@ class Keys(Command):
     name: ClassVar[str] = "keys"
     pattern: bytes
     ns: str | None = None
+
+
+# --- transactions -----------------------------------------------------------------------------
+
+
+@frozen
+class Multi(Command):
+    """``MULTI``: queue the following commands until EXEC."""
+
+    name: ClassVar[str] = "multi"
+
+
+@frozen
+class Exec(Command):
+    """``EXEC``: run the queued commands as one transaction."""
+
+    name: ClassVar[str] = "exec"
+
+
+@frozen
+class Discard(Command):
+    """``DISCARD``: drop the queued commands."""
+
+    name: ClassVar[str] = "discard"
+
+
+@frozen
+class Watch(Keyed):
+    """``WATCH key [key ...] [FROM ns]``: EXEC applies nothing if one of them changes first."""
+
+    name: ClassVar[str] = "watch"
+    keys: tuple[bytes, ...]
+    ns: str | None = None
+
+
+@frozen
+class Unwatch(Command):
+    """``UNWATCH``: forget every watched key."""
+
+    name: ClassVar[str] = "unwatch"
 
 
 # --- connection and server --------------------------------------------------------------------

@@ -214,3 +214,44 @@ def invalid_client_attribute(attribute: bytes) -> CommandError:
     return CommandError(
         "ERR", f"{_quote(attribute)} cannot contain spaces, newlines or special characters."
     )
+
+
+# --- transactions -------------------------------------------------------------------------------
+
+
+def nested_multi() -> CommandError:
+    return CommandError("ERR", "MULTI calls can not be nested")
+
+
+def exec_without_multi() -> CommandError:
+    return CommandError("ERR", "EXEC without MULTI")
+
+
+def discard_without_multi() -> CommandError:
+    return CommandError("ERR", "DISCARD without MULTI")
+
+
+def watch_inside_multi() -> CommandError:
+    return CommandError("ERR", "WATCH inside MULTI is not allowed")
+
+
+def exec_aborted() -> CommandError:
+    return CommandError("EXECABORT", "Transaction discarded because of previous errors.")
+
+
+def too_many_queued(limit: int) -> CommandError:
+    return CommandError("ERR", f"too many commands queued in MULTI (max_queued_commands is {limit})")
+
+
+def not_in_transaction(command: str) -> CommandError:
+    return CommandError("ERR", f"{command.upper()} is not allowed inside MULTI")
+
+
+def transaction_failed(index: int, total: int, command: str, error: CommandError) -> CommandError:
+    """EXEC's reply when a queued command failed: everything was rolled back. Keeps the prefix
+    (``WRONGTYPE``...) of the command's own error so clients can still tell what went wrong."""
+    return CommandError(
+        error.prefix,
+        f"EXEC rolled back, nothing applied: command {index} of {total} ({command.upper()})"
+        f" failed: {error.message}",
+    )

@@ -23,12 +23,15 @@ from protocol.commands import (
     Command,
     Dbsize,
     Del,
+    Discard,
+    Exec,
     Exists,
     Expire,
     Get,
     Hset,
     Keys,
     Lset,
+    Multi,
     Namespaces,
     Persist,
     Scan,
@@ -36,6 +39,8 @@ from protocol.commands import (
     Set,
     Ttl,
     Type,
+    Unwatch,
+    Watch,
 )
 from protocol.grammar_server import SERVER_PARSERS, Parser
 from protocol.request import Request
@@ -301,6 +306,17 @@ def _select(name: str, request: Request) -> Command:
 @_parser("namespaces")
 def _namespaces(name: str, request: Request) -> Command:
     return Namespaces()
+
+
+@_parser("multi", "exec", "discard", "unwatch")
+def _transaction_control(name: str, request: Request) -> Command:
+    return {"multi": Multi, "exec": Exec, "discard": Discard, "unwatch": Unwatch}[name]()
+
+
+@_parser("watch")
+def _watch(name: str, request: Request) -> Command:
+    keys, ns = _keys_and_ns(request.args[1:])
+    return Watch(keys, ns=ns)
 
 
 PARSERS: Mapping[str, Parser] = MappingProxyType({**_PARSERS, **SERVER_PARSERS})
