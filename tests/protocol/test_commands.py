@@ -49,6 +49,11 @@ MINIMAL = {
     "ping": "PING",
     "echo": "ECHO x",
     "quit": "QUIT",
+    "multi": "MULTI",
+    "exec": "EXEC",
+    "discard": "DISCARD",
+    "watch": "WATCH k",
+    "unwatch": "UNWATCH",
 }
 
 ALL_SPECS = {
@@ -58,12 +63,12 @@ ALL_SPECS = {
 }  # fmt: skip
 
 KNOWN_FLAGS = {"write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast",
-               "no_auth", "allow_busy"}  # fmt: skip
-KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list"}
+               "no_auth", "allow_busy", "skip_slowlog"}  # fmt: skip
+KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list", "transactions"}
 COMMAND_CLASSES = [
     obj
     for obj in vars(commands).values()
-    if isinstance(obj, type) and issubclass(obj, Command) and obj is not Command
+    if isinstance(obj, type) and issubclass(obj, Command) and obj not in (Command, commands.Keyed)
 ]
 
 
