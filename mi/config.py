@@ -99,6 +99,7 @@ class LimitsConfig:
     max_inline_size: ByteSize = field(default=ByteSize(64 * 1024), validator=_positive)
     max_bulk_len: ByteSize = field(default=ByteSize(32 * 1024**2), validator=_positive)
     max_array_len: int = field(default=1024 * 1024, validator=_positive)
+    max_queued_commands: int = field(default=100_000, validator=_positive)
 
 
 @define

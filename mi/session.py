@@ -14,17 +14,21 @@ from typing import TYPE_CHECKING, Any
 import trio
 from attrs import define, field
 
-from mi.commands import REGISTRY, Kind, Write, as_command_error
+from mi.commands import REGISTRY, Kind, as_command_error, reply_of
+from mi.commands.transactions import RUN_IN_MULTI, Transaction
+from mi.execution import Committing, Unit, shards_of
 from mi.logs import get_logger
+from mi.watches import touched_by
+from protocol.commands import Quit
 from protocol.encoder import encode_into
-from protocol.errors import ProtocolError
+from protocol.errors import CommandError, ProtocolError
 from protocol.grammar import parse_command
 from protocol.parser import NEED_DATA, Limits, RequestParser
 from protocol.request import Request
+from protocol.values import keyword
 
 if TYPE_CHECKING:
     from mi.state import ServerState
-    from mi.writer import PendingWrite
 
 __all__ = ["Session"]
 
@@ -32,21 +36,6 @@ log = get_logger("mi.session")
 
 RECEIVE_SIZE = 64 * 1024
 DEFAULT_NAMESPACE = "default"
-
-
-@define(eq=False)
-class PendingReply:
-    """A write's reply, known once all its ops are committed."""
-
-    writes: list[PendingWrite]
-    finish: Any
-
-    async def resolve(self) -> Any:
-        outcomes = [await write.wait() for write in self.writes]
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                return as_command_error(outcome)
-        return self.finish(outcomes)
 
 
 @define(eq=False)
@@ -61,11 +50,23 @@ class Session:
     library: dict[str, str] = field(factory=dict)
     commands: int = 0
     opened_at: float = field(factory=time.time)
+    transaction: Transaction | None = None  # between MULTI and EXEC/DISCARD
+    watched: dict[tuple[str, bytes], int | None] = field(factory=dict)  # (ns, key) -> revision
+    watch_broken: bool = False  # a watched key was written since WATCH
     _closing: bool = False
     _reading: trio.CancelScope | None = None
 
     def namespace(self, explicit: str | None) -> str:
         return explicit if explicit is not None else self.current_namespace
+
+    def unwatch(self) -> tuple[dict[tuple[str, bytes], int | None], bool]:
+        """Forget every watched key; returns them, and whether one was written meanwhile."""
+        watched, broken = self.watched, self.watch_broken
+        if watched:
+            self.server.watches.unwatch(self, watched)
+            self.watched = {}
+        self.watch_broken = False
+        return watched, broken
 
     def close_after_reply(self) -> None:
         self._closing = True
@@ -128,44 +129,58 @@ class Session:
     async def _execute(self, requests: list[Request]) -> bytearray:
         """Run ``requests`` in order; the encoded replies, in the same order."""
         replies: list[tuple[Any, int]] = []
-        pending: list[PendingReply] = []
+        pending: list[Committing] = []
         for request in requests:
             if self._closing:
                 break  # after QUIT nothing more runs
             self.commands += 1
             try:
-                command = parse_command(request)
-                entry = REGISTRY.lookup(type(command))
-                if entry.kind is Kind.WRITE:
-                    reply: Any = await self._submit(entry.handler(self, command))
-                    pending.append(reply)
-                else:
-                    if pending:  # reads see the writes queued before them
-                        await _settle(pending)
-                    reply = entry.handler(self, command)
-                    if entry.kind is Kind.TASK:
-                        reply = await reply
+                reply = await self._run(request, pending)
             except Exception as error:  # one bad command never ends the connection
                 reply = as_command_error(error)
             replies.append((reply, self.resp))
         out = bytearray()
         for reply, resp in replies:
-            if isinstance(reply, PendingReply):
-                reply = await reply.resolve()
+            if isinstance(reply, Committing):
+                reply = reply_of(await reply.outcome(), self.server.reaper)
             encode_into(out, reply, resp)
         return out
 
-    async def _submit(self, write: Write) -> PendingReply:
-        writers = self.server.writers
-        submitted = [await writers[index].submit(op) for index, op in write.ops]
-        return PendingReply(submitted, write.reply)
+    async def _run(self, request: Request, pending: list[Committing]) -> Any:
+        """One command's reply, or for a single-shard write, its ``Committing`` (added to ``pending``)."""
+        transaction = self.transaction
+        try:
+            command = parse_command(request)
+        except CommandError as error:
+            return error if transaction is None else transaction.reject(error)
+        entry = REGISTRY.lookup(type(command))
+        if transaction is not None and type(command) not in RUN_IN_MULTI and type(command) is not Quit:
+            name = keyword(request.args[0]).upper()
+            return transaction.add(name, command, entry, len(self.server.writers))
+        kind = entry.kind
+        unit = self._unit(command, entry.handler, kind) if kind in (Kind.READ, Kind.WRITE) else None
+        if unit is not None and unit.writes and len(unit.shards) == 1:
+            started = await self.server.units.start(unit)
+            pending.append(started)  # a single-shard write is queued: the next commands need not wait
+            return started
+        for write in pending:  # anything else sees the writes queued before it
+            await write.outcome()
+        pending.clear()
+        if unit is not None:
+            return reply_of(await (await self.server.units.start(unit)).outcome(), self.server.reaper)
+        if kind is Kind.CONNECTION:
+            return entry.handler(self, command)
+        return await entry.handler(self, command)
 
-
-async def _settle(pending: list[PendingReply]) -> None:
-    for reply in pending:
-        for write in reply.writes:
-            await write.done.wait()
-    pending.clear()
+    def _unit(self, command: Any, handler: Any, kind: Kind) -> Unit:
+        """A data command as a unit of its own; a write also breaks the watches on its keys."""
+        server = self.server
+        ns = self.current_namespace
+        writes = kind is Kind.WRITE
+        if writes:
+            server.watches.touch(touched_by(command, ns))
+        shards = shards_of((command,), len(server.writers)) if writes else frozenset()
+        return Unit(lambda keyspace: handler(keyspace, command), shards, writes, ns)
 
 
 def _drain(parser: RequestParser) -> tuple[list[Request], ProtocolError | None]:

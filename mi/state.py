@@ -11,6 +11,8 @@ from attrs import define, field
 
 from mi.config import Config
 from mi.cursors import ScanCursors
+from mi.execution import UnitRunner
+from mi.watches import WatchRegistry
 from storage import Store, shard_index
 
 if TYPE_CHECKING:
@@ -39,8 +41,13 @@ class ServerState:
     started_at: float = field(factory=time.time)
     sessions: dict[int, Session] = field(factory=dict)
     scan_cursors: ScanCursors = field(factory=ScanCursors)
+    watches: WatchRegistry = field(factory=WatchRegistry)
+    units: UnitRunner = field(init=False)
     connections_received: int = 0
     _last_client_id: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        self.units = UnitRunner(self)
 
     @property
     def data_dir(self) -> Path:

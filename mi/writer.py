@@ -39,6 +39,9 @@ class ShardWriter:
     shard: Shard
     batch_size: int = 1024
     commits: int = 0
+    # Held while committing; a transaction across shards holds it too, so no one else writes
+    # the shard under it (see mi.execution).
+    lock: trio.Lock = field(factory=trio.Lock)
     _send: trio.MemorySendChannel[PendingWrite] = field(init=False)
     _receive: trio.MemoryReceiveChannel[PendingWrite] = field(init=False)
 
@@ -75,8 +78,9 @@ class ShardWriter:
 
     async def _commit(self, batch: list[PendingWrite]) -> None:
         try:
-            # Not cancellable: a commit that started finishes, so shutdown never half-applies.
-            outcomes = await trio.to_thread.run_sync(self.shard.write_batch, [w.op for w in batch])
+            async with self.lock:
+                # Not cancellable: a commit that started finishes, so shutdown never half-applies.
+                outcomes = await trio.to_thread.run_sync(self.shard.write_batch, [w.op for w in batch])
         except Exception as error:  # the commit itself failed (disk error): every write failed
             outcomes = [error] * len(batch)
         self.commits += 1

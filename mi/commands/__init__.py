@@ -1,6 +1,16 @@
 """Command execution, one module per family; importing this package registers every handler."""
 
-from mi.commands import keys, namespaces, server, strings
-from mi.commands.base import REGISTRY, Kind, Write, as_command_error
+from mi.commands import keys, namespaces, server, strings, transactions
+from mi.commands.base import REGISTRY, Kind, as_command_error, reply_of
 
-__all__ = ["REGISTRY", "Kind", "Write", "as_command_error", "keys", "namespaces", "server", "strings"]
+__all__ = [
+    "REGISTRY",
+    "Kind",
+    "as_command_error",
+    "keys",
+    "namespaces",
+    "reply_of",
+    "server",
+    "strings",
+    "transactions",
+]

@@ -1,16 +1,15 @@
-"""How commands are registered and what a handler returns.
+"""How commands are registered and what their handlers take.
 
-A *read* handler runs on the event loop and returns the reply (LMDB reads are short and never
-block on a lock). A *write* handler returns a ``Write``: ops for the shard writers plus a function
-that turns their outcomes into the reply. The session submits the ops without waiting, so a
-pipeline of writes lands in a few group commits, and replies once they are on disk.
-A *task* handler is async (for work that must leave the event loop, such as a full key scan).
+Data commands (``read`` and ``write``) take a ``Keyspace`` and the command: they never see a
+shard or a session, so the same handler runs alone or inside a MULTI/EXEC (``mi.execution``
+decides where). ``connection`` handlers take the session (SELECT, CLIENT, INFO...); ``task``
+handlers are async and take the session (work that waits: a full key scan, EXEC).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
@@ -23,7 +22,6 @@ from storage import (
     CorruptRecord,
     InvalidKey,
     KeyTooLarge,
-    Record,
     StorageError,
     StorageFull,
     TooManyNamespaces,
@@ -31,26 +29,29 @@ from storage import (
 )
 
 if TYPE_CHECKING:
-    from mi.session import Session
-    from mi.writer import WriteOp
+    from mi.reaper import Reaper
 
-__all__ = ["Kind", "REGISTRY", "Write", "as_command_error", "read_record"]
+__all__ = ["REGISTRY", "Kind", "StepFailed", "as_command_error", "reply_of"]
 
 log = get_logger("mi.commands")
 
 
-@frozen
-class Write:
-    """The effect of a write command: ``ops`` as (shard index, op), and how to reply."""
-
-    ops: Sequence[tuple[int, WriteOp]]
-    reply: Callable[[list[Any]], Any]
-
-
 class Kind(enum.Enum):
-    READ = "read"
-    WRITE = "write"
-    TASK = "task"
+    READ = "read"  # (keyspace, command) -> reply; reads only
+    WRITE = "write"  # (keyspace, command) -> reply; may write
+    CONNECTION = "connection"  # (session, command) -> reply
+    TASK = "task"  # async (session, command) -> reply
+
+
+class StepFailed(Exception):
+    """Command ``index`` (1-based) of a transaction of ``total`` raised ``cause``: roll back all."""
+
+    def __init__(self, index: int, total: int, name: str, cause: Exception) -> None:
+        super().__init__(f"command {index} of {total} ({name}) failed: {cause}")
+        self.index = index
+        self.total = total
+        self.name = name
+        self.cause = cause
 
 
 @frozen
@@ -79,6 +80,9 @@ class Registry:
     def write(self, command: type[Command]) -> Callable[[Callable], Callable]:
         return self._register(Kind.WRITE, command)
 
+    def connection(self, command: type[Command]) -> Callable[[Callable], Callable]:
+        return self._register(Kind.CONNECTION, command)
+
     def task(self, command: type[Command]) -> Callable[[Callable], Callable]:
         return self._register(Kind.TASK, command)
 
@@ -97,6 +101,8 @@ def as_command_error(error: Exception) -> CommandError:
     match error:
         case CommandError():
             return error
+        case StepFailed(index=index, total=total, name=name, cause=cause):
+            return errors.transaction_failed(index, total, name, as_command_error(cause))
         case InvalidKey():
             return errors.empty_key()
         case KeyTooLarge(size=size, limit=limit):
@@ -118,11 +124,14 @@ def as_command_error(error: Exception) -> CommandError:
     return errors.storage_error("internal error (logged)")
 
 
-def read_record(session: Session, namespace: str, key: bytes) -> Record | None:
-    """The live record at ``key``, read on the event loop; damage raises a CommandError."""
-    shard = session.server.store.shard_for(key)
-    try:
-        with shard.read() as txn:
-            return txn.get(namespace, key, session.server.now_ms())
-    except StorageError as error:
-        raise as_command_error(error) from None
+def reply_of(outcome: Any, reaper: Reaper) -> Any:
+    """The reply for a unit's outcome: ``(reply, deadlines)``, or the exception it raised.
+
+    Deadlines are handed to the reaper only now, once they are committed and it can find them.
+    """
+    if isinstance(outcome, Exception):
+        return as_command_error(outcome)
+    reply, deadlines = outcome
+    if deadlines:
+        reaper.note_deadline(min(deadlines))
+    return reply

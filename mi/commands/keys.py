@@ -2,62 +2,49 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import trio
 
-from mi.commands.base import REGISTRY, Write, as_command_error, read_record
+from mi.commands.base import REGISTRY, as_command_error
 from mi.glob import compile_glob
+from mi.keyspace import Keyspace
 from protocol import errors
 from protocol.commands import Dbsize, Del, Exists, Expire, Keys, Persist, Scan, Ttl, Type
 from protocol.replies import SimpleString
-from storage import StorageError, WriteTxn
+from storage import StorageError
 
 if TYPE_CHECKING:
     from mi.session import Session
 
 
-def _by_shard(session: Session, keys: tuple[bytes, ...]) -> dict[int, list[bytes]]:
-    groups: dict[int, list[bytes]] = defaultdict(list)
-    for key in keys:
-        groups[session.server.shard_index(key)].append(key)
-    return groups
-
-
 @REGISTRY.write(Del)
-def delete(session: Session, command: Del) -> Write:
-    ns = session.namespace(command.ns)
-    now = session.server.now_ms()
-
-    def op_for(keys: list[bytes]):
-        # An expired record is deleted too, but it does not count: it was already gone.
-        return lambda txn: sum(txn.delete(ns, key, now_ms=now) for key in keys)
-
-    ops = [(index, op_for(keys)) for index, keys in _by_shard(session, command.keys).items()]
-    return Write(ops, sum)
+def delete(keyspace: Keyspace, command: Del) -> int:
+    ns = keyspace.ns(command.ns)
+    # An expired record is deleted too, but it does not count: it was already gone.
+    return sum(keyspace.delete(ns, key) for key in command.keys)
 
 
 @REGISTRY.read(Exists)
-def exists(session: Session, command: Exists) -> int:
-    ns = session.namespace(command.ns)
-    return sum(read_record(session, ns, key) is not None for key in command.keys)
+def exists(keyspace: Keyspace, command: Exists) -> int:
+    ns = keyspace.ns(command.ns)
+    return sum(keyspace.get(ns, key) is not None for key in command.keys)
 
 
 @REGISTRY.read(Type)
-def type_(session: Session, command: Type) -> SimpleString:
-    record = read_record(session, session.namespace(command.ns), command.key)
+def type_(keyspace: Keyspace, command: Type) -> SimpleString:
+    record = keyspace.get(keyspace.ns(command.ns), command.key)
     return SimpleString("none" if record is None else record.kind.type_name)
 
 
 @REGISTRY.read(Ttl)
-def ttl(session: Session, command: Ttl) -> int:
-    record = read_record(session, session.namespace(command.ns), command.key)
+def ttl(keyspace: Keyspace, command: Ttl) -> int:
+    record = keyspace.get(keyspace.ns(command.ns), command.key)
     if record is None:
         return -2
     if not record.expires_at:
         return -1
-    remaining_ms = record.expires_at - session.server.now_ms()
+    remaining_ms = record.expires_at - keyspace.now_ms
     return remaining_ms if command.milliseconds else (remaining_ms + 500) // 1000
 
 
@@ -76,53 +63,33 @@ def _expiry_allowed(condition: str | None, current: int, new: int) -> bool:
 
 
 @REGISTRY.write(Expire)
-def expire(session: Session, command: Expire) -> Write:
-    ns, key = session.namespace(command.ns), command.key
-    server = session.server
-    now = server.now_ms()
-    deadline = now + command.ttl_ms
-
-    def op(txn: WriteTxn) -> int:
-        record = txn.get(ns, key, now)
-        if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
-            return 0
-        if deadline <= now:  # a TTL in the past deletes, as in Redis
-            txn.delete(ns, key)
-        else:
-            txn.set_expiry(ns, key, deadline, now_ms=now)
-        return 1
-
-    def reply(outcomes: list[int]) -> int:
-        if outcomes[0] and deadline > now:  # committed: the reaper can find it now
-            server.reaper.note_deadline(deadline)
-        return outcomes[0]
-
-    return Write([(server.shard_index(key), op)], reply)
+def expire(keyspace: Keyspace, command: Expire) -> int:
+    ns, key = keyspace.ns(command.ns), command.key
+    deadline = keyspace.now_ms + command.ttl_ms
+    record = keyspace.get(ns, key)
+    if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
+        return 0
+    if deadline <= keyspace.now_ms:  # a TTL in the past deletes, as in Redis
+        keyspace.delete(ns, key)
+    else:
+        keyspace.set_expiry(ns, key, deadline)
+    return 1
 
 
 @REGISTRY.write(Persist)
-def persist(session: Session, command: Persist) -> Write:
-    ns, key = session.namespace(command.ns), command.key
-    now = session.server.now_ms()
-
-    def op(txn: WriteTxn) -> int:
-        record = txn.get(ns, key, now)
-        if record is None or not record.expires_at:
-            return 0
-        txn.set_expiry(ns, key, 0, now_ms=now)
-        return 1
-
-    return Write([(session.server.shard_index(key), op)], lambda outcomes: outcomes[0])
+def persist(keyspace: Keyspace, command: Persist) -> int:
+    ns, key = keyspace.ns(command.ns), command.key
+    record = keyspace.get(ns, key)
+    if record is None or not record.expires_at:
+        return 0
+    keyspace.set_expiry(ns, key, 0)
+    return 1
 
 
 @REGISTRY.read(Dbsize)
-def dbsize(session: Session, command: Dbsize) -> int:
-    ns = session.namespace(command.ns)
-    total = 0
-    for shard in session.server.store.shards:
-        with shard.read() as txn:
-            total += txn.count(ns)
-    return total
+def dbsize(keyspace: Keyspace, command: Dbsize) -> int:
+    ns = keyspace.ns(command.ns)
+    return sum(txn.count(ns) for txn in keyspace.shards())
 
 
 @REGISTRY.task(Keys)
@@ -145,7 +112,7 @@ async def keys(session: Session, command: Keys) -> list[bytes]:
         raise as_command_error(error) from None
 
 
-@REGISTRY.read(Scan)
+@REGISTRY.connection(Scan)
 def scan(session: Session, command: Scan) -> list:
     ns = session.namespace(command.ns)
     cursors = session.server.scan_cursors

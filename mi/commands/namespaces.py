@@ -12,13 +12,13 @@ if TYPE_CHECKING:
     from mi.session import Session
 
 
-@REGISTRY.read(Select)
+@REGISTRY.connection(Select)
 def select(session: Session, command: Select) -> SimpleString:
     session.current_namespace = command.ns
     return SimpleString("OK")
 
 
-@REGISTRY.read(Namespaces)
+@REGISTRY.connection(Namespaces)
 def namespaces(session: Session, command: Namespaces) -> list[str]:
     """Namespaces that hold or held data (one is created by its first write)."""
     return session.server.store.namespaces()

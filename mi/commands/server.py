@@ -42,7 +42,7 @@ REDIS_COMPATIBLE_VERSION = "7.2.0"
 OK = SimpleString("OK")
 
 
-@REGISTRY.read(Hello)
+@REGISTRY.connection(Hello)
 def hello(session: Session, command: Hello) -> dict[str, Any]:
     if command.protover is not None:
         if command.protover not in (2, 3):
@@ -61,29 +61,29 @@ def hello(session: Session, command: Hello) -> dict[str, Any]:
     }
 
 
-@REGISTRY.read(ClientSetinfo)
+@REGISTRY.connection(ClientSetinfo)
 def client_setinfo(session: Session, command: ClientSetinfo) -> SimpleString:
     session.library[command.attribute] = command.value.decode("utf-8", "replace")
     return OK
 
 
-@REGISTRY.read(ClientSetname)
+@REGISTRY.connection(ClientSetname)
 def client_setname(session: Session, command: ClientSetname) -> SimpleString:
     session.client_name = command.client_name or None  # an empty name removes it, as in Redis
     return OK
 
 
-@REGISTRY.read(ClientGetname)
+@REGISTRY.connection(ClientGetname)
 def client_getname(session: Session, command: ClientGetname) -> bytes | None:
     return session.client_name
 
 
-@REGISTRY.read(ClientId)
+@REGISTRY.connection(ClientId)
 def client_id(session: Session, command: ClientId) -> int:
     return session.client_id
 
 
-@REGISTRY.read(ClientInfo)
+@REGISTRY.connection(ClientInfo)
 def client_info(session: Session, command: ClientInfo) -> str:
     return session.describe() + "\n"
 
@@ -105,23 +105,23 @@ def _command_info(spec: CommandSpec) -> list[Any]:
     ]
 
 
-@REGISTRY.read(CommandList)
+@REGISTRY.connection(CommandList)
 def command_list(session: Session, command: CommandList) -> list[Any]:
     return [_command_info(spec) for spec in COMMAND_SPECS.values()]
 
 
-@REGISTRY.read(CommandCount)
+@REGISTRY.connection(CommandCount)
 def command_count(session: Session, command: CommandCount) -> int:
     return len(COMMAND_SPECS)
 
 
-@REGISTRY.read(CommandInfo)
+@REGISTRY.connection(CommandInfo)
 def command_info(session: Session, command: CommandInfo) -> list[Any]:
     names = command.names or tuple(COMMAND_SPECS)
     return [_command_info(COMMAND_SPECS[n]) if n in COMMAND_SPECS else None for n in names]
 
 
-@REGISTRY.read(CommandDocs)
+@REGISTRY.connection(CommandDocs)
 def command_docs(session: Session, command: CommandDocs) -> dict[str, Any]:
     names = command.names or tuple(COMMAND_SPECS)
     return {
@@ -157,7 +157,7 @@ def _config_parameters(session: Session) -> dict[str, str]:
     }
 
 
-@REGISTRY.read(ConfigGet)
+@REGISTRY.connection(ConfigGet)
 def config_get(session: Session, command: ConfigGet) -> dict[str, str]:
     parameters = _config_parameters(session)
     found: dict[str, str] = {}
@@ -210,7 +210,7 @@ _INFO_SECTIONS = {"server": _info_server, "clients": _info_clients, "keyspace": 
 _DEFAULT_SECTIONS = ("server", "clients", "keyspace")
 
 
-@REGISTRY.read(Info)
+@REGISTRY.connection(Info)
 def info(session: Session, command: Info) -> Verbatim:
     wanted = command.sections or _DEFAULT_SECTIONS
     if any(section in ("all", "everything", "default") for section in wanted):
@@ -225,17 +225,17 @@ def info(session: Session, command: Info) -> Verbatim:
     return Verbatim("\r\n\r\n".join(blocks) + "\r\n")
 
 
-@REGISTRY.read(Ping)
+@REGISTRY.connection(Ping)
 def ping(session: Session, command: Ping) -> SimpleString | bytes:
     return SimpleString("PONG") if command.message is None else command.message
 
 
-@REGISTRY.read(Echo)
+@REGISTRY.connection(Echo)
 def echo(session: Session, command: Echo) -> bytes:
     return command.message
 
 
-@REGISTRY.read(Quit)
+@REGISTRY.connection(Quit)
 def quit_(session: Session, command: Quit) -> SimpleString:
     session.close_after_reply()
     return OK

@@ -1,0 +1,161 @@
+"""MULTI, EXEC, DISCARD, WATCH, UNWATCH: transactions that apply all of their commands or none.
+
+While a connection is in MULTI, its data commands are queued (``Transaction.add``); EXEC runs the
+queue as one unit (``mi.execution``): every command sees the ones before it, no one else sees any
+of it before all of it is committed, and if one command fails the whole unit is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, field, frozen
+
+from mi.commands.base import REGISTRY, Entry, Kind, StepFailed, reply_of
+from mi.execution import Unit, shards_of
+from mi.keyspace import Keyspace
+from mi.watches import touched_by
+from protocol import errors
+from protocol.commands import Command, Discard, Exec, Multi, Unwatch, Watch
+from protocol.replies import NULL_ARRAY, SimpleString
+from storage import shard_index
+
+if TYPE_CHECKING:
+    from mi.session import Session
+
+__all__ = ["RUN_IN_MULTI", "Transaction"]
+
+OK = SimpleString("OK")
+QUEUED = SimpleString("QUEUED")
+
+# Commands a connection in MULTI runs at once instead of queueing (as Redis does).
+RUN_IN_MULTI: frozenset[type[Command]] = frozenset({Multi, Exec, Discard, Watch})
+
+
+@frozen
+class Step:
+    """One queued command; ``name`` is what the client typed (for the error naming it)."""
+
+    name: str
+    command: Command
+    handler: Callable[[Keyspace, Any], Any]
+    writes: bool
+    shards: frozenset[int]
+
+
+def _unwatch_step(keyspace: Keyspace, command: Unwatch) -> SimpleString:
+    return OK  # EXEC forgets the watched keys anyway
+
+
+@define(eq=False)
+class Transaction:
+    """A connection's MULTI: the queue, and whether a bad command has doomed it."""
+
+    max_queued: int
+    steps: list[Step] = field(factory=list)
+    poisoned: bool = False
+
+    def add(self, name: str, command: Command, entry: Entry, shard_count: int) -> Any:
+        """Queue a command; the reply is ``+QUEUED`` or the error that dooms the transaction."""
+        if isinstance(command, Unwatch):
+            step = Step(name, command, _unwatch_step, False, frozenset())
+        elif entry.kind in (Kind.READ, Kind.WRITE):
+            shards = shards_of((command,), shard_count)
+            step = Step(name, command, entry.handler, entry.kind is Kind.WRITE, shards)
+        else:
+            return self.reject(errors.not_in_transaction(name))
+        if len(self.steps) >= self.max_queued:
+            return self.reject(errors.too_many_queued(self.max_queued))
+        self.steps.append(step)
+        return QUEUED
+
+    def reject(self, error: Any) -> Any:
+        """A command that cannot be queued: EXEC will answer EXECABORT."""
+        self.poisoned = True
+        return error
+
+
+def _body(steps: list[Step], watched: dict[tuple[str, bytes], int | None]) -> Callable[[Keyspace], Any]:
+    def run(keyspace: Keyspace) -> Any:
+        for (ns, key), revision in watched.items():
+            if keyspace.revision(ns, key) != revision:
+                return NULL_ARRAY
+        replies = []
+        for index, step in enumerate(steps, 1):
+            try:
+                replies.append(step.handler(keyspace, step.command))
+            except Exception as error:
+                raise StepFailed(index, len(steps), step.name, error) from error
+        return replies
+
+    return run
+
+
+@REGISTRY.task(Multi)
+async def multi(session: Session, command: Multi) -> Any:
+    if session.transaction is not None:
+        return errors.nested_multi()
+    session.transaction = Transaction(session.server.config.limits.max_queued_commands)
+    return OK
+
+
+@REGISTRY.task(Discard)
+async def discard(session: Session, command: Discard) -> Any:
+    if session.transaction is None:
+        return errors.discard_without_multi()
+    session.transaction = None
+    session.unwatch()
+    return OK
+
+
+@REGISTRY.task(Exec)
+async def exec_(session: Session, command: Exec) -> Any:
+    transaction, session.transaction = session.transaction, None
+    if transaction is None:
+        return errors.exec_without_multi()
+    watched, broken = session.unwatch()
+    if transaction.poisoned:
+        return errors.exec_aborted()
+    if broken:
+        return NULL_ARRAY
+    server = session.server
+    steps = transaction.steps
+    shard_count = len(server.writers)
+    shards = frozenset().union(
+        *(step.shards for step in steps), (shard_index(key, shard_count) for _ns, key in watched)
+    )
+    writes = any(step.writes for step in steps)
+    ns = session.current_namespace
+    for step in steps:
+        if step.writes:
+            server.watches.touch(touched_by(step.command, ns))
+    unit = Unit(_body(steps, watched), shards, writes, ns)
+    started = await server.units.start(unit)
+    return reply_of(await started.outcome(), server.reaper)
+
+
+@REGISTRY.task(Watch)
+async def watch(session: Session, command: Watch) -> Any:
+    if session.transaction is not None:
+        return errors.watch_inside_multi()
+    server = session.server
+    ns = session.namespace(command.ns)
+    keys = [(ns, key) for key in command.keys]
+
+    def revisions(keyspace: Keyspace) -> list[int | None]:
+        return [keyspace.revision(ns, key) for _ns, key in keys]
+
+    await server.units.gate.wait_open()
+    found, _deadlines = server.units.read(Unit(revisions, frozenset(), False, ns))
+    for watched, revision in zip(keys, found, strict=True):
+        if watched not in session.watched:  # the first WATCH of a key counts, as in Redis
+            session.watched[watched] = revision
+            server.watches.watch(session, watched)
+    return OK
+
+
+@REGISTRY.task(Unwatch)
+async def unwatch(session: Session, command: Unwatch) -> Any:
+    session.unwatch()
+    return OK

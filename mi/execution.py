@@ -1,0 +1,169 @@
+"""Running data commands on the right shards: a read, a write, or a whole transaction.
+
+A *unit* is what must happen atomically: one command, or the queue of an EXEC. Where it runs
+depends on what it touches:
+
+- only reads: on the event loop, in read transactions (instant, consistent: see the gate below);
+- writes on one shard: as one op in that shard's group commit (an op that raises is rolled back
+  alone, so a failing EXEC leaves nothing);
+- writes on several shards: ``storage.multishard.run_across`` on a worker thread, holding the
+  writer lock of each involved shard so nothing else writes them meanwhile.
+
+The read gate: a multi-shard write commits shard by shard. While it does, readers on the event
+loop wait, so no one sees one shard changed and another not yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import trio
+from attrs import define, field, frozen
+
+from mi.keyspace import Keyspace
+from protocol.commands import Command, Keyed
+from storage import shard_index
+from storage.multishard import run_across
+
+if TYPE_CHECKING:
+    from mi.state import ServerState
+    from mi.writer import PendingWrite
+
+__all__ = ["Committing", "Done", "ReadGate", "Unit", "UnitRunner", "shards_of"]
+
+@frozen
+class Unit:
+    """Data commands to run as one: ``body(keyspace)`` runs them and returns the reply."""
+
+    body: Callable[[Keyspace], Any]
+    shards: frozenset[int]
+    writes: bool
+    default_ns: str
+
+
+def shards_of(commands: Iterable[Command], shard_count: int) -> frozenset[int]:
+    """The shards these commands touch: their keys' shards, or all for namespace-wide commands."""
+    shards: set[int] = set()
+    for command in commands:
+        if not isinstance(command, Keyed):
+            return frozenset(range(shard_count))
+        shards.update(shard_index(key, shard_count) for key in command.keys)
+    return frozenset(shards)
+
+
+@define(eq=False)
+class ReadGate:
+    """Closed while shards may disagree (a multi-shard commit in progress); readers wait."""
+
+    _closed: int = 0
+    _reopened: trio.Event = field(factory=trio.Event)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._reopened = trio.Event()
+        self._closed += 1
+
+    def open(self) -> None:
+        self._closed -= 1
+        if not self._closed:
+            self._reopened.set()
+
+    async def wait_open(self) -> None:
+        while self._closed:
+            await self._reopened.wait()
+
+
+@define(eq=False)
+class _ThreadWindow:
+    """The gate, driven from the worker thread that commits (``storage.multishard.CommitWindow``)."""
+
+    gate: ReadGate
+
+    def close(self) -> None:
+        trio.from_thread.run_sync(self.gate.close)
+
+    def open(self) -> None:
+        trio.from_thread.run_sync(self.gate.open)
+
+
+@frozen
+class Done:
+    """A unit's outcome, known now (a read, or a multi-shard write already committed)."""
+
+    value: Any
+
+    async def outcome(self) -> Any:
+        return self.value
+
+
+@frozen
+class Committing:
+    """A unit's outcome, known once its op is committed by the shard writer."""
+
+    write: PendingWrite
+
+    async def outcome(self) -> Any:
+        return await self.write.wait()
+
+
+@define(eq=False)
+class UnitRunner:
+    state: ServerState
+    gate: ReadGate = field(factory=ReadGate)
+
+    async def start(self, unit: Unit) -> Done | Committing:
+        """Start ``unit``; its outcome is ``(reply, deadlines)``, or the exception it raised.
+
+        A single-shard write is only queued here (the caller may start more before waiting, and
+        they share a commit); anything else is finished when this returns.
+        """
+        state = self.state
+        if not unit.writes:
+            await self.gate.wait_open()
+            return Done(_capture(lambda: self.read(unit)))
+        if len(unit.shards) == 1:
+            (index,) = unit.shards
+            count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
+
+            def op(txn: Any) -> tuple[Any, list[int]]:
+                keyspace = Keyspace.writing({index: txn}, count, now, ns)
+                return unit.body(keyspace), keyspace.deadlines
+
+            return Committing(await state.writers[index].submit(op))
+        return Done(await self._across(unit))
+
+    def read(self, unit: Unit) -> tuple[Any, list[int]]:
+        """Run a read-only unit on the event loop, now (the caller has passed the gate)."""
+        keyspace = Keyspace.reading(self.state.store.shards, self.state.now_ms(), unit.default_ns)
+        try:
+            return unit.body(keyspace), []
+        finally:
+            keyspace.close()
+
+    async def _across(self, unit: Unit) -> Any:
+        state = self.state
+        indexes = sorted(unit.shards)
+        shards = [state.store.shards[index] for index in indexes]
+        count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
+
+        def body(txns: Any) -> tuple[Any, list[int]]:
+            keyspace = Keyspace.writing(txns, count, now, ns)
+            return unit.body(keyspace), keyspace.deadlines
+
+        async with AsyncExitStack() as locks:
+            for index in indexes:  # in index order: two units can never wait on each other
+                await locks.enter_async_context(state.writers[index].lock)
+            try:
+                return await trio.to_thread.run_sync(run_across, shards, body, _ThreadWindow(self.gate))
+            except Exception as error:  # noqa: BLE001 - the outcome, as for a writer's op
+                return error
+
+
+def _capture(run: Callable[[], Any]) -> Any:
+    try:
+        return run()
+    except Exception as error:  # noqa: BLE001 - the outcome, as for a writer's op
+        return error
+

@@ -1,0 +1,128 @@
+"""What a data command sees: the keys of every shard it touches, at one moment in time.
+
+Handlers of data commands take a ``Keyspace`` and never a shard or a transaction, so the same
+handler runs alone (a read on the event loop, or a write inside a shard's group commit) and inside
+a MULTI/EXEC (every command of the transaction in the same write transactions, each seeing the
+effects of the ones before it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from storage import ReadTxn, Record, Shard, Value, WriteTxn, shard_index
+
+__all__ = ["Keyspace"]
+
+
+class Keyspace:
+    """Records by namespace and key, through one transaction per shard.
+
+    ``now_ms`` is fixed for the whole command (or transaction): an op re-run by the group commit
+    computes the same result. Deadlines written are collected in ``deadlines`` so the caller can
+    wake the reaper once they are committed.
+    """
+
+    __slots__ = ("_opened", "_shard_count", "_txn_for", "deadlines", "default_ns", "now_ms")
+
+    def __init__(
+        self,
+        txn_for: Callable[[int], ReadTxn],
+        shard_count: int,
+        now_ms: int,
+        default_ns: str,
+    ) -> None:
+        self._txn_for = txn_for
+        self._shard_count = shard_count
+        self._opened: list[Any] = []
+        self.now_ms = now_ms
+        self.default_ns = default_ns
+        self.deadlines: list[int] = []
+
+    @classmethod
+    def writing(cls, txns: Mapping[int, WriteTxn], shard_count: int, now_ms: int, default_ns: str) -> Keyspace:
+        """Over write transactions already open on the shards the command may touch."""
+        return cls(txns.__getitem__, shard_count, now_ms, default_ns)
+
+    @classmethod
+    def reading(cls, shards: Sequence[Shard], now_ms: int, default_ns: str) -> Keyspace:
+        """Over read transactions opened as needed; ``close()`` ends them. Stay on one thread."""
+        keyspace: Keyspace
+        opened: dict[int, ReadTxn] = {}
+
+        def txn_for(index: int) -> ReadTxn:
+            txn = opened.get(index)
+            if txn is None:
+                context = shards[index].read()
+                txn = opened[index] = context.__enter__()
+                keyspace._opened.append(context)  # noqa: SLF001 - closed by close()
+            return txn
+
+        keyspace = cls(txn_for, len(shards), now_ms, default_ns)
+        return keyspace
+
+    def close(self) -> None:
+        """End the read transactions this keyspace opened."""
+        while self._opened:
+            self._opened.pop().__exit__(None, None, None)
+
+    def ns(self, explicit: str | None) -> str:
+        """The namespace a command means: its FROM clause, else the connection's current one."""
+        return explicit if explicit is not None else self.default_ns
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, ns: str, key: bytes) -> Record | None:
+        """The live record at ``key`` (None if missing or expired); ``CorruptRecord`` if damaged."""
+        return self._txn(key).get(ns, key, self.now_ms)
+
+    def revision(self, ns: str, key: bytes) -> int | None:
+        """What WATCH compares: the live record's revision, None if absent (or unreadable)."""
+        try:
+            record = self.get(ns, key)
+        except Exception:  # noqa: BLE001 - a damaged record is "changed", never "the same"
+            return -1
+        return None if record is None else record.revision
+
+    def shards(self) -> Iterator[ReadTxn]:
+        """Every shard's transaction, for commands on a whole namespace."""
+        return (self._txn_for(index) for index in range(self._shard_count))
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(self, ns: str, key: bytes, value: Value, expires_at: int = 0) -> Record:
+        """Store ``value`` (replacing any record) with deadline ``expires_at`` (0 = none)."""
+        record = self._write_txn(key).put(ns, key, value, expires_at)
+        if expires_at:
+            self.deadlines.append(expires_at)
+        return record
+
+    def delete(self, ns: str, key: bytes) -> bool:
+        """Remove ``key``; True if a live record was there (an expired one is removed too)."""
+        return self._write_txn(key).delete(ns, key, now_ms=self.now_ms)
+
+    def set_expiry(self, ns: str, key: bytes, expires_at: int) -> bool:
+        """Give a live record a new deadline (0 = none); False if there is no live record."""
+        if self._write_txn(key).set_expiry(ns, key, expires_at, now_ms=self.now_ms) is None:
+            return False
+        if expires_at:
+            self.deadlines.append(expires_at)
+        return True
+
+    def drop(self, ns: str) -> int:
+        """Empty ``ns`` on every shard; how many records it held."""
+        return sum(_writable(txn).drop_namespace(ns) for txn in self.shards())
+
+    def _txn(self, key: bytes) -> ReadTxn:
+        return self._txn_for(shard_index(key, self._shard_count))
+
+    def _write_txn(self, key: bytes) -> WriteTxn:
+        return _writable(self._txn(key))
+
+
+def _writable(txn: ReadTxn) -> WriteTxn:
+    if not isinstance(txn, WriteTxn):  # a handler registered as a read tried to write: our bug
+        msg = "a read-only command tried to write"
+        raise TypeError(msg)
+    return txn
