@@ -61,6 +61,8 @@ class Server:
         """Serve until ``request_shutdown``; ``task_status.started`` gets the bound port."""
         trio.to_thread.current_default_thread_limiter().total_tokens = self.config.server.workers
         store = await trio.to_thread.run_sync(partial(open_store, self.config))
+        if store.recovered_intents:
+            log.warning("storage.recovered", cross_shard_transactions=store.recovered_intents)
         try:
             async with trio.open_nursery() as storage_nursery:
                 writers = [ShardWriter(shard, self.config.storage.write_batch_size) for shard in store.shards]
