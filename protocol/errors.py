@@ -255,3 +255,38 @@ def transaction_failed(index: int, total: int, command: str, error: CommandError
         f"EXEC rolled back, nothing applied: command {index} of {total} ({command.upper()})"
         f" failed: {error.message}",
     )
+
+
+# --- values of the wrong type or shape -----------------------------------------------------------
+
+
+def wrong_type() -> CommandError:
+    return CommandError("WRONGTYPE", "Operation against a key holding the wrong kind of value")
+
+
+def no_such_key() -> CommandError:
+    return CommandError("ERR", "no such key")
+
+
+def index_out_of_range() -> CommandError:
+    return CommandError("ERR", "index out of range")
+
+
+def increment_overflow() -> CommandError:
+    return CommandError("ERR", "increment or decrement would overflow")
+
+
+def decrement_overflow() -> CommandError:
+    return CommandError("ERR", "decrement would overflow")
+
+
+def hash_value_not_integer() -> CommandError:
+    return CommandError("ERR", "hash value is not an integer")
+
+
+def not_positive() -> CommandError:
+    return CommandError("ERR", "value is out of range, must be positive")
+
+
+def not_utf8(what: str) -> CommandError:
+    return CommandError("ERR", f"{what} is not valid UTF-8 (hashes and lists hold JSON text)")

@@ -43,6 +43,7 @@ from protocol.commands import (
     Watch,
 )
 from protocol.grammar_server import SERVER_PARSERS, Parser
+from protocol.grammar_types import TYPE_PARSERS, absolute_deadline, hset_fields, lset_index, relative_ttl
 from protocol.request import Request
 from protocol.values import (
     INT64_MAX,
@@ -95,12 +96,11 @@ class _Option:
     read: _Reader | None
 
 
-def _expire_amount(command: str, token: bytes, unit_ms: int) -> int:
-    """SET's ``EX``/``PX``: a positive integer, at most MAX_TTL_MS once in milliseconds."""
-    amount = parse_int(token)
-    if amount <= 0 or amount * unit_ms > MAX_TTL_MS:
-        raise errors.invalid_expire_time(command)
-    return amount * unit_ms
+@frozen
+class _At:
+    """``EXAT``/``PXAT``: an absolute deadline in the TTL slot."""
+
+    ms: int
 
 
 def _scalar_kind(command: str, token: bytes) -> str:
@@ -120,9 +120,12 @@ def _count(command: str, token: bytes) -> int:
 _OPTIONS: dict[str, _Option] = {
     "from": _Option("ns", lambda command, token: parse_namespace(token)),
     "ttl": _Option("ttl", lambda command, token: parse_duration(token)),
-    "ex": _Option("ttl", lambda command, token: _expire_amount(command, token, 1000)),
-    "px": _Option("ttl", lambda command, token: _expire_amount(command, token, 1)),
+    "ex": _Option("ttl", lambda command, token: relative_ttl(command, token, 1000)),
+    "px": _Option("ttl", lambda command, token: relative_ttl(command, token, 1)),
+    "exat": _Option("ttl", lambda command, token: _At(absolute_deadline(command, token, 1000))),
+    "pxat": _Option("ttl", lambda command, token: _At(absolute_deadline(command, token, 1))),
     "keepttl": _Option("ttl", None),
+    "get": _Option("get", None),
     "nx": _Option("condition", None),
     "xx": _Option("condition", None),
     "gt": _Option("condition", None),
@@ -133,7 +136,7 @@ _OPTIONS: dict[str, _Option] = {
 }
 
 _FROM = frozenset({"from"})
-_SET_OPTIONS = frozenset({"from", "ttl", "ex", "px", "keepttl", "nx", "xx", "as"})
+_SET_OPTIONS = frozenset({"from", "ttl", "ex", "px", "exat", "pxat", "keepttl", "nx", "xx", "get", "as"})
 _JSON_OPTIONS = frozenset({"from", "ttl", "ex", "px"})
 _EXPIRE_OPTIONS = frozenset({"from", "nx", "xx", "gt", "lt"})
 _SCAN_OPTIONS = frozenset({"from", "match", "count"})
@@ -162,6 +165,11 @@ def _options(command: str, args: tuple[bytes, ...], allowed: frozenset[str]) -> 
 def _ttl(found: Mapping[str, object]) -> int | None:
     ttl = found.get("ttl")
     return ttl if isinstance(ttl, int) else None
+
+
+def _expire_at(found: Mapping[str, object]) -> int | None:
+    at = found.get("ttl")
+    return at.ms if isinstance(at, _At) else None
 
 
 def _str(found: Mapping[str, object], slot: str) -> str | None:
@@ -207,12 +215,21 @@ def _set(name: str, request: Request) -> Command:
         ttl_ms=_ttl(found),
         keep_ttl=found.get("ttl") == "KEEPTTL",
         condition=_str(found, "condition"),
+        get="get" in found,
+        expire_at_ms=_expire_at(found),
     )
+
+
+def _looks_like(token: bytes, opening: bytes) -> bool:
+    """HSET/LSET take JSON when their value starts like it, else the Redis field/index form."""
+    return token.lstrip(b" \t\r\n").startswith(opening)
 
 
 @_parser("hset")
 def _hset(name: str, request: Request) -> Command:
     args = request.args
+    if not _looks_like(args[2], b"{"):
+        return hset_fields(name, request)
     value = parse_json_object(args[2], name)
     found = _options(name, args[3:], _JSON_OPTIONS)
     return Hset(args[1], value, ns=_ns(found), ttl_ms=_ttl(found))
@@ -221,6 +238,8 @@ def _hset(name: str, request: Request) -> Command:
 @_parser("lset")
 def _lset(name: str, request: Request) -> Command:
     args = request.args
+    if not _looks_like(args[2], b"["):
+        return lset_index(name, request)
     value = parse_json_array(args[2], name)
     found = _options(name, args[3:], _JSON_OPTIONS)
     return Lset(args[1], value, ns=_ns(found), ttl_ms=_ttl(found))
@@ -319,5 +338,5 @@ def _watch(name: str, request: Request) -> Command:
     return Watch(keys, ns=ns)
 
 
-PARSERS: Mapping[str, Parser] = MappingProxyType({**_PARSERS, **SERVER_PARSERS})
+PARSERS: Mapping[str, Parser] = MappingProxyType({**_PARSERS, **TYPE_PARSERS, **SERVER_PARSERS})
 """Every command name ``parse_command`` understands, with its parse function."""

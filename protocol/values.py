@@ -23,6 +23,8 @@ __all__ = [
     "UINT64_MAX",
     "coerce_scalar",
     "infer_scalar",
+    "json_scalar",
+    "text",
     "keyword",
     "parse_duration",
     "parse_int",
@@ -115,6 +117,20 @@ def infer_scalar(token: bytes, quoted: bool) -> bytes | int | bool:
         if INT64_MIN <= value <= INT64_MAX:
             return value
     return token
+
+
+def json_scalar(token: bytes, quoted: bool) -> str | int | bool:
+    """An element or field value of a list or hash: inferred as SET infers, strings as text."""
+    value = infer_scalar(token, quoted)
+    return text(value, "value") if isinstance(value, bytes) else value
+
+
+def text(token: bytes, what: str) -> str:
+    """``token`` as UTF-8 text (JSON holds nothing else); ``what`` names it in the error."""
+    try:
+        return token.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.not_utf8(what) from None
 
 
 def coerce_scalar(token: bytes, kind: str) -> bytes | int | bool:

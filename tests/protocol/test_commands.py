@@ -54,7 +54,42 @@ MINIMAL = {
     "discard": "DISCARD",
     "watch": "WATCH k",
     "unwatch": "UNWATCH",
+    "incr": "INCR k",
+    "decr": "DECR k",
+    "incrby": "INCRBY k 1",
+    "decrby": "DECRBY k 1",
+    "hmset": "HMSET k f v",
+    "hget": "HGET k f",
+    "hmget": "HMGET k f",
+    "hgetall": "HGETALL k",
+    "hdel": "HDEL k f",
+    "hexists": "HEXISTS k f",
+    "hlen": "HLEN k",
+    "hkeys": "HKEYS k",
+    "hvals": "HVALS k",
+    "hincrby": "HINCRBY k f 1",
+    "lpush": "LPUSH k v",
+    "rpush": "RPUSH k v",
+    "lpop": "LPOP k",
+    "rpop": "RPOP k",
+    "lrange": "LRANGE k 0 1",
+    "llen": "LLEN k",
+    "lindex": "LINDEX k 0",
+    "lrem": "LREM k 0 v",
+    "ltrim": "LTRIM k 0 1",
+    "mset": "MSET k v",
+    "mget": "MGET k",
+    "getdel": "GETDEL k",
+    "getex": "GETEX k",
+    "expiretime": "EXPIRETIME k",
+    "pexpiretime": "PEXPIRETIME k",
+    "rename": "RENAME k k2",
+    "renamenx": "RENAMENX k k2",
+    "copy": "COPY k k2",
+    "flushns": "FLUSHNS ns",
 }
+# Forms a name in MINIMAL does not reach (one name, two shapes).
+OTHER_FORMS = ["LSET k 0 x"]
 
 ALL_SPECS = {
     spec.name: spec
@@ -196,7 +231,7 @@ def test_keyed_specs_document_from(name: str) -> None:
     """Every keyed command documents the FROM clause and its first key at position 1."""
     spec = ALL_SPECS[name]
     assert "[FROM ns]" in spec.syntax
-    assert (spec.first_key, spec.step) == (1, 1)
+    assert (spec.first_key, spec.step) == (1, 2 if name == "mset" else 1)  # MSET: key value pairs
 
 
 @pytest.mark.parametrize("name", ["del", "unlink", "exists"])
@@ -215,8 +250,9 @@ def test_keyless_specs_have_no_key_positions(name: str) -> None:
 def test_set_syntax_matches_the_wire_contract() -> None:
     """SET's usage string is the one in the design."""
     assert COMMAND_SPECS["set"].syntax == (
-        "SET key value [FROM ns] [TTL duration | EX seconds | PX milliseconds | KEEPTTL] "
-        "[NX | XX] [AS STRING | INT | BOOL]"
+        "SET key value [FROM ns] [TTL duration | EX seconds | PX milliseconds"
+        " | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL] [NX | XX] [GET]"
+        " [AS STRING | INT | BOOL]"
     )
 
 
@@ -239,7 +275,7 @@ def test_spec_accepts_follows_redis_arity(arity: int, argc: int, ok: bool) -> No
 
 def test_every_command_class_is_produced_by_the_grammar() -> None:
     """Each Command subclass is the result of some minimal argv."""
-    produced = {type(parse(line)) for line in MINIMAL.values()}
+    produced = {type(parse(line)) for line in [*MINIMAL.values(), *OTHER_FORMS]}
     assert set(COMMAND_CLASSES) == produced
 
 

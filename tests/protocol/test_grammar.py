@@ -16,8 +16,10 @@ from protocol.commands import (
     Expire,
     Get,
     Hset,
+    HsetFields,
     Keys,
     Lset,
+    LsetIndex,
     Namespaces,
     Persist,
     Scan,
@@ -309,7 +311,7 @@ def test_set_conditions_exclude_each_other(options: str) -> None:
     assert error_of(f"SET k v {options}") == errors.syntax_error()
 
 
-@pytest.mark.parametrize("option", ["GT", "LT", "GET", "EXAT 1", "BOGUS", "MATCH x", "COUNT 1"])
+@pytest.mark.parametrize("option", ["GT", "LT", "PERSIST", "BOGUS", "MATCH x", "COUNT 1"])
 def test_set_unknown_option_is_syntax_error(option: str) -> None:
     """Options SET does not know are syntax errors."""
     assert error_of(f"SET k v {option}") == errors.syntax_error()
@@ -367,14 +369,10 @@ def test_hset_rejects_set_only_options(option: bytes) -> None:
     assert error_of_args(b"HSET", b"k", b"{}", option) == errors.syntax_error()
 
 
-def test_hset_field_value_form_gets_the_object_hint() -> None:
-    """HSET key field value (Redis form) answers 'must be a JSON object'."""
-    assert error_of("HSET user name alice") == errors.not_json_object("hset")
-
-
-def test_hset_array_gets_the_object_hint() -> None:
-    """An array is not an object."""
-    assert error_of("HSET k [1,2]") == errors.not_json_object("hset")
+def test_hset_without_json_is_the_field_value_form() -> None:
+    """HSET key field value (Redis form) sets a field; a lone non-object is a wrong arity."""
+    assert parse("HSET user name alice") == HsetFields(b"user", (("name", "alice"),))
+    assert error_of("HSET k [1,2]") == errors.wrong_arity("hset")
 
 
 def test_hset_broken_json() -> None:
@@ -414,9 +412,10 @@ def test_lset_with_from_and_px() -> None:
     )
 
 
-def test_lset_object_gets_the_array_hint() -> None:
-    """An object is not an array."""
-    assert error_of_args(b"LSET", b"k", b'{"a": 1}') == errors.not_json_array("lset")
+def test_lset_without_an_array_is_the_index_form() -> None:
+    """LSET key index element (Redis form); a lone object is a wrong arity."""
+    assert parse("LSET k 0 x") == LsetIndex(b"k", 0, "x")
+    assert error_of_args(b"LSET", b"k", b'{"a": 1}') == errors.wrong_arity("lset")
 
 
 def test_lset_unknown_option_is_syntax_error() -> None:
