@@ -1,4 +1,5 @@
-"""Commands on keys whatever their type: DEL, EXISTS, TYPE, TTL, EXPIRE, PERSIST, DBSIZE, KEYS, SCAN."""
+"""Commands on keys whatever their type: DEL, EXISTS, TYPE, TTL, EXPIRE, PERSIST, EXPIRETIME,
+RENAME, COPY, DBSIZE, KEYS, SCAN."""
 
 from __future__ import annotations
 
@@ -10,7 +11,20 @@ from mi.commands.base import REGISTRY, as_command_error
 from mi.glob import compile_glob
 from mi.keyspace import Keyspace
 from protocol import errors
-from protocol.commands import Dbsize, Del, Exists, Expire, Keys, Persist, Scan, Ttl, Type
+from protocol.commands import (
+    Copy,
+    Dbsize,
+    Del,
+    Exists,
+    Expire,
+    Expiretime,
+    Keys,
+    Persist,
+    Rename,
+    Scan,
+    Ttl,
+    Type,
+)
 from protocol.replies import SimpleString
 from storage import StorageError
 
@@ -83,6 +97,47 @@ def persist(keyspace: Keyspace, command: Persist) -> int:
     if record is None or not record.expires_at:
         return 0
     keyspace.set_expiry(ns, key, 0)
+    return 1
+
+
+@REGISTRY.read(Expiretime)
+def expiretime(keyspace: Keyspace, command: Expiretime) -> int:
+    """The deadline as a Unix time (-2 no such key, -1 no TTL)."""
+    record = keyspace.get(keyspace.ns(command.ns), command.key)
+    if record is None:
+        return -2
+    if not record.expires_at:
+        return -1
+    return record.expires_at if command.milliseconds else record.expires_at // 1000
+
+
+@REGISTRY.write(Rename)
+def rename(keyspace: Keyspace, command: Rename) -> SimpleString | int:
+    """Move value and TTL to the new name (on any shard: one transaction)."""
+    ns = keyspace.ns(command.ns)
+    record = keyspace.get(ns, command.source)
+    if record is None:
+        raise errors.no_such_key()
+    if command.nx and keyspace.get(ns, command.destination) is not None:
+        return 0
+    if command.source != command.destination:
+        keyspace.delete(ns, command.source)
+        keyspace.put(ns, command.destination, record.value, record.expires_at)
+    return 1 if command.nx else SimpleString("OK")
+
+
+@REGISTRY.write(Copy)
+def copy(keyspace: Keyspace, command: Copy) -> int:
+    """Copy value and TTL, maybe to another namespace; 0 if the source is missing or the
+    destination taken (without REPLACE)."""
+    ns = keyspace.ns(command.ns)
+    destination_ns = command.destination_ns or ns
+    record = keyspace.get(ns, command.source)
+    if record is None or (ns, command.source) == (destination_ns, command.destination):
+        return 0
+    if not command.replace and keyspace.get(destination_ns, command.destination) is not None:
+        return 0
+    keyspace.put(destination_ns, command.destination, record.value, record.expires_at)
     return 1
 
 

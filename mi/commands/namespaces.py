@@ -1,11 +1,12 @@
-"""Namespaces as a connection sees them: SELECT and NAMESPACES."""
+"""Namespaces as a connection sees them: SELECT, NAMESPACES, and FLUSHNS to empty one."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from mi.commands.base import REGISTRY
-from protocol.commands import Namespaces, Select
+from mi.keyspace import Keyspace
+from protocol.commands import Flushns, Namespaces, Select
 from protocol.replies import SimpleString
 
 if TYPE_CHECKING:
@@ -22,3 +23,10 @@ def select(session: Session, command: Select) -> SimpleString:
 def namespaces(session: Session, command: Namespaces) -> list[str]:
     """Namespaces that hold or held data (one is created by its first write)."""
     return session.server.store.namespaces()
+
+
+@REGISTRY.write(Flushns)
+def flushns(keyspace: Keyspace, command: Flushns) -> SimpleString:
+    """Every key of the namespace goes, on every shard at once (one transaction)."""
+    keyspace.drop(command.ns)
+    return SimpleString("OK")

@@ -1,4 +1,4 @@
-"""Storing and reading whole messages: SET, HSET {json}, LSET [list], GET."""
+"""Storing and reading whole messages: SET, HSET {json}, LSET [list], GET, MSET, MGET, GETDEL, GETEX."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 from mi.commands.base import REGISTRY
 from mi.keyspace import Keyspace
-from protocol.commands import Get, Hset, Lset, Set
+from protocol.commands import Get, Getdel, Getex, Hset, Lset, Mget, Mset, Set
 from protocol.replies import SimpleString, Stored
-from storage import CorruptRecord
+from storage import CorruptRecord, Record
 
 OK = SimpleString("OK")
 
@@ -20,49 +20,108 @@ def store_message(
     value: Any,
     ttl_ms: int | None,
     *,
+    expire_at_ms: int | None = None,
     keep_ttl: bool = False,
     condition: str | None = None,
-) -> SimpleString | None:
-    """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis."""
+) -> tuple[bool, Record | None]:
+    """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis.
+
+    Returns whether it was written (NX/XX may refuse), and the live record it replaced.
+    """
     try:
         old = keyspace.get(ns, key)
         exists = old is not None
     except CorruptRecord:  # a damaged record still occupies the key; overwriting repairs it
         old, exists = None, True
     if (condition == "NX" and exists) or (condition == "XX" and not exists):
-        return None
+        return False, old
     if keep_ttl:
         expires_at = old.expires_at if old else 0
+    elif expire_at_ms is not None:
+        expires_at = expire_at_ms
     else:
         expires_at = keyspace.now_ms + ttl_ms if ttl_ms else 0
-    keyspace.put(ns, key, value, expires_at)
-    return OK
+    if expires_at and expires_at <= keyspace.now_ms:  # EXAT in the past: set and gone at once
+        keyspace.delete(ns, key)
+    else:
+        keyspace.put(ns, key, value, expires_at)
+    return True, old
 
 
 @REGISTRY.write(Set)
-def set_(keyspace: Keyspace, command: Set) -> SimpleString | None:
-    return store_message(
+def set_(keyspace: Keyspace, command: Set) -> SimpleString | Stored | None:
+    written, old = store_message(
         keyspace,
         keyspace.ns(command.ns),
         command.key,
         command.value,
         command.ttl_ms,
+        expire_at_ms=command.expire_at_ms,
         keep_ttl=command.keep_ttl,
         condition=command.condition,
     )
+    if command.get:  # SET ... GET answers the old value, written or not
+        return None if old is None else Stored(old.value)
+    return OK if written else None
 
 
 @REGISTRY.write(Hset)
-def hset(keyspace: Keyspace, command: Hset) -> SimpleString | None:
-    return store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms)
+def hset(keyspace: Keyspace, command: Hset) -> SimpleString:
+    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms)
+    return OK
 
 
 @REGISTRY.write(Lset)
-def lset(keyspace: Keyspace, command: Lset) -> SimpleString | None:
-    return store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms)
+def lset(keyspace: Keyspace, command: Lset) -> SimpleString:
+    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms)
+    return OK
+
+
+@REGISTRY.write(Mset)
+def mset(keyspace: Keyspace, command: Mset) -> SimpleString:
+    """All keys at once, on whatever shards: one transaction."""
+    ns = keyspace.ns(command.ns)
+    for key, value in command.pairs:
+        store_message(keyspace, ns, key, value, None)
+    return OK
 
 
 @REGISTRY.read(Get)
 def get(keyspace: Keyspace, command: Get) -> Stored | None:
     record = keyspace.get(keyspace.ns(command.ns), command.key)
     return None if record is None else Stored(record.value)
+
+
+@REGISTRY.read(Mget)
+def mget(keyspace: Keyspace, command: Mget) -> list[Stored | None]:
+    ns = keyspace.ns(command.ns)
+    return [None if (record := keyspace.get(ns, key)) is None else Stored(record.value) for key in command.keys]
+
+
+@REGISTRY.write(Getdel)
+def getdel(keyspace: Keyspace, command: Getdel) -> Stored | None:
+    ns = keyspace.ns(command.ns)
+    record = keyspace.get(ns, command.key)
+    if record is None:
+        return None
+    keyspace.delete(ns, command.key)
+    return Stored(record.value)
+
+
+@REGISTRY.write(Getex)
+def getex(keyspace: Keyspace, command: Getex) -> Stored | None:
+    """The value, after setting (or with PERSIST clearing) the key's TTL."""
+    ns, key = keyspace.ns(command.ns), command.key
+    record = keyspace.get(ns, key)
+    if record is None:
+        return None
+    if command.persist:
+        if record.expires_at:
+            keyspace.set_expiry(ns, key, 0)
+    elif command.ttl_ms is not None or command.expire_at_ms is not None:
+        deadline = command.expire_at_ms or keyspace.now_ms + (command.ttl_ms or 0)
+        if deadline <= keyspace.now_ms:
+            keyspace.delete(ns, key)
+        else:
+            keyspace.set_expiry(ns, key, deadline)
+    return Stored(record.value)
