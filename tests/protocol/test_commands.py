@@ -234,7 +234,13 @@ def test_keyed_specs_document_from(name: str) -> None:
     assert (spec.first_key, spec.step) == (1, 2 if name == "mset" else 1)  # MSET: key value pairs
 
 
-@pytest.mark.parametrize("name", ["del", "unlink", "exists"])
+@pytest.mark.parametrize("name", sorted(MINIMAL))
+def test_specs_with_key_positions_are_the_keyed_commands(name: str) -> None:
+    """A spec declares key positions exactly when its command is Keyed (routing uses ``keys``)."""
+    assert isinstance(parse(MINIMAL[name]), commands.Keyed) == bool(ALL_SPECS[name].first_key)
+
+
+@pytest.mark.parametrize("name", ["del", "unlink", "exists", "watch", "mget"])
 def test_variadic_key_specs_run_to_the_end(name: str) -> None:
     """Multi-key commands declare last_key -1."""
     assert COMMAND_SPECS[name].last_key == -1
