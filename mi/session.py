@@ -112,6 +112,7 @@ class Session:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             reason = "connection lost"
         finally:
+            self.unwatch()  # the registry must not keep a closed connection
             conn_log.info(
                 "connection.closed",
                 reason=reason,

@@ -289,3 +289,14 @@ async def test_read_gate_reopens_after_each_cross_shard_commit(server, r2):
         ]
     assert await r2.get(a) == 19
     assert await r2.get(b) == 19
+
+
+async def test_closing_a_connection_forgets_its_watches(server, port):
+    """WATCH state is per connection: it goes when the connection does."""
+    client = await RawClient.connect(port)
+    await client.command("WATCH", "a", "b")
+    assert len(server.state.watches) == 2
+    await client.aclose()
+    with trio.fail_after(5):
+        while len(server.state.watches):
+            await trio.sleep(0.01)
