@@ -8,8 +8,7 @@ effects of the ones before it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 from storage import ReadTxn, Record, Shard, Value, WriteTxn, shard_index
 
@@ -24,18 +23,19 @@ class Keyspace:
     wake the reaper once they are committed.
     """
 
-    __slots__ = ("_opened", "_shard_count", "_txn_for", "deadlines", "default_ns", "now_ms")
+    __slots__ = ("_shard_count", "_shards", "_txns", "deadlines", "default_ns", "now_ms")
 
     def __init__(
         self,
-        txn_for: Callable[[int], ReadTxn],
+        txns: dict[int, ReadTxn],
+        shards: Sequence[Shard] | None,
         shard_count: int,
         now_ms: int,
         default_ns: str,
     ) -> None:
-        self._txn_for = txn_for
+        self._txns = txns
+        self._shards = shards  # where to open read transactions as needed; None: all are given
         self._shard_count = shard_count
-        self._opened: list[Any] = []
         self.now_ms = now_ms
         self.default_ns = default_ns
         self.deadlines: list[int] = []
@@ -43,29 +43,19 @@ class Keyspace:
     @classmethod
     def writing(cls, txns: Mapping[int, WriteTxn], shard_count: int, now_ms: int, default_ns: str) -> Keyspace:
         """Over write transactions already open on the shards the command may touch."""
-        return cls(txns.__getitem__, shard_count, now_ms, default_ns)
+        return cls(dict(txns), None, shard_count, now_ms, default_ns)
 
     @classmethod
     def reading(cls, shards: Sequence[Shard], now_ms: int, default_ns: str) -> Keyspace:
         """Over read transactions opened as needed; ``close()`` ends them. Stay on one thread."""
-        keyspace: Keyspace
-        opened: dict[int, ReadTxn] = {}
-
-        def txn_for(index: int) -> ReadTxn:
-            txn = opened.get(index)
-            if txn is None:
-                context = shards[index].read()
-                txn = opened[index] = context.__enter__()
-                keyspace._opened.append(context)  # noqa: SLF001 - closed by close()
-            return txn
-
-        keyspace = cls(txn_for, len(shards), now_ms, default_ns)
-        return keyspace
+        return cls({}, shards, len(shards), now_ms, default_ns)
 
     def close(self) -> None:
         """End the read transactions this keyspace opened."""
-        while self._opened:
-            self._opened.pop().__exit__(None, None, None)
+        if self._shards is not None:
+            for txn in self._txns.values():
+                txn.close()
+            self._txns.clear()
 
     def ns(self, explicit: str | None) -> str:
         """The namespace a command means: its FROM clause, else the connection's current one."""
@@ -87,7 +77,7 @@ class Keyspace:
 
     def shards(self) -> Iterator[ReadTxn]:
         """Every shard's transaction, for commands on a whole namespace."""
-        return (self._txn_for(index) for index in range(self._shard_count))
+        return (self._txn_at(index) for index in range(self._shard_count))
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -115,7 +105,16 @@ class Keyspace:
         return sum(_writable(txn).drop_namespace(ns) for txn in self.shards())
 
     def _txn(self, key: bytes) -> ReadTxn:
-        return self._txn_for(shard_index(key, self._shard_count))
+        return self._txn_at(shard_index(key, self._shard_count))
+
+    def _txn_at(self, index: int) -> ReadTxn:
+        txn = self._txns.get(index)
+        if txn is None:
+            if self._shards is None:  # a write unit that did not declare this shard: our bug
+                msg = f"shard {index} is not part of this transaction"
+                raise LookupError(msg)
+            txn = self._txns[index] = self._shards[index].begin_read()
+        return txn
 
     def _write_txn(self, key: bytes) -> WriteTxn:
         return _writable(self._txn(key))

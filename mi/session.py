@@ -17,6 +17,7 @@ from attrs import define, field
 from mi.commands import REGISTRY, Kind, as_command_error, reply_of
 from mi.commands.transactions import RUN_IN_MULTI, Transaction
 from mi.execution import Committing, Unit, shards_of
+from mi.keyspace import Keyspace
 from mi.logs import get_logger
 from mi.watches import touched_by
 from protocol.commands import Quit
@@ -159,29 +160,35 @@ class Session:
             name = keyword(request.args[0]).upper()
             return transaction.add(name, command, entry, len(self.server.writers))
         kind = entry.kind
-        unit = self._unit(command, entry.handler, kind) if kind in (Kind.READ, Kind.WRITE) else None
-        if unit is not None and unit.writes and len(unit.shards) == 1:
-            started = await self.server.units.start(unit)
+        units = self.server.units
+        unit = self._write_unit(command, entry.handler) if kind is Kind.WRITE else None
+        if unit is not None and len(unit.shards) == 1:
+            started = await units.start(unit)
             pending.append(started)  # a single-shard write is queued: the next commands need not wait
             return started
         for write in pending:  # anything else sees the writes queued before it
             await write.outcome()
         pending.clear()
+        if kind is Kind.READ:  # the common case, kept short: errors are raised to _execute
+            await units.gate.wait_open()
+            keyspace = Keyspace.reading(self.server.store.shards, self.server.now_ms(), self.current_namespace)
+            try:
+                return entry.handler(keyspace, command)
+            finally:
+                keyspace.close()
         if unit is not None:
-            return reply_of(await (await self.server.units.start(unit)).outcome(), self.server.reaper)
+            return reply_of(await (await units.start(unit)).outcome(), self.server.reaper)
         if kind is Kind.CONNECTION:
             return entry.handler(self, command)
         return await entry.handler(self, command)
 
-    def _unit(self, command: Any, handler: Any, kind: Kind) -> Unit:
-        """A data command as a unit of its own; a write also breaks the watches on its keys."""
+    def _write_unit(self, command: Any, handler: Any) -> Unit:
+        """A write command as a unit of its own; it breaks the watches on its keys."""
         server = self.server
         ns = self.current_namespace
-        writes = kind is Kind.WRITE
-        if writes:
-            server.watches.touch(touched_by(command, ns))
-        shards = shards_of((command,), len(server.writers)) if writes else frozenset()
-        return Unit(lambda keyspace: handler(keyspace, command), shards, writes, ns)
+        server.watches.touch(touched_by(command, ns))
+        shards = shards_of((command,), len(server.writers))
+        return Unit(lambda keyspace: handler(keyspace, command), shards, True, ns)
 
 
 def _drain(parser: RequestParser) -> tuple[list[Request], ProtocolError | None]:

@@ -234,9 +234,8 @@ class Shard:
 
     # -- reads -------------------------------------------------------------------------------
 
-    @contextmanager
-    def read(self) -> Iterator[ReadTxn]:
-        """A short read-only transaction: ``with shard.read() as txn: txn.get(...)``."""
+    def begin_read(self) -> ReadTxn:
+        """A short read-only transaction; end it with ``close()`` on the same thread."""
         self._check_open()
         dbs = self._dbs  # taken before begin: any handle in it was committed before our snapshot
         try:
@@ -244,10 +243,16 @@ class Shard:
         except lmdb.Error as error:
             msg = f"shard {self.index}: cannot begin a read transaction: {error}"
             raise StorageError(msg) from error
+        return ReadTxn(txn, dbs, self._expiry_db)
+
+    @contextmanager
+    def read(self) -> Iterator[ReadTxn]:
+        """A short read-only transaction: ``with shard.read() as txn: txn.get(...)``."""
+        txn = self.begin_read()
         try:
-            yield ReadTxn(txn, dbs, self._expiry_db)
+            yield txn
         finally:
-            txn.abort()
+            txn.close()
 
     def intents(self) -> list[tuple[bytes, bytes]]:
         """Cross-shard intents stored here and not yet finished: ``(key, intent)``."""

@@ -120,6 +120,10 @@ class ReadTxn:
         self._dbs = dbs  # namespace -> DB handle; never mutated (the shard publishes a new dict)
         self._expiry_db = expiry_db
 
+    def close(self) -> None:
+        """End a read transaction (``Shard.begin_read``)."""
+        self._txn.abort()
+
     def get(self, namespace: str, key: bytes, now_ms: int) -> Record | None:
         """The live record under ``key``, or None if missing or expired; ``CorruptRecord`` if damaged."""
         db = self._dbs.get(namespace)
