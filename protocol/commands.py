@@ -4,6 +4,10 @@
 server dispatches on the class. Keys and raw strings stay ``bytes``. ``ns=None`` on a keyed command
 means "the connection's current namespace" (no ``FROM`` clause was given).
 
+The commands on counters, hashes and lists live in ``protocol.commands_types`` and the base classes
+in ``protocol.command_base``; both are re-exported here, so every command class is importable from
+this module.
+
 ``COMMAND_SPECS`` (defined in ``protocol.command_specs``, re-exported here) is the single
 description of the command set: the grammar checks arity against it, and the server builds
 ``COMMAND``, ``COMMAND COUNT`` and ``COMMAND DOCS`` replies from it.
@@ -11,12 +15,39 @@ description of the command set: the grammar checks arity against it, and the ser
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from attrs import field, frozen
 
+from protocol.command_base import Command, Keyed, as_json, typed
 from protocol.command_specs import COMMAND_SPECS, CommandSpec
+from protocol.commands_types import (
+    Copy,
+    Expiretime,
+    Flushns,
+    Getdel,
+    Getex,
+    Hdel,
+    Hexists,
+    Hget,
+    Hincrby,
+    Hmget,
+    Hread,
+    HsetFields,
+    Incrby,
+    JsonScalar,
+    Lindex,
+    Llen,
+    Lrange,
+    Lrem,
+    LsetIndex,
+    Ltrim,
+    Mget,
+    Mset,
+    Pop,
+    Push,
+    Rename,
+)
 
 __all__ = [
     "COMMAND_SPECS",
@@ -86,34 +117,6 @@ __all__ = [
 ]
 
 
-def _typed(value: object) -> tuple[type, object]:
-    # attrs compares fields with ==, and True == 1 in Python; a stored boolean and a stored
-    # integer are different values, so compare the type too.
-    return (type(value), value)
-
-
-def _as_json(value: object) -> str:
-    # Same reason as _typed, for nested values ({"a": true} != {"a": 1}); also makes them hashable.
-    return json.dumps(value, sort_keys=True, default=repr)
-
-
-@frozen
-class Command:
-    """Base of every command; ``name`` is the lowercase name users type (``client|id`` for
-    subcommands, as Redis names them in errors and statistics)."""
-
-    name: ClassVar[str]
-
-
-@frozen
-class Keyed(Command):
-    """A command on keys; ``keys`` are all the keys it touches, in order (its shards follow)."""
-
-    @property
-    def keys(self) -> tuple[bytes, ...]:
-        return (self.key,)  # type: ignore[attr-defined] - single-key commands; others override
-
-
 # --- keys and values --------------------------------------------------------------------------
 
 
@@ -124,7 +127,7 @@ class Set(Keyed):
 
     name: ClassVar[str] = "set"
     key: bytes
-    value: bytes | int | bool = field(eq=_typed)
+    value: bytes | int | bool = field(eq=typed)
     ns: str | None = None
     ttl_ms: int | None = None
     keep_ttl: bool = False
@@ -139,7 +142,7 @@ class Hset(Keyed):
 
     name: ClassVar[str] = "hset"
     key: bytes
-    value: dict[str, Any] = field(eq=_as_json)
+    value: dict[str, Any] = field(eq=as_json)
     ns: str | None = None
     ttl_ms: int | None = None
 
@@ -150,7 +153,7 @@ class Lset(Keyed):
 
     name: ClassVar[str] = "lset"
     key: bytes
-    value: list[Any] = field(eq=_as_json)
+    value: list[Any] = field(eq=as_json)
     ns: str | None = None
     ttl_ms: int | None = None
 
@@ -265,272 +268,6 @@ class Keys(Command):
     name: ClassVar[str] = "keys"
     pattern: bytes
     ns: str | None = None
-
-
-# --- counters, hashes (JSON objects) and lists (JSON arrays) --------------------------------------
-
-JsonScalar = str | int | bool
-
-
-@frozen
-class Incrby(Keyed):
-    """``INCR``/``DECR``/``INCRBY``/``DECRBY key [n] [FROM ns]``: add ``amount`` to an integer."""
-
-    name: ClassVar[str] = "incrby"
-    key: bytes
-    amount: int
-    ns: str | None = None
-
-
-@frozen
-class HsetFields(Keyed):
-    """``HSET key field value [field value ...] [FROM ns]`` (also ``HMSET``): set object fields."""
-
-    name: ClassVar[str] = "hset"
-    key: bytes
-    fields: tuple[tuple[str, JsonScalar], ...] = field(eq=_as_json)
-    ns: str | None = None
-
-
-@frozen
-class Hget(Keyed):
-    """``HGET key field [FROM ns]``."""
-
-    name: ClassVar[str] = "hget"
-    key: bytes
-    field: str
-    ns: str | None = None
-
-
-@frozen
-class Hmget(Keyed):
-    """``HMGET key field [field ...] [FROM ns]``."""
-
-    name: ClassVar[str] = "hmget"
-    key: bytes
-    fields: tuple[str, ...]
-    ns: str | None = None
-
-
-@frozen
-class Hdel(Keyed):
-    """``HDEL key field [field ...] [FROM ns]``."""
-
-    name: ClassVar[str] = "hdel"
-    key: bytes
-    fields: tuple[str, ...]
-    ns: str | None = None
-
-
-@frozen
-class Hexists(Keyed):
-    """``HEXISTS key field [FROM ns]``."""
-
-    name: ClassVar[str] = "hexists"
-    key: bytes
-    field: str
-    ns: str | None = None
-
-
-@frozen
-class Hincrby(Keyed):
-    """``HINCRBY key field n [FROM ns]``."""
-
-    name: ClassVar[str] = "hincrby"
-    key: bytes
-    field: str
-    amount: int
-    ns: str | None = None
-
-
-@frozen
-class Hread(Keyed):
-    """``HGETALL``/``HKEYS``/``HVALS``/``HLEN key [FROM ns]``; ``part`` is the command name."""
-
-    name: ClassVar[str] = "hgetall"
-    key: bytes
-    part: str  # "hgetall" | "hkeys" | "hvals" | "hlen"
-    ns: str | None = None
-
-
-@frozen
-class LsetIndex(Keyed):
-    """``LSET key index element [FROM ns]``: replace one element (the Redis form)."""
-
-    name: ClassVar[str] = "lset"
-    key: bytes
-    index: int
-    element: JsonScalar = field(eq=_typed)
-    ns: str | None = None
-
-
-@frozen
-class Push(Keyed):
-    """``LPUSH``/``RPUSH key element [element ...] [FROM ns]``."""
-
-    name: ClassVar[str] = "lpush"
-    key: bytes
-    elements: tuple[JsonScalar, ...] = field(eq=_as_json)
-    left: bool = True
-    ns: str | None = None
-
-
-@frozen
-class Pop(Keyed):
-    """``LPOP``/``RPOP key [count] [FROM ns]``; ``count`` None pops one (a single reply)."""
-
-    name: ClassVar[str] = "lpop"
-    key: bytes
-    count: int | None = None
-    left: bool = True
-    ns: str | None = None
-
-
-@frozen
-class Lrange(Keyed):
-    """``LRANGE key start stop [FROM ns]``."""
-
-    name: ClassVar[str] = "lrange"
-    key: bytes
-    start: int
-    stop: int
-    ns: str | None = None
-
-
-@frozen
-class Ltrim(Keyed):
-    """``LTRIM key start stop [FROM ns]``."""
-
-    name: ClassVar[str] = "ltrim"
-    key: bytes
-    start: int
-    stop: int
-    ns: str | None = None
-
-
-@frozen
-class Llen(Keyed):
-    """``LLEN key [FROM ns]``."""
-
-    name: ClassVar[str] = "llen"
-    key: bytes
-    ns: str | None = None
-
-
-@frozen
-class Lindex(Keyed):
-    """``LINDEX key index [FROM ns]``."""
-
-    name: ClassVar[str] = "lindex"
-    key: bytes
-    index: int
-    ns: str | None = None
-
-
-@frozen
-class Lrem(Keyed):
-    """``LREM key count element [FROM ns]``."""
-
-    name: ClassVar[str] = "lrem"
-    key: bytes
-    count: int
-    element: JsonScalar = field(eq=_typed)
-    ns: str | None = None
-
-
-# --- more on keys ---------------------------------------------------------------------------------
-
-
-@frozen
-class Mset(Keyed):
-    """``MSET key value [key value ...] [FROM ns]``."""
-
-    name: ClassVar[str] = "mset"
-    pairs: tuple[tuple[bytes, bytes | int | bool], ...] = field(eq=_as_json)
-    ns: str | None = None
-
-    @property
-    def keys(self) -> tuple[bytes, ...]:
-        return tuple(key for key, _value in self.pairs)
-
-
-@frozen
-class Mget(Keyed):
-    """``MGET key [key ...] [FROM ns]``."""
-
-    name: ClassVar[str] = "mget"
-    keys: tuple[bytes, ...]
-    ns: str | None = None
-
-
-@frozen
-class Getdel(Keyed):
-    """``GETDEL key [FROM ns]``."""
-
-    name: ClassVar[str] = "getdel"
-    key: bytes
-    ns: str | None = None
-
-
-@frozen
-class Getex(Keyed):
-    """``GETEX key [FROM ns] [TTL d | EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST]``."""
-
-    name: ClassVar[str] = "getex"
-    key: bytes
-    ns: str | None = None
-    ttl_ms: int | None = None
-    expire_at_ms: int | None = None
-    persist: bool = False
-
-
-@frozen
-class Expiretime(Keyed):
-    """``EXPIRETIME``/``PEXPIRETIME key [FROM ns]``: the deadline as a Unix time."""
-
-    name: ClassVar[str] = "expiretime"
-    key: bytes
-    ns: str | None = None
-    milliseconds: bool = False
-
-
-@frozen
-class Rename(Keyed):
-    """``RENAME``/``RENAMENX source destination [FROM ns]``."""
-
-    name: ClassVar[str] = "rename"
-    source: bytes
-    destination: bytes
-    ns: str | None = None
-    nx: bool = False
-
-    @property
-    def keys(self) -> tuple[bytes, ...]:
-        return (self.source, self.destination)
-
-
-@frozen
-class Copy(Keyed):
-    """``COPY source destination [FROM ns] [TO ns] [REPLACE]``."""
-
-    name: ClassVar[str] = "copy"
-    source: bytes
-    destination: bytes
-    ns: str | None = None
-    destination_ns: str | None = None
-    replace: bool = False
-
-    @property
-    def keys(self) -> tuple[bytes, ...]:
-        return (self.source, self.destination)
-
-
-@frozen
-class Flushns(Command):
-    """``FLUSHNS ns``: delete every key of one namespace."""
-
-    name: ClassVar[str] = "flushns"
-    ns: str
 
 
 # --- transactions -----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from protocol.values import INT64_MAX, INT64_MIN
 from storage import Kind
 
 
-
 @REGISTRY.write(Incrby)
 def incrby(keyspace: Keyspace, command: Incrby) -> int:
     """The new value; a missing key counts as 0, and the key keeps its TTL."""
