@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grammar_helpers import error_of, error_of_args, parse, parse_args
+
 from protocol import errors
 from protocol.commands import (
     COMMAND_SPECS,
@@ -32,30 +34,6 @@ from protocol.errors import CommandError
 from protocol.grammar import parse_command
 from protocol.request import Request
 from protocol.values import MAX_JSON_DEPTH, MAX_TTL_MS
-
-
-def parse(line: str, quoted: tuple[int, ...] = ()) -> Command:
-    """Parse a whitespace-separated command line (tokens without spaces only)."""
-    return parse_command(Request(tuple(t.encode() for t in line.split()), frozenset(quoted)))
-
-
-def parse_args(*args: bytes, quoted: tuple[int, ...] = ()) -> Command:
-    """Parse an exact argument vector."""
-    return parse_command(Request(args, frozenset(quoted)))
-
-
-def error_of(line: str) -> CommandError:
-    """The CommandError that parsing ``line`` raises."""
-    with pytest.raises(CommandError) as info:
-        parse(line)
-    return info.value
-
-
-def error_of_args(*args: bytes) -> CommandError:
-    """The CommandError that parsing ``args`` raises."""
-    with pytest.raises(CommandError) as info:
-        parse_args(*args)
-    return info.value
 
 
 # --- dispatch ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from grammar_helpers import error_of, error_of_args, parse, parse_args
+
 from protocol import commands, errors
 from protocol.commands import (
     Command,
@@ -44,34 +46,7 @@ from protocol.commands import (
     Unwatch,
     Watch,
 )
-from protocol.errors import CommandError
-from protocol.grammar import parse_command
-from protocol.request import Request
 from protocol.values import INT64_MAX
-
-
-def parse(line: str, quoted: tuple[int, ...] = ()) -> Command:
-    """Parse a whitespace-separated command line (tokens without spaces only)."""
-    return parse_command(Request(tuple(t.encode() for t in line.split()), frozenset(quoted)))
-
-
-def parse_args(*args: bytes, quoted: tuple[int, ...] = ()) -> Command:
-    """Parse an exact argument vector."""
-    return parse_command(Request(args, frozenset(quoted)))
-
-
-def error_of(line: str) -> CommandError:
-    """The CommandError that parsing ``line`` raises."""
-    with pytest.raises(CommandError) as info:
-        parse(line)
-    return info.value
-
-
-def error_of_args(*args: bytes) -> CommandError:
-    """The CommandError that parsing ``args`` raises."""
-    with pytest.raises(CommandError) as info:
-        parse_args(*args)
-    return info.value
 
 
 # --- every command parses to its class ------------------------------------------------------------
