@@ -41,6 +41,7 @@ class Unit:
     shards: frozenset[int]
     writes: bool
     default_ns: str
+    label: str = "write"  # the command as typed (SET, EXEC...): names it in the journal
 
 
 def shards_of(commands: Iterable[Command], shard_count: int) -> frozenset[int]:
@@ -131,7 +132,7 @@ class UnitRunner:
                 keyspace = Keyspace.writing({index: txn}, count, now, ns)
                 return unit.body(keyspace), keyspace.deadlines
 
-            return Committing(await state.writers[index].submit(op))
+            return Committing(await state.writers[index].submit(op, unit.label))
         return Done(await self._across(unit))
 
     def read(self, unit: Unit) -> tuple[Any, list[int]]:
@@ -156,7 +157,9 @@ class UnitRunner:
             for index in indexes:  # in index order: two units can never wait on each other
                 await locks.enter_async_context(state.writers[index].lock)
             try:
-                return await trio.to_thread.run_sync(run_across, shards, body, _ThreadWindow(self.gate))
+                return await trio.to_thread.run_sync(
+                    run_across, shards, body, _ThreadWindow(self.gate), unit.label
+                )
             except Exception as error:  # noqa: BLE001 - the outcome, as for a writer's op
                 return error
 

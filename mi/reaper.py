@@ -61,7 +61,7 @@ class Reaper:
         total = 0
         for writer in self.writers:
             while True:
-                outcome = await writer.write(lambda txn: txn.reap_due(now, self.batch_size))
+                outcome = await writer.write(lambda txn: txn.reap_due(now, self.batch_size), "reap")
                 if isinstance(outcome, Exception):
                     log.error("reaper.failed", shard=writer.shard.index, error=repr(outcome))
                     return None

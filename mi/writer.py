@@ -26,6 +26,7 @@ class PendingWrite:
     """One op on its way to disk; ``outcome`` is its result or the exception it raised."""
 
     op: WriteOp
+    label: str = "write"  # names the op in the journal (SET, EXEC, reap...)
     done: trio.Event = field(factory=trio.Event)
     outcome: Any = None
 
@@ -49,15 +50,15 @@ class ShardWriter:
         # Bounded: when the disk falls behind, submitters wait instead of queueing without end.
         self._send, self._receive = trio.open_memory_channel(self.batch_size * 4)
 
-    async def submit(self, op: WriteOp) -> PendingWrite:
+    async def submit(self, op: WriteOp, label: str = "write") -> PendingWrite:
         """Queue ``op`` for the next commit; await the returned write's ``wait()`` for its outcome."""
-        write = PendingWrite(op)
+        write = PendingWrite(op, label)
         await self._send.send(write)
         return write
 
-    async def write(self, op: WriteOp) -> Any:
+    async def write(self, op: WriteOp, label: str = "write") -> Any:
         """Run ``op`` in a commit and return its outcome (an exception is returned, not raised)."""
-        write = await self.submit(op)
+        write = await self.submit(op, label)
         return await write.wait()
 
     def close(self) -> None:
@@ -80,7 +81,9 @@ class ShardWriter:
         try:
             async with self.lock:
                 # Not cancellable: a commit that started finishes, so shutdown never half-applies.
-                outcomes = await trio.to_thread.run_sync(self.shard.write_batch, [w.op for w in batch])
+                outcomes = await trio.to_thread.run_sync(
+                    self.shard.write_batch, [w.op for w in batch], [w.label for w in batch]
+                )
         except Exception as error:  # the commit itself failed (disk error): every write failed
             outcomes = [error] * len(batch)
         self.commits += 1

@@ -8,11 +8,12 @@ redone on those shards (see ``storage.multishard``).
 A change is the final state of one key (the record bytes, or gone) or the emptying of a namespace,
 so redoing one that already landed writes the same bytes again.
 
-Intent layout (big-endian)::
+Layouts (big-endian)::
 
-    crc32 u32 | change*
-    change: shard u16 | op u8 | namespace length u8 | namespace | key length u16 | key
-            | data length u32 | data
+    change: op u8 | namespace length u8 | namespace | key length u16 | key | data length u32 | data
+    intent: crc32 u32 | (shard u16 | change)*
+
+The journal (``storage.journal``) stores changes in the same layout.
 """
 
 from __future__ import annotations
@@ -24,10 +25,19 @@ from collections.abc import Iterable
 
 from attrs import frozen
 
-__all__ = ["Change", "ChangeOp", "IntentDamaged", "decode_intent", "encode_intent"]
+__all__ = [
+    "Change",
+    "ChangeOp",
+    "IntentDamaged",
+    "decode_intent",
+    "encode_intent",
+    "pack_change",
+    "unpack_change",
+]
 
 _CRC = struct.Struct(">I")
-_CHANGE = struct.Struct(">HBB")
+_SHARD = struct.Struct(">H")
+_CHANGE = struct.Struct(">BB")
 _KEY_LENGTH = struct.Struct(">H")
 _DATA_LENGTH = struct.Struct(">I")
 
@@ -52,19 +62,39 @@ class IntentDamaged(ValueError):
     """An intent record fails its CRC or does not parse."""
 
 
+def pack_change(change: Change) -> list[bytes]:
+    """The parts of one change's bytes (join them, or several changes' parts, once)."""
+    name = change.namespace.encode("ascii")
+    return [
+        _CHANGE.pack(change.op, len(name)),
+        name,
+        _KEY_LENGTH.pack(len(change.key)),
+        change.key,
+        _DATA_LENGTH.pack(len(change.data)),
+        change.data,
+    ]
+
+
+def unpack_change(view: memoryview, offset: int) -> tuple[Change, int]:
+    """The change at ``offset`` and where the next one starts; ``ValueError`` if malformed."""
+    try:
+        op, name_length = _CHANGE.unpack_from(view, offset)
+        offset += _CHANGE.size
+        namespace = bytes(view[offset : offset + name_length]).decode("ascii")
+        offset += name_length
+        key, offset = _sized(view, offset, _KEY_LENGTH)
+        data, offset = _sized(view, offset, _DATA_LENGTH)
+        return Change(ChangeOp(op), namespace, key, data), offset
+    except struct.error as error:
+        raise ValueError(str(error)) from None
+
+
 def encode_intent(changes: Iterable[tuple[int, Change]]) -> bytes:
     """The intent for ``(shard index, change)`` pairs, in the order they are to be redone."""
     parts = []
     for shard, change in changes:
-        name = change.namespace.encode("ascii")
-        parts += [
-            _CHANGE.pack(shard, change.op, len(name)),
-            name,
-            _KEY_LENGTH.pack(len(change.key)),
-            change.key,
-            _DATA_LENGTH.pack(len(change.data)),
-            change.data,
-        ]
+        parts.append(_SHARD.pack(shard))
+        parts += pack_change(change)
     body = b"".join(parts)
     return _CRC.pack(zlib.crc32(body)) + body
 
@@ -79,13 +109,9 @@ def decode_intent(blob: bytes) -> list[tuple[int, Change]]:
     offset = _CRC.size
     try:
         while offset < len(view):
-            shard, op, name_length = _CHANGE.unpack_from(view, offset)
-            offset += _CHANGE.size
-            namespace = bytes(view[offset : offset + name_length]).decode("ascii")
-            offset += name_length
-            key, offset = _sized(view, offset, _KEY_LENGTH)
-            data, offset = _sized(view, offset, _DATA_LENGTH)
-            changes.append((shard, Change(ChangeOp(op), namespace, key, data)))
+            (shard,) = _SHARD.unpack_from(view, offset)
+            change, offset = unpack_change(view, offset + _SHARD.size)
+            changes.append((shard, change))
     except (struct.error, ValueError) as error:
         msg = f"intent record does not parse: {error}"
         raise IntentDamaged(msg) from None

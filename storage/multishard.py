@@ -46,8 +46,11 @@ def run_across(
     shards: Sequence[Shard],
     body: Callable[[Mapping[int, WriteTxn]], T],
     window: CommitWindow | None = None,
+    label: str = "write",
 ) -> T:
     """Run ``body`` with a write transaction per shard (by index) and commit all or nothing.
+
+    Each shard changed journals the transaction as one entry named ``label``.
 
     Whatever ``body`` raises is raised after every transaction is aborted. Call on one thread, with
     no other writer active on these shards until it returns.
@@ -55,7 +58,7 @@ def run_across(
     txns: list[ShardTxn] = []
     try:
         for shard in sorted(shards, key=lambda s: s.index):
-            txns.append(shard.begin(log_changes=True))
+            txns.append(shard.begin())
         result = body({txn.shard.index: txn.ops for txn in txns})
         for txn in txns:
             if txn.state.failure is not None:  # an LMDB error the body swallowed
@@ -65,6 +68,8 @@ def run_across(
             txn.abort()
         raise
     changed = [txn for txn in txns if txn.state.changes]
+    for txn in changed:
+        txn.add_entry(label, txn.state.log)
     for txn in txns:
         if not txn.state.changes:
             txn.commit()  # nothing to write: ends the transaction without an abort (see shard.py)
@@ -88,7 +93,7 @@ def _commit_all(txns: Sequence[ShardTxn]) -> None:
 def _commit_with_intent(changed: list[ShardTxn], window: CommitWindow | None) -> None:
     coordinator, others = changed[0], changed[1:]
     intent = encode_intent(
-        (txn.shard.index, change) for txn in others for change in (txn.state.log or ())
+        (txn.shard.index, change) for txn in others for change in txn.state.log
     )
     try:
         key = coordinator.put_intent(intent)
@@ -107,7 +112,7 @@ def _commit_with_intent(changed: list[ShardTxn], window: CommitWindow | None) ->
         # fails too, the intent stays and is redone at the next start.
         for txn in others:
             if not txn.committed:
-                txn.shard.redo(txn.state.log or ())
+                txn.shard.redo(txn.state.log)
     finally:
         if window is not None:
             window.open()

@@ -15,6 +15,7 @@ __all__ = [
     "EXPIRY_DB",
     "INTENT_DB",
     "INTERNAL_DB_COUNT",
+    "JOURNAL_DB",
     "MAX_NAMESPACE_LENGTH",
     "META_DB",
     "NAMESPACE_PREFIX",
@@ -28,6 +29,7 @@ NAMESPACE_PREFIX = b"ns/"
 EXPIRY_DB = b"mi/expiry"
 META_DB = b"mi/meta"
 INTENT_DB = b"mi/intents"  # cross-shard transactions in flight (see storage.multishard)
+JOURNAL_DB = b"mi/journal"  # the operation journal (see storage.journal)
 # Internal databases, with room for the ones still to come (journal...): part of max_dbs.
 INTERNAL_DB_COUNT = 8
 

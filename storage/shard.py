@@ -24,6 +24,7 @@ when an op fails after writing, on an LMDB error, or when the map is full.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +36,17 @@ from attrs import frozen
 
 from storage.errors import DataDirError, StorageError, StorageFull
 from storage.expiry import LMDB_MAX_KEY_SIZE
-from storage.changes import Change
-from storage.names import EXPIRY_DB, INTENT_DB, INTERNAL_DB_COUNT, META_DB, db_name, namespace_of
+from storage.changes import Change, ChangeOp
+from storage.journal import encode_entry, entry_key, entry_seq
+from storage.names import (
+    EXPIRY_DB,
+    INTENT_DB,
+    INTERNAL_DB_COUNT,
+    JOURNAL_DB,
+    META_DB,
+    db_name,
+    namespace_of,
+)
 from storage.txn import ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
 
 __all__ = [
@@ -53,6 +63,7 @@ DEFAULT_MAX_NAMESPACES = 1024
 DEFAULT_MAX_READERS = 256  # Trio's 40 worker threads, the event loop, CLI tools, with room to spare
 FILE_MODE = 0o700  # messages are private to the server's user
 
+JOURNAL_RELIEF_STEPS = (1000, 100, 10)  # oldest journal entries dropped when the map is full
 _REVISION_KEY = b"revision"  # in mi/meta: the highest revision ever handed out (u64)
 _REVISION = struct.Struct(">Q")
 
@@ -76,10 +87,15 @@ class _Restart(Exception):
 
 
 class _BatchFull(Exception):
-    """The map is full: abort, then run the ops one transaction each."""
+    """The map is full: abort, then run the ops one transaction each.
 
-    def __init__(self, error: StorageFull) -> None:
+    ``relievable``: the op was not storing a record when it hit the ceiling (a delete, or the
+    journal entry at commit), so dropping old journal entries may let it through.
+    """
+
+    def __init__(self, error: StorageFull, *, relievable: bool = True) -> None:
         self.error = error
+        self.relievable = relievable
 
 
 def _abort_unless(committed: bool, txn: lmdb.Transaction) -> None:
@@ -97,6 +113,12 @@ class ShardTxn:
         self._txn = txn
         self._finished = False
         self.committed = False
+        self._entries: list[tuple[str, list[Change]]] = []
+
+    def add_entry(self, label: str, changes: list[Change]) -> None:
+        """Journal ``changes`` as one operation named ``label``, written by ``commit``."""
+        if changes:
+            self._entries.append((label, changes))
 
     def commit(self) -> None:
         """Commit (and with durability, sync); ``StorageFull`` or ``StorageError`` if it fails."""
@@ -105,9 +127,15 @@ class ShardTxn:
             self.abort()
             raise self.state.failure
         revision = shard._revisions.last  # noqa: SLF001 - the shard's own transaction
+        seq = shard.journal_last
         try:
             if revision != shard._revisions.persisted:  # noqa: SLF001
                 self._txn.put(_REVISION_KEY, _REVISION.pack(revision), db=shard._meta_db)  # noqa: SLF001
+            now_ms = time.time_ns() // 1_000_000
+            for label, changes in self._entries:
+                seq += 1
+                entry = encode_entry(seq, now_ms, label, changes)
+                self._txn.put(entry_key(seq), entry, db=shard._journal_db, append=True)  # noqa: SLF001
             self._txn.commit()
         except lmdb.Error as error:
             self.abort()
@@ -116,6 +144,7 @@ class ShardTxn:
             msg = f"shard {shard.index}: write transaction failed: {error}"
             raise StorageError(msg) from error
         self._finished = self.committed = True
+        shard.journal_last = seq
         shard._committed(revision, self.state)  # noqa: SLF001
 
     def put_intent(self, intent: bytes) -> bytes:
@@ -151,6 +180,8 @@ class Shard:
         self._expiry_db: Any = None
         self._meta_db: Any = None
         self._intent_db: Any = None
+        self._journal_db: Any = None
+        self.journal_last = 0  # the newest journal entry's sequence number
         self._revisions = RevisionCounter()
         self._closed = False
 
@@ -221,6 +252,9 @@ class Shard:
                 self._expiry_db = env.open_db(EXPIRY_DB, txn=txn)
                 self._meta_db = env.open_db(META_DB, txn=txn)
                 self._intent_db = env.open_db(INTENT_DB, txn=txn)
+                self._journal_db = env.open_db(JOURNAL_DB, txn=txn)
+                with txn.cursor(db=self._journal_db) as cursor:
+                    journal_last = entry_seq(cursor.key()) if cursor.last() else 0
                 raw = txn.get(_REVISION_KEY, db=self._meta_db)
                 revision = 0 if raw is None else _REVISION.unpack(raw)[0]
                 txn.commit()
@@ -231,6 +265,7 @@ class Shard:
             msg = f"cannot open shard {self.index} at {self.path}: {error}; restore it from a snapshot"
             raise DataDirError(msg) from None
         self._revisions = RevisionCounter(revision, revision)
+        self.journal_last = journal_last
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -243,7 +278,7 @@ class Shard:
         except lmdb.Error as error:
             msg = f"shard {self.index}: cannot begin a read transaction: {error}"
             raise StorageError(msg) from error
-        return ReadTxn(txn, dbs, self._expiry_db)
+        return ReadTxn(txn, dbs, self._expiry_db, self._journal_db)
 
     @contextmanager
     def read(self) -> Iterator[ReadTxn]:
@@ -267,7 +302,7 @@ class Shard:
                 raise StorageError(msg) from error
 
     def redo(self, changes: Sequence[Change]) -> None:
-        """Make ``changes`` hold in one committed transaction (idempotent)."""
+        """Make ``changes`` hold in one committed transaction (idempotent), journaled "recover"."""
         txn = self.begin()
         try:
             for change in changes:
@@ -275,6 +310,7 @@ class Shard:
         except BaseException:
             txn.abort()
             raise
+        txn.add_entry("recover", txn.state.log)
         txn.commit()
 
     def finish_intent(self, key: bytes) -> None:
@@ -332,8 +368,10 @@ class Shard:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write_batch(self, ops: Sequence[WriteOp]) -> list[Any]:
+    def write_batch(self, ops: Sequence[WriteOp], labels: Sequence[str] | None = None) -> list[Any]:
         """Run ``ops`` in order in one write transaction, commit once, return their outcomes.
+
+        Each op that changes something gets a journal entry named by its label (default "write").
 
         Each outcome is the op's result, or the exception it raised. An op that raises leaves no
         trace and does not affect the others: if it had already written, the transaction is
@@ -347,45 +385,82 @@ class Shard:
         """
         self._check_open()
         ops = list(ops)
+        labels = list(labels) if labels is not None else ["write"] * len(ops)
         if not ops:
             return []
         try:
-            return self._run(ops, {})
+            return self._run(ops, labels, {})
         except _BatchFull:
             pass
         outcomes: list[Any] = []
-        for op in ops:
+        for op, label in zip(ops, labels, strict=True):
             try:
-                outcomes.extend(self._run([op], {}))
+                outcomes.extend(self._run([op], [label], {}))
             except _BatchFull as full:
-                outcomes.append(full.error)
+                # Deletes must work on a full map (they are how space comes back): the journal
+                # gives way for them, its oldest entries dropped. Stores just get StorageFull.
+                if not full.relievable or not self._drop_oldest_journal_entries():
+                    outcomes.append(full.error)
+                    continue
+                try:
+                    outcomes.extend(self._run([op], [label], {}))
+                except _BatchFull as again:
+                    outcomes.append(again.error)
         return outcomes
 
-    def _run(self, ops: list[WriteOp], failed: dict[int, Exception]) -> list[Any]:
+    def _drop_oldest_journal_entries(self) -> int:
+        """Make room when the map is full; how many entries went (0: none could).
+
+        Deleting needs a few fresh pages too (LMDB copies on write), so smaller steps are tried
+        when a big one does not fit.
+        """
+        for count in JOURNAL_RELIEF_STEPS:
+            txn = self.begin()
+            try:
+                removed = txn.ops.trim_journal(keep_entries=0, keep_bytes=0, drop_before_ms=0, limit=count)
+                if not removed:
+                    txn.abort()
+                    return 0
+                txn.commit()
+            except StorageFull:
+                txn.abort()
+                continue
+            except BaseException:
+                txn.abort()
+                raise
+            return removed
+        return 0
+
+    def _run(self, ops: list[WriteOp], labels: list[str], failed: dict[int, Exception]) -> list[Any]:
         # Terminates: each restart adds an op to ``failed``.
         while True:
             try:
-                return self._attempt(ops, failed)
+                return self._attempt(ops, labels, failed)
             except _Restart:
                 continue
 
-    def _attempt(self, ops: list[WriteOp], failed: dict[int, Exception]) -> list[Any]:
+    def _attempt(self, ops: list[WriteOp], labels: list[str], failed: dict[int, Exception]) -> list[Any]:
         """One try at the batch, skipping the ops in ``failed``; commits or raises to restart."""
         txn = self.begin()
+        log = txn.state.log
         try:
             outcomes: list[Any] = []
             for index, op in enumerate(ops):
-                if index not in failed:
-                    self._apply(index, op, txn.ops, txn.state, failed, outcomes)
-                else:
+                if index in failed:
                     outcomes.append(failed[index])
+                    continue
+                mark = len(log)
+                self._apply(index, op, txn.ops, txn.state, failed, outcomes)
+                if index not in failed:
+                    txn.add_entry(labels[index], log[mark:])
         except BaseException:  # _Restart, _BatchFull, or a bug
             txn.abort()
             raise
         try:
             txn.commit()
         except StorageFull as full:
-            raise _BatchFull(full) from None
+            stores = any(change.op is ChangeOp.PUT for change in log)
+            raise _BatchFull(full, relievable=not stores) from None
         return outcomes
 
     @staticmethod
@@ -407,7 +482,7 @@ class Shard:
             raised = False
         # The flags first: they hold even if the op swallowed the exception that reported them.
         if state.map_full:
-            raise _BatchFull(state.failure)
+            raise _BatchFull(state.failure, relievable=not state.full_while_storing)
         if state.failure is not None:  # an LMDB error: the transaction can only be aborted
             failed[index] = outcome if raised else state.failure
             raise _Restart
@@ -417,16 +492,18 @@ class Shard:
                 raise _Restart
         outcomes.append(outcome)
 
-    def begin(self, *, log_changes: bool = False) -> ShardTxn:
+    def begin(self) -> ShardTxn:
         """A write transaction driven by the caller: ops on ``.ops``, then ``commit()`` or ``abort()``.
 
-        Everything from here to the commit or abort must run on the calling thread. With
-        ``log_changes`` the transaction keeps the list of its changes (``.state.log``).
+        Everything from here to the commit or abort must run on the calling thread. The changes
+        made are listed in ``.state.log``; ``add_entry`` journals them.
         """
         self._check_open()
         txn = self._begin_write()
-        state = TxnState(log=[] if log_changes else None)
-        ops = WriteTxn(self._env, txn, self._dbs, self._expiry_db, self._revisions, self._limits, state)
+        state = TxnState()
+        ops = WriteTxn(
+            self._env, txn, self._dbs, self._expiry_db, self._journal_db, self._revisions, self._limits, state
+        )
         return ShardTxn(self, txn, ops, state)
 
     def _committed(self, revision: int, state: TxnState) -> None:

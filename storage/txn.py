@@ -15,6 +15,7 @@ import lmdb
 from attrs import define, frozen
 
 from storage.changes import Change, ChangeOp
+from storage.journal import JournalEntry, decode_entry, entry_key, entry_seq, entry_timestamp
 from storage.errors import (
     CorruptRecord,
     InvalidKey,
@@ -80,13 +81,13 @@ class TxnState:
 
     changes: int = 0  # mutations attempted: an op that raised after one must be rolled back
     map_full: bool = False  # LMDB said MDB_MAP_FULL: the transaction can only be aborted
+    full_while_storing: bool = False  # ... while storing a record (not deleting)
     failure: StorageError | None = None  # any LMDB error (map full included): abort the transaction
     created: dict[str, Any] = attrs.Factory(dict)  # namespace DBs created: publish after commit
-    log: list[Change] | None = None  # when a list: every change made, for a cross-shard intent
+    log: list[Change] = attrs.Factory(list)  # every change made: for the journal and intents
 
     def record(self, change: Change) -> None:
-        if self.log is not None:
-            self.log.append(change)
+        self.log.append(change)
 
 
 def _storable(key: bytes) -> bool:
@@ -113,12 +114,13 @@ def _is_live(key: bytes, data: bytes | memoryview, now_ms: int) -> bool:
 class ReadTxn:
     """Read-only view of one shard at one point in time. Valid only inside ``Shard.read()``."""
 
-    __slots__ = ("_dbs", "_expiry_db", "_txn")
+    __slots__ = ("_dbs", "_expiry_db", "_journal_db", "_txn")
 
-    def __init__(self, txn: lmdb.Transaction, dbs: Mapping[str, Any], expiry_db: Any) -> None:
+    def __init__(self, txn: lmdb.Transaction, dbs: Mapping[str, Any], expiry_db: Any, journal_db: Any) -> None:
         self._txn = txn
         self._dbs = dbs  # namespace -> DB handle; never mutated (the shard publishes a new dict)
         self._expiry_db = expiry_db
+        self._journal_db = journal_db
 
     def close(self) -> None:
         """End a read transaction (``Shard.begin_read``)."""
@@ -220,6 +222,30 @@ class ReadTxn:
         except lmdb.Error as error:
             raise self._failure(error) from error
 
+    def journal_last(self) -> int:
+        """The sequence number of the newest journal entry (0 if none yet)."""
+        try:
+            with self._txn.cursor(db=self._journal_db) as cursor:
+                return entry_seq(cursor.key()) if cursor.last() else 0
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def journal(self, since: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
+        """Journal entries with a sequence number above ``since``, oldest first.
+
+        ``JournalDamaged`` stops the iteration at an entry that fails its check.
+        """
+        try:
+            with self._txn.cursor(db=self._journal_db) as cursor:
+                found = cursor.set_range(entry_key(since + 1))
+                count = 0
+                while found and (limit is None or count < limit):
+                    yield decode_entry(cursor.key(), cursor.value())
+                    count += 1
+                    found = cursor.next()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
     def _failure(self, error: lmdb.Error) -> StorageError:
         return _lmdb_failure(error)
 
@@ -239,11 +265,12 @@ class WriteTxn(ReadTxn):
         txn: lmdb.Transaction,
         dbs: Mapping[str, Any],
         expiry_db: Any,
+        journal_db: Any,
         revisions: RevisionCounter,
         limits: TxnLimits,
         state: TxnState,
     ) -> None:
-        super().__init__(txn, dbs, expiry_db)
+        super().__init__(txn, dbs, expiry_db, journal_db)
         self._env = env  # only for open_db: py-lmdb's Transaction has no env attribute at runtime
         self._revisions = revisions
         self._limits = limits
@@ -273,7 +300,7 @@ class WriteTxn(ReadTxn):
             self._txn.put(key, data, db=db)
             self._move_index_entry(namespace, key, old_deadline, expires_at)
         except lmdb.Error as error:
-            raise self._failure(error) from error
+            raise self._failure(error, storing=True) from error
         self._state.record(Change(ChangeOp.PUT, namespace, key, data))
         return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision)
 
@@ -319,7 +346,7 @@ class WriteTxn(ReadTxn):
             self._txn.put(key, new_data, db=db)
             self._move_index_entry(namespace, key, record.expires_at, expires_at)
         except lmdb.Error as error:
-            raise self._failure(error) from error
+            raise self._failure(error, storing=True) from error
         self._state.record(Change(ChangeOp.PUT, namespace, bytes(key), new_data))
         return attrs.evolve(record, expires_at=expires_at, revision=revision)
 
@@ -374,6 +401,33 @@ class WriteTxn(ReadTxn):
         self._state.record(Change(ChangeOp.DROP, namespace))
         return count
 
+    def trim_journal(self, *, keep_entries: int, keep_bytes: int, drop_before_ms: int, limit: int) -> int:
+        """Delete the oldest journal entries while the journal is over any bound; at most ``limit``.
+
+        The size is LMDB's page count for the journal (what it occupies in the file).
+        """
+        try:
+            stat = self._txn.stat(self._journal_db)
+            entries = stat["entries"]
+            size = (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * stat["psize"]
+            bytes_per_entry = size / entries if entries else 0
+            doomed: list[bytes] = []
+            with self._txn.cursor(db=self._journal_db) as cursor:
+                for key, value in cursor:
+                    if len(doomed) >= limit:
+                        break
+                    left = entries - len(doomed)
+                    over = left > keep_entries or left * bytes_per_entry > keep_bytes
+                    if not over and _entry_timestamp(value) >= drop_before_ms:
+                        break
+                    doomed.append(bytes(key))
+            self._state.changes += len(doomed)
+            for key in doomed:
+                self._txn.delete(key, db=self._journal_db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return len(doomed)
+
     def redo(self, change: Change) -> None:
         """Make ``change`` (from an intent) hold here; doing it twice changes nothing more."""
         match change.op:
@@ -398,7 +452,7 @@ class WriteTxn(ReadTxn):
             self._txn.put(key, data, db=db)
             self._move_index_entry(namespace, key, old_deadline, record.expires_at)
         except lmdb.Error as error:
-            raise self._failure(error) from error
+            raise self._failure(error, storing=True) from error
 
     def _due_record(self, index_key: bytes) -> tuple[str, bytes] | None:
         """``(namespace, key)`` of the record an index entry points at, if it is still due by it."""
@@ -439,14 +493,22 @@ class WriteTxn(ReadTxn):
         if new:
             self._txn.put(encode_index_key(new, namespace, key), b"", db=self._expiry_db)
 
-    def _failure(self, error: lmdb.Error) -> StorageError:
+    def _failure(self, error: lmdb.Error, *, storing: bool = False) -> StorageError:
         if isinstance(error, lmdb.MapFullError):
             self._state.map_full = True
+            self._state.full_while_storing |= storing
             failure: StorageError = StorageFull(self._limits.shard, self._limits.map_size)
         else:
             failure = _lmdb_failure(error)
         self._state.failure = failure
         return failure
+
+
+def _entry_timestamp(value: bytes | memoryview) -> int:
+    try:
+        return entry_timestamp(value)
+    except ValueError:  # unreadable: old enough to go (``mi verify`` reports damage)
+        return 0
 
 
 def _check_deadline(expires_at: int) -> None:

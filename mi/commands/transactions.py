@@ -130,7 +130,7 @@ async def exec_(session: Session, command: Exec) -> Any:
     for step in steps:
         if step.writes:
             server.watches.touch(touched_by(step.command, ns))
-    unit = Unit(_body(steps, watched), shards, writes, ns)
+    unit = Unit(_body(steps, watched), shards, writes, ns, "EXEC")
     started = await server.units.start(unit)
     return reply_of(await started.outcome(), server.reaper)
 

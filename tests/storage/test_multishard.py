@@ -74,7 +74,7 @@ def test_intent_left_by_a_crash_is_redone_on_the_other_shards(tmp_path):
     """The coordinator committed with its intent, the other shard did not: reopening redoes it."""
     with _open(tmp_path) as store:
         # What the crashed transaction would have committed on shard 1, built on shard 1 itself.
-        txn = store.shards[1].begin(log_changes=True)
+        txn = store.shards[1].begin()
         txn.ops.put("ns", b"b", b"moved", 0)
         changes = list(txn.state.log)
         txn.abort()
@@ -94,7 +94,7 @@ def test_redo_twice_writes_the_same_state(tmp_path):
     """Redo is idempotent: a crash during recovery is recovered the same way."""
     with _open(tmp_path) as store:
         put(store.shards[1], "ns", b"gone", b"x", 5_000)
-        txn = store.shards[1].begin(log_changes=True)
+        txn = store.shards[1].begin()
         txn.ops.put("ns", b"b", b"v", 9_000)
         txn.ops.delete("ns", b"gone")
         changes = list(txn.state.log)

@@ -20,7 +20,6 @@ from storage import (
     TooManyNamespaces,
     ValueTooLarge,
 )
-from storage.store import MIN_SHARD_MAP_SIZE
 
 
 class Boom(Exception):
@@ -404,6 +403,9 @@ def test_corrupt_record_can_be_overwritten(shard_path):
         shard.close()
 
 
+TINY_MAP_SIZE = 512 * 1024  # room for some records and their journal entries
+
+
 def fill(shard, size=2000):
     """Write until the map is full; return the keys written and the StorageFull raised."""
     keys = []
@@ -418,7 +420,7 @@ def fill(shard, size=2000):
 
 @pytest.fixture
 def tiny_shard(shard_path):
-    shard = open_shard(shard_path, map_size=MIN_SHARD_MAP_SIZE)
+    shard = open_shard(shard_path, map_size=TINY_MAP_SIZE)
     yield shard
     shard.close()
 
@@ -427,7 +429,7 @@ def test_full_map_answers_storage_full_and_reads_still_work(tiny_shard):
     """At the ceiling a put gets StorageFull; every committed record still reads back."""
     keys, full = fill(tiny_shard)
     assert keys
-    assert (full.shard, full.map_size) == (0, MIN_SHARD_MAP_SIZE)
+    assert (full.shard, full.map_size) == (0, TINY_MAP_SIZE)
     assert all(get(tiny_shard, "default", key).value == b"x" * 2000 for key in keys)
 
 
@@ -443,7 +445,7 @@ def test_full_batch_fails_only_the_ops_that_do_not_fit(tiny_shard):
     put(tiny_shard, "default", b"old", b"v")
     outcomes = tiny_shard.write_batch([
         lambda txn: txn.put("default", b"small", b"s", 0).value,
-        lambda txn: txn.put("default", b"huge", b"x" * 200_000, 0),
+        lambda txn: txn.put("default", b"huge", b"x" * 2 * TINY_MAP_SIZE, 0),
         lambda txn: txn.delete("default", b"old"),
     ])
     assert outcomes[0] == b"s" and outcomes[2] is True
