@@ -182,6 +182,7 @@ class Shard:
         self._intent_db: Any = None
         self._journal_db: Any = None
         self.journal_last = 0  # the newest journal entry's sequence number
+        self.readonly = False
         self._revisions = RevisionCounter()
         self._closed = False
 
@@ -197,15 +198,21 @@ class Shard:
         max_namespaces: int = DEFAULT_MAX_NAMESPACES,
         max_readers: int = DEFAULT_MAX_READERS,
         create: bool = True,
+        readonly: bool = False,
     ) -> Shard:
-        """Open (or with ``create``, create) the shard environment in directory ``path``."""
+        """Open (or with ``create``, create) the shard environment in directory ``path``.
+
+        ``readonly``: for tools that read while a server may be writing (``mi journal``, ``mi
+        verify``, ``mi snapshot``); LMDB's lock file keeps their readers and its writer apart.
+        """
         path = Path(path)
         try:
             env = lmdb.open(
                 str(path),
                 map_size=map_size,
                 subdir=True,
-                create=create,
+                create=create and not readonly,
+                readonly=readonly,
                 mode=FILE_MODE,
                 max_dbs=max_namespaces + INTERNAL_DB_COUNT,
                 max_readers=max_readers,
@@ -219,6 +226,7 @@ class Shard:
             raise DataDirError(msg) from None
         limits = TxnLimits(index, map_size, max_value_size, max_namespaces)
         shard = cls(env, index, path, durable, limits)
+        shard.readonly = readonly
         try:
             shard._open_databases()  # noqa: SLF001 - part of construction
         except BaseException:
@@ -236,36 +244,65 @@ class Shard:
                 raise DataDirError(msg)
             # LMDB may round the map size or raise it to the space already in use.
             self._limits = attrs.evolve(self._limits, map_size=env.info()["map_size"])
-            txn = env.begin(write=True)
-            committed = False
-            try:
-                with txn.cursor() as cursor:
-                    names = [bytes(name) for name in cursor.iternext(values=False)]
-                namespaces = sorted(ns for ns in map(namespace_of, names) if ns is not None)
-                if len(namespaces) > self._limits.max_namespaces:
-                    msg = (
-                        f"shard {self.index} at {self.path} has {len(namespaces)} namespaces but"
-                        f" max_namespaces is {self._limits.max_namespaces}; raise max_namespaces"
-                    )
-                    raise DataDirError(msg)
-                self._dbs = {ns: env.open_db(db_name(ns), txn=txn, create=False) for ns in namespaces}
-                self._expiry_db = env.open_db(EXPIRY_DB, txn=txn)
-                self._meta_db = env.open_db(META_DB, txn=txn)
-                self._intent_db = env.open_db(INTENT_DB, txn=txn)
-                self._journal_db = env.open_db(JOURNAL_DB, txn=txn)
-                with txn.cursor(db=self._journal_db) as cursor:
-                    journal_last = entry_seq(cursor.key()) if cursor.last() else 0
-                raw = txn.get(_REVISION_KEY, db=self._meta_db)
-                revision = 0 if raw is None else _REVISION.unpack(raw)[0]
-                txn.commit()
-                committed = True
-            finally:
-                _abort_unless(committed, txn)
+            if self.readonly:
+                # A read-only environment keeps no handle opened inside a read transaction:
+                # list the names in one, then open each handle on its own.
+                with env.begin() as txn:
+                    namespaces = self._namespaces_in(txn)
+                self._open_handles(namespaces, None)
+                with env.begin() as txn:
+                    revision, journal_last = self._counters(txn)
+            else:
+                txn = env.begin(write=True)
+                committed = False
+                try:
+                    self._open_handles(self._namespaces_in(txn), txn)
+                    revision, journal_last = self._counters(txn)
+                    txn.commit()
+                    committed = True
+                finally:
+                    _abort_unless(committed, txn)
         except (lmdb.Error, struct.error) as error:
             msg = f"cannot open shard {self.index} at {self.path}: {error}; restore it from a snapshot"
             raise DataDirError(msg) from None
         self._revisions = RevisionCounter(revision, revision)
         self.journal_last = journal_last
+
+    def _namespaces_in(self, txn: lmdb.Transaction) -> list[str]:
+        with txn.cursor() as cursor:
+            names = [bytes(name) for name in cursor.iternext(values=False)]
+        namespaces = sorted(ns for ns in map(namespace_of, names) if ns is not None)
+        if len(namespaces) > self._limits.max_namespaces:
+            msg = (
+                f"shard {self.index} at {self.path} has {len(namespaces)} namespaces but"
+                f" max_namespaces is {self._limits.max_namespaces}; raise max_namespaces"
+            )
+            raise DataDirError(msg)
+        return namespaces
+
+    def _open_handles(self, namespaces: list[str], txn: lmdb.Transaction | None) -> None:
+        env = self._env
+        self._dbs = {ns: env.open_db(db_name(ns), txn=txn, create=False) for ns in namespaces}
+        self._expiry_db, self._meta_db, self._intent_db, self._journal_db = (
+            self._internal_db(name, txn) for name in (EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB)
+        )
+
+    def _internal_db(self, name: bytes, txn: lmdb.Transaction | None) -> Any:
+        """An internal DB, created if missing; read-only, a DB not there yet is None (empty)."""
+        try:
+            return self._env.open_db(name, txn=txn, create=not self.readonly)
+        except lmdb.NotFoundError:
+            return None
+
+    def _counters(self, txn: lmdb.Transaction) -> tuple[int, int]:
+        """The last revision handed out and the newest journal sequence number."""
+        raw = None if self._meta_db is None else txn.get(_REVISION_KEY, db=self._meta_db)
+        revision = 0 if raw is None else _REVISION.unpack(raw)[0]
+        journal_last = 0
+        if self._journal_db is not None:
+            with txn.cursor(db=self._journal_db) as cursor:
+                journal_last = entry_seq(cursor.key()) if cursor.last() else 0
+        return revision, journal_last
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -540,7 +577,8 @@ class Shard:
         """
         if not self._closed:
             try:
-                self.sync()
+                if not self.readonly:
+                    self.sync()
             finally:
                 self._closed = True
                 self._env.close()

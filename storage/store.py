@@ -46,7 +46,7 @@ def shard_dir_name(index: int) -> str:
 class Store:
     """All shards of one data dir. Create with ``Store.open``; close when done (or use ``with``)."""
 
-    def __init__(self, path: Path, manifest: Manifest, shards: tuple[Shard, ...], lock_fd: int) -> None:
+    def __init__(self, path: Path, manifest: Manifest, shards: tuple[Shard, ...], lock_fd: int | None) -> None:
         self.path = path
         self.manifest = manifest
         self.shards = shards
@@ -64,12 +64,15 @@ class Store:
         max_value_size: int = DEFAULT_MAX_VALUE_SIZE,
         max_namespaces: int = DEFAULT_MAX_NAMESPACES,
         max_readers: int = DEFAULT_MAX_READERS,
+        readonly: bool = False,
     ) -> Store:
         """Open the data dir at ``path``, creating it with ``shards or DEFAULT_SHARDS`` shards if new.
 
         An existing dir keeps the shard count in its manifest; an explicit, different ``shards`` is a
         ``DataDirError``. ``max_db_size`` is the total ceiling, split evenly between the shards.
         """
+        if readonly:
+            return cls._open_readonly(Path(path), max_db_size, max_readers)
         if shards is not None and not 1 <= shards <= MAX_SHARDS:
             msg = f"shards must be between 1 and {MAX_SHARDS}, not {shards}"
             raise StorageConfigError(msg)
@@ -117,6 +120,32 @@ class Store:
         store = cls(path, manifest, tuple(opened), lock_fd)
         store.recovered_intents = recovered
         return store
+
+    @classmethod
+    def _open_readonly(cls, path: Path, max_db_size: int, max_readers: int) -> Store:
+        """An existing data dir, for reading beside a running server: no lock, no recovery."""
+        manifest = read_manifest(path)
+        if manifest is None:
+            msg = f"{path} is not an mi data dir (no manifest.json)"
+            raise DataDirError(msg)
+        map_size = max_db_size // manifest.shards // mmap.PAGESIZE * mmap.PAGESIZE
+        opened: list[Shard] = []
+        try:
+            for index in range(manifest.shards):
+                opened.append(
+                    Shard.open(
+                        path / shard_dir_name(index),
+                        index,
+                        map_size=max(map_size, MIN_SHARD_MAP_SIZE),
+                        max_readers=max_readers,
+                        readonly=True,
+                    )
+                )
+        except BaseException:
+            for shard in opened:
+                shard.close()
+            raise
+        return cls(path, manifest, tuple(opened), None)
 
     def shard_for(self, key: bytes) -> Shard:
         """The shard that stores ``key``."""

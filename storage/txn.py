@@ -224,6 +224,8 @@ class ReadTxn:
 
     def journal_last(self) -> int:
         """The sequence number of the newest journal entry (0 if none yet)."""
+        if self._journal_db is None:
+            return 0
         try:
             with self._txn.cursor(db=self._journal_db) as cursor:
                 return entry_seq(cursor.key()) if cursor.last() else 0
@@ -235,6 +237,8 @@ class ReadTxn:
 
         ``JournalDamaged`` stops the iteration at an entry that fails its check.
         """
+        if self._journal_db is None:
+            return
         try:
             with self._txn.cursor(db=self._journal_db) as cursor:
                 found = cursor.set_range(entry_key(since + 1))
