@@ -108,6 +108,16 @@ class ReaperConfig:
 
 
 @define
+class JournalConfig:
+    # The journal is trimmed to stay within every bound (oldest entries go first).
+    max_entries: int = field(default=1_000_000, validator=_positive)
+    max_bytes: ByteSize = field(default=ByteSize(256 * 1024**2), validator=_positive)
+    max_age: Seconds = field(default=Seconds(7 * 24 * 3600.0), validator=_positive)
+    trim_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
+    trim_batch: int = field(default=1000, validator=_positive)
+
+
+@define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -119,6 +129,7 @@ class Config:
     storage: StorageConfig = field(factory=StorageConfig)
     limits: LimitsConfig = field(factory=LimitsConfig)
     reaper: ReaperConfig = field(factory=ReaperConfig)
+    journal: JournalConfig = field(factory=JournalConfig)
     log: LogConfig = field(factory=LogConfig)
 
 

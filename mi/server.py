@@ -17,6 +17,7 @@ from attrs import define, field
 from mi.config import Config
 from mi.logs import get_logger
 from mi.reaper import Reaper
+from mi.trimmer import JournalTrimmer
 from mi.session import Session
 from mi.state import ServerState, wall_clock_ms
 from mi.writer import ShardWriter
@@ -87,6 +88,7 @@ class Server:
         )
         async with trio.open_nursery() as services:
             await services.start(reaper.run)
+            await services.start(JournalTrimmer(writers, config.journal).run)
             if config.storage.durability == "relaxed":
                 services.start_soon(self._sync_periodically, store)
             await self._serve_clients(state, task_status)
