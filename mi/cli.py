@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import trio
 
+from mi import feed
 from mi.config import ConfigError, find_config_file, load_config
 from mi.logs import configure_logging, get_logger
 from mi.server import Server
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-clients", type=int, metavar="N")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    feed.add_parser(commands)
     return parser
 
 
@@ -90,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "journal":
+        return feed.run(args)
     return 2
 
 
