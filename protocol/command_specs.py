@@ -288,6 +288,9 @@ _SPECS = (
     _spec("quit", -1, _ALWAYS, _NONE, "connection",
           "Closes the connection after replying OK.",
           "QUIT"),
+    _spec("journal", -2, ("admin", "readonly", "loading", "stale"), _NONE, "server",
+          "Returns operation journal entries of one shard as JSON texts, oldest first.",
+          "JOURNAL shard [SINCE seq] [COUNT count]"),
 )  # fmt: skip
 
 COMMAND_SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}

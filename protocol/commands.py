@@ -87,6 +87,7 @@ __all__ = [
     "HsetFields",
     "Incrby",
     "Info",
+    "Journal",
     "JsonScalar",
     "Keyed",
     "Keys",
@@ -432,3 +433,13 @@ class Quit(Command):
     """``QUIT``: reply ``+OK``, then close."""
 
     name: ClassVar[str] = "quit"
+
+
+@frozen
+class Journal(Command):
+    """``JOURNAL shard [SINCE seq] [COUNT count]``: journal entries after ``since``, oldest first."""
+
+    name: ClassVar[str] = "journal"
+    shard: int
+    since: int = 0
+    count: int = 100

@@ -29,12 +29,13 @@ from protocol.commands import (
     Echo,
     Hello,
     Info,
+    Journal,
     Ping,
     Quit,
 )
 from protocol.errors import CommandError
 from protocol.request import Request
-from protocol.values import keyword, parse_int
+from protocol.values import keyword, parse_int, parse_uint
 
 __all__ = ["SERVER_PARSERS", "SUBCOMMAND_PARSERS", "Parser"]
 
@@ -202,6 +203,29 @@ def _ping(name: str, request: Request) -> Command:
 @_parser(_SERVER, "echo")
 def _echo(name: str, request: Request) -> Command:
     return Echo(request.args[1])
+
+
+MAX_JOURNAL_COUNT = 10_000  # entries one JOURNAL call may return
+
+
+@_parser(_SERVER, "journal")
+def _journal(name: str, request: Request) -> Command:
+    args = request.args
+    shard = parse_uint(args[1])
+    if shard is None:
+        raise errors.not_integer()
+    found: dict[str, int] = {}
+    i = 2
+    while i < len(args):
+        word = keyword(args[i])
+        if word not in ("since", "count") or word in found or i + 1 >= len(args):
+            raise errors.syntax_error()
+        value = parse_uint(args[i + 1])
+        if value is None or (word == "count" and not 1 <= value <= MAX_JOURNAL_COUNT):
+            raise errors.not_integer()
+        found[word] = value
+        i += 2
+    return Journal(shard, found.get("since", 0), found.get("count", 100))
 
 
 @_parser(_SERVER, "quit")

@@ -1,10 +1,11 @@
 """Command execution, one module per family; importing this package registers every handler."""
 
-from mi.commands import counters, hashes, keys, lists, namespaces, server, strings, transactions
+from mi.commands import admin, counters, hashes, keys, lists, namespaces, server, strings, transactions
 from mi.commands.base import REGISTRY, Kind, as_command_error, reply_of
 
 __all__ = [
     "REGISTRY",
+    "admin",
     "Kind",
     "as_command_error",
     "counters",

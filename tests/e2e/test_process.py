@@ -219,3 +219,26 @@ def test_kill_9_during_cross_shard_transactions_leaves_each_whole(tmp_path, roun
     assert len(set(values)) == 1, f"a transaction was torn: {values}"
     assert int(values[0]) >= kill_after  # acknowledged before the kill, so it survived
     restarted.kill()
+
+
+def test_mi_journal_reads_beside_a_running_server_and_follows(tmp_path):
+    """`mi journal` prints what the live server committed, then new entries as they come."""
+    server = ServerProcess(tmp_path / "data")
+    client = server.client()
+    client.execute_command("SET", "{feed}a", "1", "FROM", "jobs")
+    base = [sys.executable, "-m", "mi.cli", "journal", "--data-dir", str(tmp_path / "data")]
+    shard = shard_index(b"{feed}a", 4)
+    done = subprocess.run([*base, "--shard", str(shard)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["op"], e["changes"][0]["key"], e["changes"][0]["ns"]) for e in entries] == [("SET", "{feed}a", "jobs")]
+
+    follower = subprocess.Popen([*base, "--since", "1", "--shard", str(shard), "--follow"], stdout=subprocess.PIPE, text=True)
+    try:
+        client.execute_command("DEL", "{feed}a", "FROM", "jobs")
+        line = follower.stdout.readline()  # blocks until the entry is printed (the pipe ends if it dies)
+        assert json.loads(line)["op"] == "DEL"
+    finally:
+        follower.kill()
+        follower.wait(timeout=30)
+    server.kill()

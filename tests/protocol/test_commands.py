@@ -87,6 +87,7 @@ MINIMAL = {
     "renamenx": "RENAMENX k k2",
     "copy": "COPY k k2",
     "flushns": "FLUSHNS ns",
+    "journal": "JOURNAL 0",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
 OTHER_FORMS = ["LSET k 0 x"]
