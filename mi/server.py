@@ -27,6 +27,8 @@ from storage import Store
 
 __all__ = ["Server", "serve"]
 
+READER_CHECK_INTERVAL = 60.0  # seconds
+
 log = get_logger("mi.server")
 
 
@@ -91,6 +93,7 @@ class Server:
             await services.start(JournalTrimmer(writers, config.journal).run)
             if config.storage.durability == "relaxed":
                 services.start_soon(self._sync_periodically, store)
+            services.start_soon(self._check_readers_periodically, store)
             await self._serve_clients(state, task_status)
             services.cancel_scope.cancel()
 
@@ -153,6 +156,16 @@ class Server:
         while True:
             await trio.sleep(self.config.storage.relaxed_sync_interval)
             await trio.to_thread.run_sync(store.sync)
+
+
+    async def _check_readers_periodically(self, store: Store) -> None:
+        """Free LMDB reader slots held by dead processes (a killed ``mi snapshot``, say): a stale
+        slot pins old pages, and enough of them would exhaust max_readers."""
+        while True:
+            await trio.sleep(READER_CHECK_INTERVAL)
+            cleared = await trio.to_thread.run_sync(store.reader_check)
+            if cleared:
+                log.warning("storage.stale_readers_cleared", count=cleared)
 
 
 def _peer_name(stream: trio.SocketStream) -> str:

@@ -561,6 +561,15 @@ class Shard:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def reader_check(self) -> int:
+        """Clear reader slots of processes that died holding them; how many were cleared."""
+        self._check_open()
+        try:
+            return self._env.reader_check()
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: reader check failed: {error}"
+            raise StorageError(msg) from error
+
     def sync(self) -> None:
         """Flush committed data to disk (what relaxed durability defers)."""
         self._check_open()

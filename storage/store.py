@@ -163,6 +163,10 @@ class Store:
     def stats(self) -> list[ShardStats]:
         return [shard.stats() for shard in self.shards]
 
+    def reader_check(self) -> int:
+        """Clear reader slots left by dead processes in every shard; how many were cleared."""
+        return sum(shard.reader_check() for shard in self.shards)
+
     def sync(self) -> None:
         """Flush every shard to disk (relaxed durability calls this on an interval)."""
         for shard in self.shards:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import json
 
 import pytest
@@ -165,3 +168,24 @@ def test_out_of_range_shard_count_is_refused(tmp_path, shards):
     """A shard count outside 1..MAX_SHARDS is a config error."""
     with pytest.raises(StorageConfigError):
         open_store(tmp_path / "d", shards=shards)
+
+
+def test_reader_slots_of_a_killed_process_are_cleared(tmp_path):
+    """A tool killed while reading (kill -9 mid-snapshot, say) leaves a slot; reader_check frees it."""
+    with open_store(tmp_path / "d", shards=1) as store:
+        code = (
+            "import sys, time; sys.path.insert(0, '.')\n"
+            "from storage import Store\n"
+            f"store = Store.open({str(tmp_path / 'd')!r}, readonly=True)\n"
+            "txn = store.shards[0].begin_read()\n"
+            "print('reading', flush=True)\n"
+            "time.sleep(60)\n"
+        )
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline() == "reading\n"
+        finally:
+            child.kill()
+            child.wait(timeout=30)
+        assert store.reader_check() >= 1
+        assert store.reader_check() == 0
