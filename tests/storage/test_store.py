@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-
-import json
 
 import pytest
 from shard_helpers import get, put
