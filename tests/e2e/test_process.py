@@ -242,3 +242,14 @@ def test_mi_journal_reads_beside_a_running_server_and_follows(tmp_path):
         follower.kill()
         follower.wait(timeout=30)
     server.kill()
+
+
+def test_crash_test_script_short_form(tmp_path):
+    """scripts/crash-test, short: kill -9 under load twice; nothing acknowledged is lost or torn."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "crash_test.py"), "--runs", "2", "--duration", "0.5"],
+        capture_output=True, text=True, timeout=120, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 lost, 0 torn" in done.stdout
