@@ -141,7 +141,10 @@ class ShardTxn:
             self.abort()
             if isinstance(error, lmdb.MapFullError):
                 raise shard._full() from None  # noqa: SLF001
-            msg = f"shard {shard.index}: write transaction failed: {error}"
+            msg = (
+                f"shard {shard.index}: could not write to disk ({error}); is the disk full? Nothing"
+                " of this write was applied; acknowledged writes are safe"
+            )
             raise StorageError(msg) from error
         self._finished = self.committed = True
         shard.journal_last = seq

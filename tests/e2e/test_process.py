@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from storage import shard_index
 
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.slow
 class ServerProcess:
     """`mi serve` on a free port, with its JSON log lines collected."""
 
-    def __init__(self, data_dir: Path | None, *extra: str, env: dict | None = None) -> None:
+    def __init__(self, data_dir: Path | None, *extra: str, env: dict | None = None, preexec_fn=None) -> None:
         where = ["--data-dir", str(data_dir)] if data_dir else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mi.cli", "serve", "--port", "0", *where, "--log-format", "json", *extra],
@@ -29,6 +32,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=preexec_fn,
         )
         self.events: list[dict] = []
         self.port = self._wait_for("server.listening")["port"]
@@ -42,7 +46,7 @@ class ServerProcess:
         raise AssertionError(f"server exited before {event!r}: {self.proc.stderr.read()}")
 
     def client(self, **options) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=10, **options)
+        return redis.Redis(port=self.port, **{"socket_timeout": 10, **options})
 
     def stop(self, signum: int) -> int:
         self.proc.send_signal(signum)
@@ -253,3 +257,53 @@ def test_crash_test_script_short_form(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 lost, 0 torn" in done.stdout
+
+
+def _limit_file_size() -> None:  # runs in the server's child process, before exec
+    limit = 2 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_disk_full_refuses_writes_keeps_reads_and_recovers(tmp_path):
+    """A file size limit (as a full disk): writes get a clear error, nothing acknowledged is lost,
+    reads and deletes work, and writes resume once deletes have freed space."""
+    server = ServerProcess(tmp_path / "data", "--shards", "1", preexec_fn=_limit_file_size)
+    client = server.client()
+    client.set("first", "kept")
+    acknowledged = []
+    error = None
+    for i in range(2000):
+        try:
+            client.set(f"k{i}", "x" * 4096)
+        except redis.ResponseError as refused:
+            error = str(refused)
+            break
+        acknowledged.append(f"k{i}")
+    assert error is not None and "is the disk full?" in error
+    assert client.get("first") == b"kept"
+    assert client.delete(*acknowledged[:60]) == 60
+    # LMDB reuses freed pages from the commit after next: as any further writes would.
+    assert client.delete(acknowledged[60]) == client.delete(acknowledged[61]) == 1
+    assert client.set("again", "x" * 4096) is True
+    server.kill()
+    restarted = ServerProcess(tmp_path / "data")
+    client = restarted.client()
+    assert client.get("first") == b"kept" and client.get("again") == b"x" * 4096
+    assert client.exists(*acknowledged[62:]) == len(acknowledged) - 62
+    restarted.kill()
+
+
+def test_sigstop_makes_clients_time_out_and_sigcont_resumes(tmp_path):
+    """A frozen server: clients time out cleanly; thawed, it serves again with its data."""
+    server = ServerProcess(tmp_path / "data")
+    server.client().set("k", "v")
+    frozen = server.client(socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(redis.TimeoutError):
+            frozen.get("k")
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    assert server.client().get("k") == b"v"
+    assert server.client().set("k2", "v2") is True
+    server.kill()
