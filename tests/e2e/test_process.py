@@ -21,6 +21,20 @@ from storage import shard_index
 pytestmark = pytest.mark.slow
 
 
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_behind():
+    """A test that fails half-way must not leave its server running."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 class ServerProcess:
     """`mi serve` on a free port, with its JSON log lines collected."""
 
@@ -34,6 +48,7 @@ class ServerProcess:
             env=env,
             preexec_fn=preexec_fn,
         )
+        _started.append(self.proc)
         self.events: list[dict] = []
         self.port = self._wait_for("server.listening")["port"]
 
