@@ -408,7 +408,8 @@ class WriteTxn(ReadTxn):
     def trim_journal(self, *, keep_entries: int, keep_bytes: int, drop_before_ms: int, limit: int) -> int:
         """Delete the oldest journal entries while the journal is over any bound; at most ``limit``.
 
-        The size is LMDB's page count for the journal (what it occupies in the file).
+        The size is LMDB's page count for the journal (what it occupies in the file). The newest
+        entry always stays: it carries the sequence number the next one continues from.
         """
         try:
             stat = self._txn.stat(self._journal_db)
@@ -416,6 +417,7 @@ class WriteTxn(ReadTxn):
             size = (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * stat["psize"]
             bytes_per_entry = size / entries if entries else 0
             doomed: list[bytes] = []
+            limit = min(limit, entries - 1)
             with self._txn.cursor(db=self._journal_db) as cursor:
                 for key, value in cursor:
                     if len(doomed) >= limit:

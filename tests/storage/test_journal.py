@@ -116,3 +116,17 @@ def test_damaged_entry_is_detected():
     damaged[-1] ^= 1
     with pytest.raises(JournalDamaged):
         decode_entry(entry_key(7), bytes(damaged))
+
+
+def test_trimming_keeps_the_newest_entry_so_numbers_are_never_reused(shard_path):
+    """Even trimmed to nothing, the journal continues after a restart where it left off."""
+    shard = open_shard(shard_path)
+    for i in range(3):
+        put(shard, "ns", b"k%d" % i, i)
+    shard.write_batch([lambda txn: txn.trim_journal(keep_entries=0, keep_bytes=0, drop_before_ms=2**62, limit=100)])
+    assert [e.seq for e in entries(shard)] == [3]
+    shard.close()
+    shard = open_shard(shard_path)
+    put(shard, "ns", b"again", 1)
+    assert [e.seq for e in entries(shard)] == [3, 4]
+    shard.close()
