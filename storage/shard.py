@@ -329,6 +329,31 @@ class Shard:
         finally:
             txn.close()
 
+    def copy_to(self, fd: int, txn: ReadTxn) -> None:
+        """Write a compacted copy of the environment as ``txn`` sees it to file descriptor ``fd``.
+
+        Runs as long as the copy takes; ``txn`` pins its pages meanwhile, writers go on.
+        """
+        self._check_open()
+        try:
+            self._env.copyfd(fd, compact=True, txn=txn._txn)  # noqa: SLF001 - same package
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: copy failed: {error}"
+            raise StorageError(msg) from error
+
+    def copy_size(self, txn: ReadTxn) -> int:
+        """About how many bytes ``copy_to`` writes for ``txn``: the pages of every tree, no free ones."""
+        lmdb_txn = txn._txn  # noqa: SLF001 - same package
+        handles = [*txn._dbs.values(), self._expiry_db, self._meta_db, self._intent_db, self._journal_db]  # noqa: SLF001
+        try:
+            stats = [lmdb_txn.stat(db) for db in handles if db is not None] + [self._env.stat()]
+            page_size = self._env.stat()["psize"]
+        except lmdb.Error as error:
+            msg = f"shard {self.index}: cannot read statistics: {error}"
+            raise StorageError(msg) from error
+        pages = sum(s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"] for s in stats)
+        return (pages + 2) * page_size  # and the two meta pages
+
     def intents(self) -> list[tuple[bytes, bytes]]:
         """Cross-shard intents stored here and not yet finished: ``(key, intent)``."""
         self._check_open()

@@ -30,7 +30,7 @@ from storage.shard import (
     ShardStats,
 )
 
-__all__ = ["DEFAULT_MAX_DB_SIZE", "DEFAULT_SHARDS", "MAX_SHARDS", "MIN_SHARD_MAP_SIZE", "Store"]
+__all__ = ["DEFAULT_MAX_DB_SIZE", "DEFAULT_SHARDS", "MAX_SHARDS", "MIN_SHARD_MAP_SIZE", "Store", "lock_data_dir"]
 
 DEFAULT_SHARDS = 4
 MAX_SHARDS = 256
@@ -65,14 +65,18 @@ class Store:
         max_namespaces: int = DEFAULT_MAX_NAMESPACES,
         max_readers: int = DEFAULT_MAX_READERS,
         readonly: bool = False,
+        exclusive: bool = False,
     ) -> Store:
         """Open the data dir at ``path``, creating it with ``shards or DEFAULT_SHARDS`` shards if new.
 
         An existing dir keeps the shard count in its manifest; an explicit, different ``shards`` is a
         ``DataDirError``. ``max_db_size`` is the total ceiling, split evenly between the shards.
+
+        ``readonly``: an existing dir, for tools reading beside a running server (no recovery);
+        with ``exclusive`` too, it holds the data dir lock, so no server may write meanwhile.
         """
         if readonly:
-            return cls._open_readonly(Path(path), max_db_size, max_readers)
+            return cls._open_readonly(Path(path), max_db_size, max_readers, exclusive=exclusive)
         if shards is not None and not 1 <= shards <= MAX_SHARDS:
             msg = f"shards must be between 1 and {MAX_SHARDS}, not {shards}"
             raise StorageConfigError(msg)
@@ -82,7 +86,7 @@ class Store:
         except OSError as error:
             msg = f"cannot create data dir {path}: {error}"
             raise DataDirError(msg) from None
-        lock_fd = _lock(path)
+        lock_fd = lock_data_dir(path)
         try:
             manifest = _manifest(path, shards)
             count = manifest.shards
@@ -122,12 +126,13 @@ class Store:
         return store
 
     @classmethod
-    def _open_readonly(cls, path: Path, max_db_size: int, max_readers: int) -> Store:
-        """An existing data dir, for reading beside a running server: no lock, no recovery."""
+    def _open_readonly(cls, path: Path, max_db_size: int, max_readers: int, *, exclusive: bool) -> Store:
+        """An existing data dir, opened for reading only: no recovery."""
         manifest = read_manifest(path)
         if manifest is None:
             msg = f"{path} is not an mi data dir (no manifest.json)"
             raise DataDirError(msg)
+        lock_fd = lock_data_dir(path) if exclusive else None
         map_size = max_db_size // manifest.shards // mmap.PAGESIZE * mmap.PAGESIZE
         opened: list[Shard] = []
         try:
@@ -144,8 +149,10 @@ class Store:
         except BaseException:
             for shard in opened:
                 shard.close()
+            if lock_fd is not None:
+                os.close(lock_fd)
             raise
-        return cls(path, manifest, tuple(opened), None)
+        return cls(path, manifest, tuple(opened), lock_fd)
 
     def shard_for(self, key: bytes) -> Shard:
         """The shard that stores ``key``."""
@@ -194,8 +201,9 @@ class Store:
         return f"<Store {self.path} shards={len(self.shards)}>"
 
 
-def _lock(path: Path) -> int:
+def lock_data_dir(path: Path) -> int:
     """Hold an exclusive lock on the data dir, so no second Store (here or elsewhere) opens it.
+    Returns the lock's file descriptor: closing it releases the lock.
 
     The shards keep state in memory (revision counters, DB handles) that assumes one writer.
     """
