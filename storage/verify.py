@@ -1,0 +1,380 @@
+"""Check a data dir (or a snapshot of one) for damage: what ``mi verify`` runs.
+
+Every shard's environment is opened read-only and each of its databases scanned in one read
+transaction: every record's CRC and payload, the expiry index against the records (both ways),
+the journal's CRCs, and the cross-shard intents. Each problem found becomes a ``Damage``
+naming the shard, namespace and key; nothing is repaired.
+
+A live data dir (with ``lock.mdb``) is read beside its server through LMDB's lock file; a snapshot
+has no lock file and is opened without one. Each cross-check (record -> index entry, index entry ->
+record) is made inside one transaction, so a server writing meanwhile causes no false reports.
+Do not call this in a process that has the same data dir open as a ``Store``: LMDB allows one
+environment per path per process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lmdb
+from attrs import Factory, define, field, frozen
+
+from storage.changes import decode_intent
+from storage.errors import CorruptRecord, DataDirError
+from storage.expiry import decode_index_key, encode_index_key
+from storage.journal import JournalDamaged, decode_entry, entry_seq
+from storage.manifest import read_manifest
+from storage.names import EXPIRY_DB, INTENT_DB, INTERNAL_DB_COUNT, JOURNAL_DB, db_name, namespace_of
+from storage.records import decode_record
+from storage.shard import DEFAULT_MAX_NAMESPACES, DEFAULT_MAX_READERS
+from storage.store import shard_dir_name
+
+__all__ = ["DEFAULT_MAX_DAMAGE", "PROGRESS_STEP", "Damage", "VerifyReport", "count_items", "verify_data_dir"]
+
+DEFAULT_MAX_DAMAGE = 1000  # Damage items kept in a report; more are counted, not kept
+PROGRESS_STEP = 1000  # entries scanned between progress calls
+
+Progress = Callable[[int], None]
+
+_KEY_LABELS = {"journal": "seq", "intent": "intent"}
+_JOURNAL_PREFIX_RE = re.compile(r"^journal entry (?:\d+ )?")
+
+
+@frozen
+class Damage:
+    """One damaged item. ``key``: the record key, or a journal/intent number as ASCII, or None."""
+
+    shard: int
+    area: str  # "record" | "expiry" | "journal" | "intent" | "shard"
+    namespace: str | None
+    key: bytes | None
+    problem: str
+
+    def describe(self) -> str:
+        """One line for a person, e.g. ``shard 1, namespace 'orders', key 'k1': record CRC mismatch``."""
+        parts = [f"shard {self.shard}"]
+        if self.namespace is not None:
+            parts.append(f"namespace {self.namespace!r}")
+        if self.key is not None:
+            label = _KEY_LABELS.get(self.area, "key")
+            text = self.key.decode("utf-8", "backslashreplace")
+            parts.append(f"{label} {text}" if text.isdigit() and label != "key" else f"{label} {text!r}")
+        return f"{', '.join(parts)}: {self.problem}"
+
+
+@define
+class VerifyReport:
+    """What a scan found. ``damaged`` counts every problem; ``damage`` keeps the first ones."""
+
+    shards: int = 0
+    namespaces: int = 0
+    records: int = 0
+    expiring: int = 0  # intact records with a deadline
+    journal_entries: int = 0
+    pending_intents: int = 0  # intact cross-shard intents, finished at the next server start
+    damaged: int = 0
+    damage: list[Damage] = Factory(list)
+
+    @property
+    def ok(self) -> bool:
+        return self.damaged == 0
+
+    @property
+    def truncated(self) -> bool:
+        """True if more damage was found than ``damage`` holds."""
+        return self.damaged > len(self.damage)
+
+    def summary(self) -> dict[str, Any]:
+        """The counts, JSON-ready."""
+        return {
+            "shards": self.shards,
+            "namespaces": self.namespaces,
+            "records": self.records,
+            "expiring": self.expiring,
+            "journal_entries": self.journal_entries,
+            "pending_intents": self.pending_intents,
+            "damaged": self.damaged,
+        }
+
+
+@define
+class _Databases:
+    """The handles of one shard's scanned databases (None: not there, so empty)."""
+
+    namespaces: dict[str, Any]
+    expiry: Any
+    journal: Any
+    intents: Any
+
+    def all(self) -> list[Any]:
+        handles = [*self.namespaces.values(), self.expiry, self.journal, self.intents]
+        return [db for db in handles if db is not None]
+
+
+@define
+class _Scan:
+    """The state of one verify run: the report being filled and the progress not yet reported."""
+
+    report: VerifyReport
+    progress: Progress | None
+    max_damage: int
+    namespaces: set[str] = field(factory=set)
+    pending: int = 0
+
+    def add(self, damage: Damage) -> None:
+        self.report.damaged += 1
+        if len(self.report.damage) < self.max_damage:
+            self.report.damage.append(damage)
+
+    def tick(self) -> None:
+        self.pending += 1
+        if self.pending >= PROGRESS_STEP:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending and self.progress is not None:
+            self.progress(self.pending)
+        self.pending = 0
+
+
+def verify_data_dir(
+    path: Path, progress: Progress | None = None, max_damage: int = DEFAULT_MAX_DAMAGE
+) -> VerifyReport:
+    """Scan the data dir (or snapshot) at ``path``; ``DataDirError`` if it has no usable manifest.
+
+    ``progress(n)`` is called with the entries scanned since its last call (every
+    ``PROGRESS_STEP`` entries and at the end of each database); over a whole run of an undamaged
+    dir the calls add up to ``count_items(path)``.
+    """
+    path = Path(path)
+    manifest = _manifest(path)
+    scan = _Scan(VerifyReport(), progress, max_damage)
+    for index in range(manifest.shards):
+        scan.report.shards += 1
+        _verify_shard(path / shard_dir_name(index), index, scan)
+    scan.report.namespaces = len(scan.namespaces)
+    return scan.report
+
+
+def count_items(path: Path) -> int:
+    """How many entries ``verify_data_dir`` will scan (a progress bar's total).
+
+    Shards that cannot be opened count nothing (``verify_data_dir`` reports them).
+    """
+    path = Path(path)
+    manifest = _manifest(path)
+    total = 0
+    for index in range(manifest.shards):
+        try:
+            with _opened(path / shard_dir_name(index)) as (env, dbs), env.begin() as txn:
+                total += sum(txn.stat(db)["entries"] for db in dbs.all())
+        except (lmdb.Error, OSError, _Unopenable):
+            continue
+    return total
+
+
+def _manifest(path: Path) -> Any:
+    manifest = read_manifest(path)
+    if manifest is None:
+        msg = f"{path} is not an mi data dir or snapshot (no manifest.json)"
+        raise DataDirError(msg)
+    return manifest
+
+
+class _Unopenable(Exception):
+    """A shard directory that cannot be opened; the message says why."""
+
+
+@contextmanager
+def _opened(shard_dir: Path) -> Iterator[tuple[lmdb.Environment, _Databases]]:
+    """The shard's environment, read-only, with its databases open; closed on exit."""
+    if not (shard_dir / "data.mdb").is_file():
+        what = "is missing" if not shard_dir.exists() else "has no data.mdb"
+        msg = f"shard directory {shard_dir} {what}"
+        raise _Unopenable(msg)
+    try:
+        env, names = _open_env(shard_dir)
+    except (lmdb.Error, OSError) as error:
+        msg = f"cannot open {shard_dir}: {error}"
+        raise _Unopenable(msg) from None
+    try:
+        try:
+            dbs = _open_databases(env, names)
+        except lmdb.Error as error:
+            msg = f"cannot open the databases of {shard_dir}: {error}"
+            raise _Unopenable(msg) from None
+        yield env, dbs
+    finally:
+        env.close()
+
+
+def _open_env(shard_dir: Path) -> tuple[lmdb.Environment, list[bytes]]:
+    """Open read-only with room for every database named in the main DB; and those names."""
+    max_dbs = DEFAULT_MAX_NAMESPACES + INTERNAL_DB_COUNT
+    while True:
+        env = lmdb.open(
+            str(shard_dir),
+            subdir=True,
+            readonly=True,
+            create=False,
+            lock=(shard_dir / "lock.mdb").exists(),  # a snapshot has no lock file
+            max_dbs=max_dbs,
+            max_readers=DEFAULT_MAX_READERS,
+        )
+        try:
+            with env.begin() as txn, txn.cursor() as cursor:
+                names = [bytes(name) for name in cursor.iternext(values=False)]
+        except BaseException:
+            env.close()
+            raise
+        if len(names) + INTERNAL_DB_COUNT <= max_dbs:
+            return env, names
+        env.close()
+        max_dbs = len(names) + INTERNAL_DB_COUNT
+
+
+def _open_databases(env: lmdb.Environment, names: list[bytes]) -> _Databases:
+    # Read-only: each handle is opened on its own, outside any transaction we hold.
+    namespaces = sorted({ns for ns in map(namespace_of, names) if ns is not None})
+    return _Databases(
+        {ns: env.open_db(db_name(ns), create=False) for ns in namespaces},
+        *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB)),
+    )
+
+
+def _optional_db(env: lmdb.Environment, name: bytes) -> Any:
+    try:
+        return env.open_db(name, create=False)
+    except lmdb.NotFoundError:
+        return None
+
+
+def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
+    try:
+        with _opened(shard_dir) as (env, dbs):
+            scan.namespaces.update(dbs.namespaces)
+            steps: list[tuple[str, Callable[[lmdb.Transaction], None]]] = [
+                (f"namespace {ns!r}", _record_checker(index, ns, dbs, scan)) for ns in dbs.namespaces
+            ]
+            if dbs.expiry is not None:
+                steps.append(("the expiry index", _expiry_checker(index, dbs, scan)))
+            if dbs.journal is not None:
+                steps.append(("the journal", _journal_checker(index, dbs, scan)))
+            if dbs.intents is not None:
+                steps.append(("the intents", _intent_checker(index, dbs, scan)))
+            for what, check in steps:
+                try:
+                    with env.begin(buffers=True) as txn:
+                        check(txn)
+                except lmdb.Error as error:  # a damaged page, a truncated file...
+                    scan.add(Damage(index, "shard", None, None, f"cannot read {what}: {error}"))
+                finally:
+                    scan.flush()
+    except _Unopenable as error:
+        scan.add(Damage(index, "shard", None, None, str(error)))
+    except (lmdb.Error, OSError) as error:  # closing failed
+        scan.add(Damage(index, "shard", None, None, f"cannot read {shard_dir}: {error}"))
+
+
+def _record_checker(index: int, ns: str, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
+    """Every record's CRC and payload, and the index entry of every record with a deadline."""
+    report = scan.report
+
+    def check(txn: lmdb.Transaction) -> None:
+        with txn.cursor(db=dbs.namespaces[ns]) as cursor:
+            for view, data in cursor:
+                scan.tick()
+                report.records += 1
+                key = bytes(view)
+                try:
+                    record = decode_record(key, data, namespace=ns)
+                except CorruptRecord as error:
+                    scan.add(Damage(index, "record", ns, key, f"record {error.reason}"))
+                    continue
+                if record.expires_at == 0:
+                    continue
+                report.expiring += 1
+                index_key = encode_index_key(record.expires_at, ns, key)
+                if dbs.expiry is None or txn.get(index_key, db=dbs.expiry) is None:
+                    problem = f"record expiring at {record.expires_at} has no expiry index entry"
+                    scan.add(Damage(index, "expiry", ns, key, problem))
+
+    return check
+
+
+def _expiry_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
+    """Every index entry names an existing record of its namespace with the same deadline."""
+
+    def check(txn: lmdb.Transaction) -> None:
+        with txn.cursor(db=dbs.expiry) as cursor:
+            for view in cursor.iternext(values=False):
+                scan.tick()
+                try:
+                    deadline, ns, key = decode_index_key(view)
+                except ValueError as error:  # UnicodeDecodeError included
+                    problem = f"malformed expiry index key: {error}"
+                    scan.add(Damage(index, "expiry", None, bytes(view), problem))
+                    continue
+                db = dbs.namespaces.get(ns)
+                data = None if db is None else txn.get(key, db=db)
+                if data is None:
+                    scan.add(Damage(index, "expiry", ns, key, "expiry index entry without a record"))
+                    continue
+                try:
+                    record = decode_record(key, data, namespace=ns)
+                except CorruptRecord:
+                    continue  # reported with the record
+                if record.expires_at != deadline:
+                    problem = (
+                        f"expiry index entry for deadline {deadline}, but the record expires at"
+                        f" {record.expires_at or 'never'}"
+                    )
+                    scan.add(Damage(index, "expiry", ns, key, problem))
+
+    return check
+
+
+def _journal_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
+    """Every entry's CRC and layout (LMDB keeps them in sequence order: the key is the number)."""
+    report = scan.report
+
+    def check(txn: lmdb.Transaction) -> None:
+        with txn.cursor(db=dbs.journal) as cursor:
+            for view, value in cursor:
+                scan.tick()
+                report.journal_entries += 1
+                try:
+                    decode_entry(view, value)
+                except JournalDamaged as error:
+                    problem = "journal entry " + _JOURNAL_PREFIX_RE.sub("", str(error))
+                    scan.add(Damage(index, "journal", None, _number(view), problem))
+
+    return check
+
+
+def _intent_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
+    """Every intent decodes; intact ones are pending work, not damage."""
+    report = scan.report
+
+    def check(txn: lmdb.Transaction) -> None:
+        with txn.cursor(db=dbs.intents) as cursor:
+            for view, value in cursor:
+                scan.tick()
+                try:
+                    decode_intent(bytes(value))
+                except ValueError as error:
+                    scan.add(Damage(index, "intent", None, _number(view), str(error)))
+                    continue
+                report.pending_intents += 1
+
+    return check
+
+
+def _number(view: bytes | memoryview) -> bytes:
+    """A u64 key as ASCII digits; any other key as its bytes."""
+    key = bytes(view)
+    return str(entry_seq(key)).encode("ascii") if len(key) == 8 else key

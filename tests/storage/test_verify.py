@@ -1,0 +1,190 @@
+"""mi verify's scan: a clean dir passes; damaged records, index entries, journal entries, intents
+and shards are each named by shard, namespace and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from shard_helpers import raw_update, write
+
+from storage import DataDirError, Store, shard_index
+from storage.changes import Change, ChangeOp, encode_intent
+from storage.expiry import encode_index_key
+from storage.names import EXPIRY_DB, INTENT_DB
+from storage.store import shard_dir_name
+from storage.verify import Damage, count_items, verify_data_dir
+
+SHARDS = 2
+FAR = 4_000_000_000_000  # a deadline in 2096
+CANARY_KEY = b"canary"
+CANARY = b"canary-value-123456"
+PLAIN = [f"k{i}".encode() for i in range(12)]
+EXPIRING = [f"s{i}".encode() for i in range(5)]
+RECORDS = len(PLAIN) + len(EXPIRING) + 1  # one journal entry each, too
+
+
+def put(store: Store, ns: str, key: bytes, value: bytes, expires_at: int = 0) -> None:
+    write(store.shard_for(key), lambda txn: txn.put(ns, key, value, expires_at))
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A closed 2-shard data dir; the canary is written last, so the file holds no stale copy."""
+    path = tmp_path_factory.mktemp("verify") / "data"
+    with Store.open(path, shards=SHARDS, max_db_size=64 * 1024**2, durable=False) as store:
+        for key in PLAIN:
+            put(store, "orders", key, b"value-" + key)
+        for offset, key in enumerate(EXPIRING):
+            put(store, "sessions", key, b"session-" + key, expires_at=FAR + offset)
+        put(store, "orders", CANARY_KEY, CANARY)
+    return path
+
+
+@pytest.fixture
+def data_dir(pristine: Path, tmp_path: Path) -> Path:
+    """A private copy of the pristine dir, free to damage."""
+    return Path(shutil.copytree(pristine, tmp_path / "data"))
+
+
+def shard_dir(path: Path, key: bytes) -> Path:
+    return path / shard_dir_name(shard_index(key, SHARDS))
+
+
+def flip_occurrence(file: Path, needle: bytes, occurrence: int) -> None:
+    """Flip one bit inside the ``occurrence``-th copy of ``needle`` in ``file``."""
+    data = bytearray(file.read_bytes())
+    at = -1
+    for _ in range(occurrence + 1):
+        at = data.find(needle, at + 1)
+        assert at >= 0
+    data[at + 3] ^= 0x01
+    file.write_bytes(bytes(data))
+
+
+def test_clean_data_dir_is_ok_with_its_counts(data_dir):
+    """An undamaged dir passes, with every record, deadline and journal entry counted."""
+    calls = []
+    report = verify_data_dir(data_dir, progress=calls.append)
+    assert report.ok
+    assert report.damage == []
+    assert report.summary() == {
+        "shards": SHARDS,
+        "namespaces": 2,
+        "records": RECORDS,
+        "expiring": len(EXPIRING),
+        "journal_entries": RECORDS,
+        "pending_intents": 0,
+        "damaged": 0,
+    }
+    assert all(n > 0 for n in calls)
+    assert sum(calls) == count_items(data_dir) == RECORDS + len(EXPIRING) + RECORDS
+
+
+def test_flipped_byte_is_record_damage_in_one_copy_and_journal_damage_in_the_other(data_dir, tmp_path):
+    """A PUT's record bytes are in the namespace and in its journal entry: each copy is checked."""
+    file = shard_dir(data_dir, CANARY_KEY) / "data.mdb"
+    assert file.read_bytes().count(CANARY) == 2
+    found = {}
+    for occurrence in range(2):
+        copy = Path(shutil.copytree(data_dir, tmp_path / f"copy{occurrence}"))
+        flip_occurrence(shard_dir(copy, CANARY_KEY) / "data.mdb", CANARY, occurrence)
+        report = verify_data_dir(copy)
+        assert not report.ok
+        (damage,) = report.damage
+        found[damage.area] = damage
+    index = shard_index(CANARY_KEY, SHARDS)
+    assert found["record"] == Damage(index, "record", "orders", CANARY_KEY, "record CRC mismatch")
+    assert found["record"].describe() == (
+        f"shard {index}, namespace 'orders', key 'canary': record CRC mismatch"
+    )
+    journal = found["journal"]
+    problem = "journal entry fails its CRC check"
+    assert (journal.shard, journal.area, journal.namespace, journal.problem) == (index, "journal", None, problem)
+    assert journal.key is not None and journal.key.isdigit()
+    assert journal.describe() == f"shard {index}, seq {journal.key.decode()}: {problem}"
+
+
+def test_expiry_index_entry_without_a_record(data_dir):
+    """An index entry naming a key that does not exist is reported under that namespace and key."""
+    raw_update(data_dir / shard_dir_name(0), EXPIRY_DB, lambda txn, db: txn.put(
+        encode_index_key(FAR, "sessions", b"ghost"), b"", db=db))
+    report = verify_data_dir(data_dir)
+    assert report.damage == [Damage(0, "expiry", "sessions", b"ghost", "expiry index entry without a record")]
+
+
+def test_record_with_a_deadline_but_no_index_entry(data_dir):
+    """A record whose index entry is gone would never be reaped: reported."""
+    key = EXPIRING[2]
+    raw_update(shard_dir(data_dir, key), EXPIRY_DB, lambda txn, db: txn.delete(
+        encode_index_key(FAR + 2, "sessions", key), db=db))
+    report = verify_data_dir(data_dir)
+    problem = f"record expiring at {FAR + 2} has no expiry index entry"
+    assert report.damage == [Damage(shard_index(key, SHARDS), "expiry", "sessions", key, problem)]
+
+
+def test_index_entry_with_another_deadline_than_its_record(data_dir):
+    """An extra index entry for an existing record, at a deadline the record does not have."""
+    key = EXPIRING[0]
+    raw_update(shard_dir(data_dir, key), EXPIRY_DB, lambda txn, db: txn.put(
+        encode_index_key(FAR + 99, "sessions", key), b"", db=db))
+    (damage,) = verify_data_dir(data_dir).damage
+    assert (damage.area, damage.namespace, damage.key) == ("expiry", "sessions", key)
+    assert f"deadline {FAR + 99}" in damage.problem
+
+
+def test_damaged_intent_is_reported_and_intact_one_is_pending(data_dir):
+    """An intent that fails its CRC is damage; an intact one is counted as pending work."""
+    good = encode_intent([(1, Change(ChangeOp.DELETE, "orders", b"k1"))])
+
+    def update(txn, db):
+        txn.put((1).to_bytes(8, "big"), good, db=db)
+        txn.put((2).to_bytes(8, "big"), good[:-1] + b"X", db=db)
+
+    raw_update(data_dir / shard_dir_name(0), INTENT_DB, update)
+    report = verify_data_dir(data_dir)
+    assert report.pending_intents == 1
+    assert report.damage == [Damage(0, "intent", None, b"2", "intent record fails its CRC check")]
+
+
+def test_missing_shard_dir_is_shard_damage_and_the_rest_is_scanned(data_dir):
+    """A shard directory that is gone is reported; the other shard is still verified."""
+    shutil.rmtree(data_dir / shard_dir_name(1))
+    report = verify_data_dir(data_dir)
+    (damage,) = report.damage
+    assert (damage.shard, damage.area, damage.namespace, damage.key) == (1, "shard", None, None)
+    assert "missing" in damage.problem
+    assert report.shards == SHARDS
+    assert 0 < report.records < RECORDS
+    assert count_items(data_dir) == report.records + report.expiring + report.journal_entries
+
+
+def test_snapshot_without_lock_files_is_verifiable(data_dir):
+    """A snapshot has no lock.mdb: it is opened without one, and none is created."""
+    for lock in data_dir.glob("shard-*/lock.mdb"):
+        lock.unlink()
+    assert not list(data_dir.glob("shard-*/lock.mdb"))
+    report = verify_data_dir(data_dir)
+    assert report.ok
+    assert report.records == RECORDS
+    assert not list(data_dir.glob("shard-*/lock.mdb"))
+
+
+def test_damage_beyond_max_damage_is_counted_not_kept(data_dir):
+    """With max_damage=2, five problems give two Damage items and a count of five."""
+    raw_update(data_dir / shard_dir_name(0), EXPIRY_DB, lambda txn, db: [
+        txn.put(encode_index_key(FAR, "sessions", b"ghost%d" % i), b"", db=db) for i in range(5)])
+    report = verify_data_dir(data_dir, max_damage=2)
+    assert len(report.damage) == 2
+    assert report.damaged == report.summary()["damaged"] == 5
+    assert report.truncated
+    assert not report.ok
+
+
+def test_dir_without_manifest_raises(tmp_path):
+    """Nothing to verify without a manifest: DataDirError, for both entry points."""
+    with pytest.raises(DataDirError, match="no manifest.json"):
+        verify_data_dir(tmp_path)
+    with pytest.raises(DataDirError, match="no manifest.json"):
+        count_items(tmp_path)
