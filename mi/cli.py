@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import trio
 
-from mi import feed
+from mi import backup, feed
 from mi.config import ConfigError, find_config_file, load_config
 from mi.logs import configure_logging, get_logger
 from mi.server import Server
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     feed.add_parser(commands)
+    backup.add_parsers(commands)
     return parser
 
 
@@ -94,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "journal":
         return feed.run(args)
+    if args.command in ("snapshot", "restore", "verify"):
+        return backup.run(args)
     return 2
 
 

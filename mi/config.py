@@ -118,6 +118,13 @@ class JournalConfig:
 
 
 @define
+class SnapshotConfig:
+    dir: str = "snapshots"  # where SNAPSHOT without TO, and periodic snapshots, go
+    interval: Seconds | None = field(default=None, validator=validators.optional(_positive))
+    keep: int = field(default=7, validator=_positive)
+
+
+@define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -130,6 +137,7 @@ class Config:
     limits: LimitsConfig = field(factory=LimitsConfig)
     reaper: ReaperConfig = field(factory=ReaperConfig)
     journal: JournalConfig = field(factory=JournalConfig)
+    snapshots: SnapshotConfig = field(factory=SnapshotConfig)
     log: LogConfig = field(factory=LogConfig)
 
 

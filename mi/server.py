@@ -91,6 +91,7 @@ class Server:
         async with trio.open_nursery() as services:
             await services.start(reaper.run)
             await services.start(JournalTrimmer(writers, config.journal).run)
+            await services.start(state.snapshotter.run_periodically)
             if config.storage.durability == "relaxed":
                 services.start_soon(self._sync_periodically, store)
             services.start_soon(self._check_readers_periodically, store)

@@ -12,6 +12,7 @@ from attrs import define, field
 from mi.config import Config
 from mi.cursors import ScanCursors
 from mi.execution import UnitRunner
+from mi.snapshotter import Snapshotter
 from mi.watches import WatchRegistry
 from storage import Store, shard_index
 
@@ -43,11 +44,13 @@ class ServerState:
     scan_cursors: ScanCursors = field(factory=ScanCursors)
     watches: WatchRegistry = field(factory=WatchRegistry)
     units: UnitRunner = field(init=False)
+    snapshotter: Snapshotter = field(init=False)
     connections_received: int = 0
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.units = UnitRunner(self)
+        self.snapshotter = Snapshotter(self.store, self.writers, self.config.snapshots)
 
     @property
     def data_dir(self) -> Path:

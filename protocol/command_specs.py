@@ -291,6 +291,9 @@ _SPECS = (
     _spec("journal", -2, ("admin", "readonly", "loading", "stale"), _NONE, "server",
           "Returns operation journal entries of one shard as JSON texts, oldest first.",
           "JOURNAL shard [SINCE seq] [COUNT count]"),
+    _spec("snapshot", -1, ("admin", "noscript"), _NONE, "server",
+          "Copies every shard, consistently, into a new directory on the server; or reports progress.",
+          "SNAPSHOT [TO dir] | SNAPSHOT STATUS"),
 )  # fmt: skip
 
 COMMAND_SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}

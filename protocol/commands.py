@@ -88,6 +88,8 @@ __all__ = [
     "Incrby",
     "Info",
     "Journal",
+    "Snapshot",
+    "SnapshotStatus",
     "JsonScalar",
     "Keyed",
     "Keys",
@@ -443,3 +445,19 @@ class Journal(Command):
     shard: int
     since: int = 0
     count: int = 100
+
+
+@frozen
+class Snapshot(Command):
+    """``SNAPSHOT [TO dir]``: a consistent copy of every shard into ``dir`` (a path on the server's
+    machine), or into the configured snapshot dir; replies with the snapshot's path."""
+
+    name: ClassVar[str] = "snapshot"
+    out: str | None = None
+
+
+@frozen
+class SnapshotStatus(Command):
+    """``SNAPSHOT STATUS``: the snapshot in progress (bytes done of total) and the last one's outcome."""
+
+    name: ClassVar[str] = "snapshot"

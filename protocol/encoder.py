@@ -14,7 +14,7 @@ from typing import Any
 from protocol.errors import CommandError
 from protocol.replies import NullArray, Push, SetReply, SimpleString, Stored, Verbatim
 
-__all__ = ["encode", "encode_into"]
+__all__ = ["encode", "encode_into", "encode_request"]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
@@ -27,6 +27,15 @@ _PUSH = {2: b"*%d\r\n", 3: b">%d\r\n"}
 # Encoded simple strings by text: a server sends the same few (OK, PONG, QUEUED, type names).
 _SIMPLE_CACHE: dict[str, bytes] = {}
 _SIMPLE_CACHE_MAX = 256
+
+
+def encode_request(*args: bytes | str | int) -> bytes:
+    """A request as clients send it: a RESP array of bulk strings."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
 
 
 def encode(reply: Any, resp: int) -> bytes:

@@ -30,6 +30,8 @@ from protocol.commands import (
     Hello,
     Info,
     Journal,
+    Snapshot,
+    SnapshotStatus,
     Ping,
     Quit,
 )
@@ -226,6 +228,22 @@ def _journal(name: str, request: Request) -> Command:
         found[word] = value
         i += 2
     return Journal(shard, found.get("since", 0), found.get("count", 100))
+
+
+@_parser(_SERVER, "snapshot")
+def _snapshot(name: str, request: Request) -> Command:
+    args = request.args
+    if len(args) == 1:
+        return Snapshot()
+    word = keyword(args[1])
+    if word == "status" and len(args) == 2:
+        return SnapshotStatus()
+    if word == "to" and len(args) == 3:
+        try:
+            return Snapshot(args[2].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise CommandError("ERR", "the snapshot directory is not valid UTF-8") from None
+    raise errors.syntax_error()
 
 
 @_parser(_SERVER, "quit")

@@ -11,6 +11,7 @@ import trio
 from attrs import evolve
 
 from mi.config import Config, load_config
+from protocol.encoder import encode_request
 from protocol.parser import NEED_DATA
 from protocol.reader import ReplyReader
 
@@ -34,13 +35,7 @@ async def wait_reaped(server: Any, count: int) -> None:
             await trio.sleep(0.01)
 
 
-def resp_command(*args: bytes | str | int) -> bytes:
-    """Encode a request as a RESP array of bulk strings, as clients send it."""
-    parts = [f"*{len(args)}\r\n".encode()]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
+resp_command = encode_request  # a request as a RESP array of bulk strings, as clients send it
 
 
 class RawClient:

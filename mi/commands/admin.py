@@ -1,13 +1,16 @@
-"""Commands for operators: JOURNAL (the change feed over TCP)."""
+"""Commands for operators: JOURNAL (the change feed over TCP), SNAPSHOT."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
-from protocol.commands import Journal
+from mi.snapshotter import SnapshotBusy
+from protocol.commands import Journal, Snapshot, SnapshotStatus
 from protocol.errors import CommandError
+from storage import StorageError
 from storage.journal import JournalDamaged
 
 if TYPE_CHECKING:
@@ -26,3 +29,34 @@ def journal(session: Session, command: Journal) -> list[str]:
             return [json.dumps(entry.to_json(command.shard), ensure_ascii=False) for entry in entries]
     except JournalDamaged as error:
         raise CommandError("ERR", f"{error}; run mi verify") from None
+
+
+@REGISTRY.task(Snapshot)
+async def snapshot(session: Session, command: Snapshot) -> str:
+    """Take a snapshot (this connection waits; others go on); the reply is its path."""
+    out = Path(command.out) if command.out is not None else None
+    try:
+        run = await session.server.snapshotter.take(out)
+    except SnapshotBusy as error:
+        raise CommandError("ERR", str(error)) from None
+    except (StorageError, OSError) as error:
+        raise CommandError("ERR", f"snapshot failed: {error}") from None
+    return str(run.path.resolve())
+
+
+@REGISTRY.connection(SnapshotStatus)
+def snapshot_status(session: Session, command: SnapshotStatus) -> dict[str, Any]:
+    """The snapshot under way (bytes done of the estimated total) and the outcome of the last."""
+    snapshotter = session.server.snapshotter
+    running, last = snapshotter.running, snapshotter.last
+    return {
+        "in_progress": int(running is not None),
+        "path": str(running.path) if running else "",
+        "bytes_done": running.bytes_done if running else 0,
+        "bytes_total": running.bytes_total if running else 0,
+        "last_status": last.status if last else "none",
+        "last_path": str(last.path) if last else "",
+        "last_time": int(last.finished or 0) if last else 0,
+        "last_bytes": last.bytes_done if last else 0,
+        "last_error": (last.error or "") if last else "",
+    }

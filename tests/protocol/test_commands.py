@@ -88,9 +88,10 @@ MINIMAL = {
     "copy": "COPY k k2",
     "flushns": "FLUSHNS ns",
     "journal": "JOURNAL 0",
+    "snapshot": "SNAPSHOT",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
-OTHER_FORMS = ["LSET k 0 x"]
+OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS"]
 
 ALL_SPECS = {
     spec.name: spec

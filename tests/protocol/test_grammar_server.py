@@ -22,6 +22,8 @@ from protocol.commands import (
     Info,
     Ping,
     Quit,
+    Snapshot,
+    SnapshotStatus,
 )
 from protocol.errors import CommandError
 from protocol.grammar import parse_command
@@ -306,3 +308,21 @@ def test_quit() -> None:
 def test_quit_ignores_arguments() -> None:
     """QUIT x is still QUIT (Redis 7 arity -1)."""
     assert parse("QUIT", "now") == Quit()
+
+
+# --- SNAPSHOT ---------------------------------------------------------------------------------
+
+
+def test_snapshot_forms() -> None:
+    """SNAPSHOT alone uses the configured dir; TO names one; STATUS reports."""
+    assert parse("SNAPSHOT") == Snapshot()
+    assert parse("snapshot", "to", "/backups/mi-1") == Snapshot("/backups/mi-1")
+    assert parse("SNAPSHOT", "STATUS") == SnapshotStatus()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("SNAPSHOT", "/tmp/x"), ("SNAPSHOT", "TO"), ("SNAPSHOT", "TO", "a", "b"), ("SNAPSHOT", "STATUS", "x")],
+)
+def test_snapshot_syntax_errors(args: tuple[str, ...]) -> None:
+    assert error_of(*args).message == errors.syntax_error().message
