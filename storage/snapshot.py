@@ -50,6 +50,7 @@ __all__ = [
     "check_snapshot",
     "read_snapshot_info",
     "restore_snapshot",
+    "temp_dir_for",
     "temp_dirs",
     "write_snapshot",
 ]
@@ -312,11 +313,16 @@ def _open_new(path: Path | None) -> Any:
     return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
+def temp_dir_for(target: Path, purpose: str, pid: int) -> Path:
+    """Where process ``pid`` builds ``target`` ("snapshot") or a restore of it ("restore")."""
+    return target.parent / f".{target.name}.{purpose}-tmp-{pid}"
+
+
 class _temp_dir_for:  # noqa: N801 - used as a context manager, like a function
     """A hidden temp dir beside ``target``, removed unless it was renamed into place."""
 
     def __init__(self, target: Path, purpose: str) -> None:
-        self.path = target.parent / f".{target.name}.{purpose}-tmp-{os.getpid()}"
+        self.path = temp_dir_for(target, purpose, os.getpid())
 
     def __enter__(self) -> Path:
         try:
