@@ -1,0 +1,148 @@
+"""`mi snapshot`, `mi restore` and `mi verify` as a user runs them: exit codes, JSON events, bars."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from storage import Store
+from storage.snapshot import check_snapshot
+
+pytestmark = pytest.mark.slow
+
+MI = [sys.executable, "-m", "mi.cli"]
+CANARY = b"canary-value-8d1f3a"
+
+
+def mi(*args: str | Path) -> tuple[int, list[dict]]:
+    """Run ``mi ARGS``; its exit status and the JSON events it printed."""
+    done = subprocess.run([*MI, *map(str, args)], capture_output=True, text=True, timeout=60)
+    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def event(events: list[dict], name: str) -> dict:
+    return next(e for e in events if e["event"] == name)
+
+
+def make_data_dir(path: Path) -> None:
+    with Store.open(path, shards=2, max_db_size=64 * 1024**2) as store:
+        for key, value in ((b"victim", CANARY), *((f"k{i}".encode(), b"v%d" % i) for i in range(50))):
+            (outcome,) = store.shard_for(key).write_batch([lambda txn, k=key, v=value: txn.put("orders", k, v, 0)])
+            assert not isinstance(outcome, Exception)
+
+
+def values(path: Path) -> dict[bytes, bytes]:
+    with Store.open(path) as store:
+        found = {}
+        for shard in store.shards:
+            with shard.read() as txn:
+                found.update((key, txn.get("orders", key, 0).value) for key in txn.iter_keys("orders", 0))
+        return found
+
+
+def flip_every(path: Path, needle: bytes) -> None:
+    raw = bytearray(path.read_bytes())
+    start = raw.find(needle)
+    assert start >= 0, f"{needle!r} is not in {path}"
+    while start >= 0:
+        raw[start + 3] ^= 0x01
+        start = raw.find(needle, start + 1)
+    path.write_bytes(raw)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    make_data_dir(tmp_path / "data")
+    return tmp_path / "data"
+
+
+def test_snapshot_verify_restore_round_trip(data, tmp_path):
+    status, events = mi("snapshot", "--data-dir", data, "--out", tmp_path / "snap")
+    assert status == 0
+    assert event(events, "snapshot.finished")["shards"] == 2
+    status, events = mi("verify", "--data-dir", tmp_path / "snap")
+    assert status == 0
+    assert event(events, "verify.finished")["records"] == 51
+    status, events = mi("restore", tmp_path / "snap", "--data-dir", tmp_path / "restored")
+    assert status == 0, events
+    assert values(tmp_path / "restored") == values(data)
+
+
+def test_a_flipped_byte_in_a_snapshot_file_is_refused(data, tmp_path):
+    assert mi("snapshot", "--data-dir", data, "--out", tmp_path / "snap")[0] == 0
+    shard_file = next((tmp_path / "snap").glob("shard-*/data.mdb"))
+    raw = bytearray(shard_file.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    shard_file.write_bytes(raw)
+
+    status, events = mi("verify", "--data-dir", tmp_path / "snap")
+    assert status == 1
+    assert "does not match its checksum" in event(events, "verify.failed")["error"]
+    status, events = mi("restore", tmp_path / "snap", "--data-dir", tmp_path / "restored")
+    assert status == 1
+    assert "does not match its checksum" in event(events, "restore.failed")["error"]
+    assert not (tmp_path / "restored").exists()
+
+
+def test_verify_names_the_namespace_and_key_of_a_damaged_record(data):
+    shard_file = next(p for p in data.glob("shard-*/data.mdb") if CANARY in p.read_bytes())
+    flip_every(shard_file, CANARY)  # the record, and its copy in the journal entry
+    status, events = mi("verify", "--data-dir", data)
+    assert status == 1
+    damaged = [e for e in events if e["event"] == "verify.damaged"]
+    assert {(e["area"], e["namespace"], e["key"]) for e in damaged} >= {("record", "orders", "victim")}
+    assert any(e["area"] == "journal" for e in damaged)
+    assert event(events, "verify.finished")["ok"] is False
+
+
+def test_restore_replaces_an_existing_data_dir_only_with_force(data, tmp_path):
+    assert mi("snapshot", "--data-dir", data, "--out", tmp_path / "snap")[0] == 0
+    other = tmp_path / "other"
+    with Store.open(other) as store:
+        store.shard_for(b"x").write_batch([lambda txn: txn.put("orders", b"x", b"1", 0)])
+    status, events = mi("restore", tmp_path / "snap", "--data-dir", other)
+    assert status == 1
+    assert "--force" in event(events, "restore.failed")["error"]
+    assert values(other) == {b"x": b"1"}
+    assert mi("restore", tmp_path / "snap", "--data-dir", other, "--force")[0] == 0
+    assert values(other) == values(data)
+
+
+def test_a_terminal_gets_a_progress_bar(data):
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([*MI, "verify", "--data-dir", str(data)], stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert proc.wait(timeout=60) == 0
+    assert b"verify" in output and b"100%" in output and b"entries" in output
+
+
+async def test_snapshot_from_the_cli_against_a_running_server(raw, port, config, tmp_path):
+    await raw.command("SET", "k", "v", "FROM", "orders")
+    out = tmp_path / "snap"
+    done = await trio.run_process([*MI, "snapshot", "--port", str(port), "--out", str(out)],
+                                  capture_stdout=True, check=False)
+    assert done.returncode == 0
+    assert event([json.loads(line) for line in done.stdout.splitlines()], "snapshot.finished")["path"] == str(out)
+    assert check_snapshot(out).shards == 4
+
+    done = await trio.run_process([*MI, "snapshot", "--data-dir", config.storage.data_dir, "--out", str(tmp_path / "x")],
+                                  capture_stdout=True, check=False)
+    assert done.returncode == 1, "offline snapshot of a data dir a server is using"
+    assert "mi snapshot --port" in done.stdout.decode()
