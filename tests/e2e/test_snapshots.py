@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import trio
@@ -133,3 +135,23 @@ async def test_periodic_snapshots_are_taken_and_pruned(nursery, tmp_path):
     assert 1 <= len(complete) <= 2  # pruned to keep=2 after each one (a new one may be finishing)
     for path in complete:
         check_snapshot(path)
+
+
+async def test_a_copier_killed_mid_copy_leaves_a_reader_slot_the_server_clears(raw, server, config, tmp_path):
+    """kill -9 of a snapshot process holding read transactions: the server serves on and frees its slots."""
+    await raw.command("SET", "k", "v")
+    copier = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "mi.snapshot_copier", config.storage.data_dir, str(tmp_path / "snap")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    with trio.fail_after(IO_TIMEOUT):
+        assert b'"ready"' in await copier.stdout.receive_some()
+        await copier.stdin.send_all(b"begin\n")
+        assert b'"begun"' in await copier.stdout.receive_some()
+    copier.kill()  # SIGKILL while it holds a read transaction on every shard
+    await copier.wait()
+    assert await raw.command("SET", "k", "after") == OK
+    assert await raw.command("GET", "k") == b"after"
+    assert server.state.store.reader_check() >= SHARDS  # what the server runs every minute
+    assert server.state.store.reader_check() == 0
+    assert not (tmp_path / "snap").exists()
