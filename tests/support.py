@@ -14,6 +14,7 @@ from mi.config import Config, load_config
 from protocol.encoder import encode_request
 from protocol.parser import NEED_DATA
 from protocol.reader import ReplyReader
+from storage import shard_index
 
 IO_TIMEOUT = 10  # seconds: a guard against hangs, never a timing assumption
 
@@ -26,6 +27,16 @@ def make_config(data_dir: Path, **storage: Any) -> Config:
         config,
         storage=evolve(config.storage, data_dir=str(data_dir), **{"max_db_size": 1 << 30, **storage}),
     )
+
+
+def keys_on_every_shard(shards: int) -> list[str]:
+    """One key per shard, in shard order (for transactions that must span them all)."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < shards:
+        found.setdefault(shard_index(f"gen{i}".encode(), shards), f"gen{i}")
+        i += 1
+    return [found[shard] for shard in range(shards)]
 
 
 async def wait_reaped(server: Any, count: int) -> None:

@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from storage import shard_index
+from support import keys_on_every_shard
 
 pytestmark = pytest.mark.slow
 
@@ -187,15 +188,6 @@ def test_port_in_use_is_a_clear_startup_error(tmp_path):
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stdout
 
 
-def _keys_on_every_shard(shards: int = 4) -> list[str]:
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < shards:
-        found.setdefault(shard_index(f"gen{i}".encode(), shards), f"gen{i}")
-        i += 1
-    return [found[shard] for shard in range(shards)]
-
-
 @pytest.mark.parametrize("round_", range(3))
 def test_kill_9_during_cross_shard_transactions_leaves_each_whole(tmp_path, round_):
     """Transactions write generation n to a key on every shard; after kill -9 all keys agree.
@@ -203,7 +195,7 @@ def test_kill_9_during_cross_shard_transactions_leaves_each_whole(tmp_path, roun
     The kill lands at a different moment each round (after 20, 35, 50 acknowledged EXECs, with
     more in flight), so it falls anywhere in the commit sequence, including between two shards.
     """
-    keys = _keys_on_every_shard()
+    keys = keys_on_every_shard(4)
     server = ServerProcess(tmp_path / "data")
     acknowledged = 0
     kill_after = 20 + 15 * round_

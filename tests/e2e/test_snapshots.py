@@ -13,22 +13,13 @@ from mi.server import serve
 from mi.snapshotter import SnapshotRun
 from protocol import CommandError
 from protocol.replies import SimpleString
-from storage import Store, shard_index
+from storage import Store
 from storage.snapshot import check_snapshot, restore_snapshot
-from support import IO_TIMEOUT, RawClient, make_config
+from support import IO_TIMEOUT, RawClient, keys_on_every_shard, make_config
 
 SHARDS = 4
 OK = SimpleString("OK")
 SNAPSHOTS = 10
-
-
-def keys_on_every_shard() -> list[str]:
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < SHARDS:
-        found.setdefault(shard_index(f"gen{i}".encode(), SHARDS), f"gen{i}")
-        i += 1
-    return list(found.values())
 
 
 def read_all(data_dir: Path, ns: str, keys: list[str]) -> list:
@@ -43,7 +34,7 @@ def read_all(data_dir: Path, ns: str, keys: list[str]) -> list:
 
 async def test_snapshots_taken_under_cross_shard_writes_are_each_one_instant(raw, port, tmp_path):
     """Writers keep going during the copies; every MSET across all shards is wholly in or out."""
-    keys = keys_on_every_shard()
+    keys = keys_on_every_shard(SHARDS)
     generation = 0
 
     async def write_generations(client: RawClient) -> None:
