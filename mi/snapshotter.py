@@ -77,7 +77,7 @@ class Snapshotter:
         if self.running is not None:
             msg = f"a snapshot is already being taken (into {self.running.path})"
             raise SnapshotBusy(msg)
-        run = self.running = SnapshotRun(Path(out) if out is not None else self._new_path())
+        run = self.running = SnapshotRun(Path(out).resolve() if out is not None else self._new_path())
         log.info("snapshot.started", path=str(run.path))
         try:
             await self._copy(run)
@@ -101,7 +101,7 @@ class Snapshotter:
 
     async def _copy(self, run: SnapshotRun) -> None:
         """Run the copier process (``mi.snapshot_copier``) and follow what it says."""
-        command = [sys.executable, "-m", "mi.snapshot_copier", str(self.store.path.resolve()), str(run.path.resolve())]
+        command = [sys.executable, "-m", "mi.snapshot_copier", str(self.store.path.resolve()), str(run.path)]
         process = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             said = _CopierOutput(process.stdout)
@@ -127,7 +127,7 @@ class Snapshotter:
 
     def _new_path(self) -> Path:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-        base = Path(self.config.dir) / f"{NAME_PREFIX}{stamp}"
+        base = Path(self.config.dir).resolve() / f"{NAME_PREFIX}{stamp}"
         path, n = base, 1
         while path.exists():
             n += 1
@@ -160,7 +160,6 @@ class Snapshotter:
             shutil.rmtree(path, ignore_errors=True)
             log.info("snapshot.deleted", path=str(path))
         return doomed
-
 
 
 class _CopierOutput:

@@ -21,6 +21,7 @@ the way; the data dir is replaced only after every check passed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -298,18 +299,10 @@ def _stream(root: Path, file: SnapshotFile, copy_to: Path | None, progress: Prog
         raise SnapshotDamaged(msg)
 
 
-class _NoFile:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _open_new(path: Path | None) -> Any:
     """A new file for writing (an error if it exists), or a stand-in for none."""
     if path is None:
-        return _NoFile()
+        return contextlib.nullcontext()
     return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 

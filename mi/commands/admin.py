@@ -41,7 +41,7 @@ async def snapshot(session: Session, command: Snapshot) -> str:
         raise CommandError("ERR", str(error)) from None
     except (StorageError, OSError) as error:
         raise CommandError("ERR", f"snapshot failed: {error}") from None
-    return str(run.path.resolve())
+    return str(run.path)
 
 
 @REGISTRY.connection(SnapshotStatus)
