@@ -22,6 +22,7 @@ DEFAULT_CONFIG_FILE = Path("conf/mi.toml")
 
 _SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
                "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_NAMESPACE_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")  # as storage.validate_namespace
 _SECONDS_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
@@ -124,6 +125,23 @@ class SnapshotConfig:
     keep: int = field(default=7, validator=_positive)
 
 
+@define(frozen=True)
+class NamespaceSettings:
+    """``[namespaces.NAME]``: one namespace's own rules (``NAMESPACE CONFIG`` changes them at run time)."""
+
+    # SET, HSET and LSET without TTL (or KEEPTTL) give the message this TTL.
+    default_ttl: Seconds | None = field(default=None, validator=validators.optional(_positive))
+    # Largest value a write to this namespace may store (at most storage.max_value_size).
+    max_value_size: ByteSize | None = field(default=None, validator=validators.optional(_positive))
+
+
+def _namespace_names(instance: Any, attribute: Any, value: dict[str, NamespaceSettings]) -> None:
+    for name in value:
+        if _NAMESPACE_RE.fullmatch(name) is None:
+            msg = f"namespaces.{name}: not a valid namespace name (letters, digits and _.:- up to 64)"
+            raise ValueError(msg)
+
+
 @define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
@@ -138,6 +156,7 @@ class Config:
     reaper: ReaperConfig = field(factory=ReaperConfig)
     journal: JournalConfig = field(factory=JournalConfig)
     snapshots: SnapshotConfig = field(factory=SnapshotConfig)
+    namespaces: dict[str, NamespaceSettings] = field(factory=dict, validator=_namespace_names)
     log: LogConfig = field(factory=LogConfig)
 
 

@@ -129,7 +129,7 @@ class UnitRunner:
             count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
 
             def op(txn: Any) -> tuple[Any, list[int]]:
-                keyspace = Keyspace.writing({index: txn}, count, now, ns)
+                keyspace = Keyspace.writing({index: txn}, count, now, ns, state.namespace_settings.of)
                 return unit.body(keyspace), keyspace.deadlines
 
             return Committing(await state.writers[index].submit(op, unit.label))
@@ -150,7 +150,7 @@ class UnitRunner:
         count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
 
         def body(txns: Any) -> tuple[Any, list[int]]:
-            keyspace = Keyspace.writing(txns, count, now, ns)
+            keyspace = Keyspace.writing(txns, count, now, ns, state.namespace_settings.of)
             return unit.body(keyspace), keyspace.deadlines
 
         async with AsyncExitStack() as locks:

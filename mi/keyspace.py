@@ -8,9 +8,12 @@ effects of the ones before it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from mi.config import NamespaceSettings
 from storage import ReadTxn, Record, Shard, Value, WriteTxn, shard_index
+
+NO_SETTINGS = NamespaceSettings()
 
 __all__ = ["Keyspace"]
 
@@ -23,7 +26,7 @@ class Keyspace:
     wake the reaper once they are committed.
     """
 
-    __slots__ = ("_shard_count", "_shards", "_txns", "deadlines", "default_ns", "now_ms")
+    __slots__ = ("_settings", "_shard_count", "_shards", "_txns", "deadlines", "default_ns", "now_ms")
 
     def __init__(
         self,
@@ -32,8 +35,10 @@ class Keyspace:
         shard_count: int,
         now_ms: int,
         default_ns: str,
+        settings: Callable[[str], NamespaceSettings] | None = None,
     ) -> None:
         self._txns = txns
+        self._settings = settings or (lambda ns: NO_SETTINGS)
         self._shards = shards  # where to open read transactions as needed; None: all are given
         self._shard_count = shard_count
         self.now_ms = now_ms
@@ -41,9 +46,17 @@ class Keyspace:
         self.deadlines: list[int] = []
 
     @classmethod
-    def writing(cls, txns: Mapping[int, WriteTxn], shard_count: int, now_ms: int, default_ns: str) -> Keyspace:
-        """Over write transactions already open on the shards the command may touch."""
-        return cls(dict(txns), None, shard_count, now_ms, default_ns)
+    def writing(
+        cls,
+        txns: Mapping[int, WriteTxn],
+        shard_count: int,
+        now_ms: int,
+        default_ns: str,
+        settings: Callable[[str], NamespaceSettings] | None = None,
+    ) -> Keyspace:
+        """Over write transactions already open on the shards the command may touch;
+        ``settings`` gives each namespace's own rules (``mi.namespace_settings``)."""
+        return cls(dict(txns), None, shard_count, now_ms, default_ns, settings)
 
     @classmethod
     def reading(cls, shards: Sequence[Shard], now_ms: int, default_ns: str) -> Keyspace:
@@ -81,9 +94,15 @@ class Keyspace:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def default_ttl_ms(self, ns: str) -> int | None:
+        """The TTL a message stored in ``ns`` without one gets (its ``default_ttl``)."""
+        ttl = self._settings(ns).default_ttl
+        return None if ttl is None else round(ttl * 1000)
+
     def put(self, ns: str, key: bytes, value: Value, expires_at: int = 0) -> Record:
         """Store ``value`` (replacing any record) with deadline ``expires_at`` (0 = none)."""
-        record = self._write_txn(key).put(ns, key, value, expires_at)
+        limit = self._settings(ns).max_value_size
+        record = self._write_txn(key).put(ns, key, value, expires_at, max_value_size=limit)
         if expires_at:
             self.deadlines.append(expires_at)
         return record

@@ -12,6 +12,7 @@ from attrs import define, field
 from mi.config import Config
 from mi.cursors import ScanCursors
 from mi.execution import UnitRunner
+from mi.namespace_settings import NamespaceSettingsTable
 from mi.snapshotter import Snapshotter
 from mi.watches import WatchRegistry
 from storage import Store, shard_index
@@ -45,12 +46,15 @@ class ServerState:
     watches: WatchRegistry = field(factory=WatchRegistry)
     units: UnitRunner = field(init=False)
     snapshotter: Snapshotter = field(init=False)
+    namespace_settings: NamespaceSettingsTable = field(init=False)
     connections_received: int = 0
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.units = UnitRunner(self)
         self.snapshotter = Snapshotter(self.store, self.writers, self.config.snapshots)
+        # Runtime overrides live in shard 0 (read once here; NAMESPACE CONFIG keeps both in step).
+        self.namespace_settings = NamespaceSettingsTable(self.config.namespaces, self.store.shards[0].settings())
 
     @property
     def data_dir(self) -> Path:

@@ -88,6 +88,9 @@ __all__ = [
     "Incrby",
     "Info",
     "Journal",
+    "NamespaceConfigGet",
+    "NamespaceConfigSet",
+    "NamespaceInfo",
     "Snapshot",
     "SnapshotStatus",
     "JsonScalar",
@@ -461,3 +464,29 @@ class SnapshotStatus(Command):
     """``SNAPSHOT STATUS``: the snapshot in progress (bytes done of total) and the last one's outcome."""
 
     name: ClassVar[str] = "snapshot"
+
+
+@frozen
+class NamespaceInfo(Command):
+    """``NAMESPACE INFO ns``: what the namespace holds, and its settings."""
+
+    name: ClassVar[str] = "namespace|info"
+    ns: str
+
+
+@frozen
+class NamespaceConfigGet(Command):
+    """``NAMESPACE CONFIG ns GET``: the namespace's effective settings."""
+
+    name: ClassVar[str] = "namespace|config"
+    ns: str
+
+
+@frozen
+class NamespaceConfigSet(Command):
+    """``NAMESPACE CONFIG ns SET option value`` (``value`` None: ``RESET option``, back to the file)."""
+
+    name: ClassVar[str] = "namespace|config"
+    ns: str
+    option: str
+    value: str | None

@@ -30,6 +30,9 @@ from protocol.commands import (
     Hello,
     Info,
     Journal,
+    NamespaceConfigGet,
+    NamespaceConfigSet,
+    NamespaceInfo,
     Snapshot,
     SnapshotStatus,
     Ping,
@@ -37,7 +40,7 @@ from protocol.commands import (
 )
 from protocol.errors import CommandError
 from protocol.request import Request
-from protocol.values import keyword, parse_int, parse_uint
+from protocol.values import keyword, parse_int, parse_namespace, parse_uint
 
 __all__ = ["SERVER_PARSERS", "SUBCOMMAND_PARSERS", "Parser"]
 
@@ -95,6 +98,7 @@ def _dispatch(name: str, request: Request) -> Command:
 
 _SERVER["client"] = _dispatch
 _SERVER["config"] = _dispatch
+_SERVER["namespace"] = _dispatch
 
 
 @_parser(_SERVER, "command")
@@ -243,6 +247,25 @@ def _snapshot(name: str, request: Request) -> Command:
             return Snapshot(args[2].decode("utf-8"))
         except UnicodeDecodeError:
             raise CommandError("ERR", "the snapshot directory is not valid UTF-8") from None
+    raise errors.syntax_error()
+
+
+@_parser(_SUB, "namespace|info")
+def _namespace_info(name: str, request: Request) -> Command:
+    return NamespaceInfo(parse_namespace(request.args[2]))
+
+
+@_parser(_SUB, "namespace|config")
+def _namespace_config(name: str, request: Request) -> Command:
+    args = request.args
+    ns = parse_namespace(args[2])
+    action = keyword(args[3])
+    if action == "get" and len(args) == 4:
+        return NamespaceConfigGet(ns)
+    if action == "set" and len(args) == 6:
+        return NamespaceConfigSet(ns, keyword(args[4]), args[5].decode("utf-8", "replace"))
+    if action == "reset" and len(args) == 5:
+        return NamespaceConfigSet(ns, keyword(args[4]), None)
     raise errors.syntax_error()
 
 

@@ -47,7 +47,7 @@ from storage.names import (
     db_name,
     namespace_of,
 )
-from storage.txn import ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
+from storage.txn import SETTING_PREFIX, ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
 
 __all__ = [
     "DEFAULT_MAX_NAMESPACES",
@@ -389,6 +389,25 @@ class Shard:
             raise StorageError(msg) from error
         txn.commit()
 
+    def settings(self) -> dict[str, bytes]:
+        """The settings kept here with ``WriteTxn.put_setting``, by name."""
+        self._check_open()
+        found: dict[str, bytes] = {}
+        if self._meta_db is None:
+            return found
+        with self.read() as txn:
+            try:
+                with txn._txn.cursor(db=self._meta_db) as cursor:  # noqa: SLF001 - same package
+                    if cursor.set_range(SETTING_PREFIX):
+                        for key, value in cursor:
+                            if not bytes(key).startswith(SETTING_PREFIX):
+                                break
+                            found[bytes(key)[len(SETTING_PREFIX) :].decode()] = bytes(value)
+            except lmdb.Error as error:
+                msg = f"shard {self.index}: cannot read settings: {error}"
+                raise StorageError(msg) from error
+        return found
+
     def next_deadline(self) -> int | None:
         """The earliest deadline (unix ms) in this shard's expiry index, or None."""
         with self.read() as txn:
@@ -567,7 +586,8 @@ class Shard:
         txn = self._begin_write()
         state = TxnState()
         ops = WriteTxn(
-            self._env, txn, self._dbs, self._expiry_db, self._journal_db, self._revisions, self._limits, state
+            self._env, txn, self._dbs, self._expiry_db, self._journal_db, self._meta_db, self._revisions,
+            self._limits, state,
         )
         return ShardTxn(self, txn, ops, state)
 

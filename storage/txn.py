@@ -45,7 +45,9 @@ from storage.records import (
     pack_record,
 )
 
-__all__ = ["ReadTxn", "RevisionCounter", "TxnLimits", "TxnState", "WriteTxn"]
+__all__ = ["SETTING_PREFIX", "ReadTxn", "RevisionCounter", "TxnLimits", "TxnState", "WriteTxn"]
+
+SETTING_PREFIX = b"setting/"  # server settings kept in mi/meta (see WriteTxn.put_setting)
 
 
 @define
@@ -261,7 +263,7 @@ class WriteTxn(ReadTxn):
     the batch's rollback. Each successful mutation takes the next shard revision.
     """
 
-    __slots__ = ("_env", "_limits", "_revisions", "_state")
+    __slots__ = ("_env", "_limits", "_meta_db", "_revisions", "_state")
 
     def __init__(
         self,
@@ -270,18 +272,25 @@ class WriteTxn(ReadTxn):
         dbs: Mapping[str, Any],
         expiry_db: Any,
         journal_db: Any,
+        meta_db: Any,
         revisions: RevisionCounter,
         limits: TxnLimits,
         state: TxnState,
     ) -> None:
         super().__init__(txn, dbs, expiry_db, journal_db)
         self._env = env  # only for open_db: py-lmdb's Transaction has no env attribute at runtime
+        self._meta_db = meta_db
         self._revisions = revisions
         self._limits = limits
         self._state = state
 
-    def put(self, namespace: str, key: bytes, value: Value, expires_at: int) -> Record:
-        """Store ``value`` under ``key`` (replacing any record), expiring at ``expires_at`` (0 = never)."""
+    def put(
+        self, namespace: str, key: bytes, value: Value, expires_at: int, *, max_value_size: int | None = None
+    ) -> Record:
+        """Store ``value`` under ``key`` (replacing any record), expiring at ``expires_at`` (0 = never).
+
+        ``max_value_size``: a lower limit than the shard's for this write (a namespace's own).
+        """
         validate_namespace(namespace)
         if not key:
             raise InvalidKey
@@ -289,8 +298,9 @@ class WriteTxn(ReadTxn):
             raise KeyTooLarge(len(key), MAX_KEY_SIZE)
         key = bytes(key)
         kind, payload = encode_payload(value)
-        if len(payload) > self._limits.max_value_size:
-            raise ValueTooLarge(len(payload), self._limits.max_value_size)
+        limit = self._limits.max_value_size if max_value_size is None else min(max_value_size, self._limits.max_value_size)
+        if len(payload) > limit:
+            raise ValueTooLarge(len(payload), limit)
         _check_deadline(expires_at)
         db = self._dbs.get(namespace)
         if db is None:
@@ -307,6 +317,17 @@ class WriteTxn(ReadTxn):
             raise self._failure(error, storing=True) from error
         self._state.record(Change(ChangeOp.PUT, namespace, key, data))
         return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision)
+
+    def put_setting(self, name: str, value: bytes | None) -> None:
+        """Keep (or with None, forget) a server setting in the data dir, beside the data."""
+        self._state.changes += 1
+        try:
+            if value is None:
+                self._txn.delete(SETTING_PREFIX + name.encode(), db=self._meta_db)
+            else:
+                self._txn.put(SETTING_PREFIX + name.encode(), value, db=self._meta_db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
 
     def delete(self, namespace: str, key: bytes, *, now_ms: int | None = None) -> bool:
         """Remove ``key`` and its index entry; True if a record was there.

@@ -1,12 +1,21 @@
-"""Namespaces as a connection sees them: SELECT, NAMESPACES, and FLUSHNS to empty one."""
+"""Namespaces: SELECT, NAMESPACES, FLUSHNS to empty one, NAMESPACE INFO and NAMESPACE CONFIG."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
 from mi.keyspace import Keyspace
-from protocol.commands import Flushns, Namespaces, Select
+from mi.namespace_settings import parse_option, render
+from protocol.commands import (
+    Flushns,
+    NamespaceConfigGet,
+    NamespaceConfigSet,
+    NamespaceInfo,
+    Namespaces,
+    Select,
+)
+from protocol.errors import CommandError
 from protocol.replies import SimpleString
 
 if TYPE_CHECKING:
@@ -30,3 +39,41 @@ def flushns(keyspace: Keyspace, command: Flushns) -> SimpleString:
     """Every key of the namespace goes, on every shard at once (one transaction)."""
     keyspace.drop(command.ns)
     return SimpleString("OK")
+
+
+@REGISTRY.connection(NamespaceInfo)
+def namespace_info(session: Session, command: NamespaceInfo) -> dict[str, Any]:
+    """Records held (expired, unreaped ones included, as DBSIZE) and scheduled (with a TTL)."""
+    keys = scheduled = 0
+    for shard in session.server.store.shards:
+        with shard.read() as txn:
+            keys += txn.count(command.ns)
+            scheduled += txn.count_expiring(command.ns)
+    return {"keys": keys, "scheduled": scheduled, **_settings(session, command.ns)}
+
+
+@REGISTRY.connection(NamespaceConfigGet)
+def namespace_config_get(session: Session, command: NamespaceConfigGet) -> dict[str, Any]:
+    return _settings(session, command.ns)
+
+
+@REGISTRY.task(NamespaceConfigSet)
+async def namespace_config_set(session: Session, command: NamespaceConfigSet) -> SimpleString:
+    """Store the change in the data dir (shard 0), then let it take effect."""
+    table = session.server.namespace_settings
+    value = None if command.value is None else parse_option(command.option, command.value)
+    if command.value is None:
+        parse_option(command.option, "none")  # the option must exist
+    async with table.lock:  # one change at a time: each builds on the last
+        name, stored = table.change(command.ns, command.option, value, reset=command.value is None)
+        outcome = await session.server.writers[0].write(
+            lambda txn: txn.put_setting(name, stored), "NAMESPACE CONFIG"
+        )
+        if isinstance(outcome, Exception):
+            raise CommandError("ERR", f"cannot store the setting: {outcome}")
+        table.apply(command.ns, stored)
+    return SimpleString("OK")
+
+
+def _settings(session: Session, ns: str) -> dict[str, Any]:
+    return render(session.server.namespace_settings.of(ns))

@@ -24,7 +24,8 @@ def store_message(
     keep_ttl: bool = False,
     condition: str | None = None,
 ) -> tuple[bool, Record | None]:
-    """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis.
+    """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis, or
+    takes the namespace's ``default_ttl``.
 
     Returns whether it was written (NX/XX may refuse), and the live record it replaced.
     """
@@ -40,6 +41,7 @@ def store_message(
     elif expire_at_ms is not None:
         expires_at = expire_at_ms
     else:
+        ttl_ms = ttl_ms or keyspace.default_ttl_ms(ns)
         expires_at = keyspace.now_ms + ttl_ms if ttl_ms else 0
     if expires_at and expires_at <= keyspace.now_ms:  # EXAT in the past: set and gone at once
         keyspace.delete(ns, key)

@@ -44,6 +44,7 @@ MINIMAL = {
     "command|docs": "COMMAND DOCS",
     "command|info": "COMMAND INFO",
     "config": "CONFIG GET x",
+    "namespace": "NAMESPACE INFO ns",
     "config|get": "CONFIG GET x",
     "info": "INFO",
     "ping": "PING",
@@ -89,9 +90,11 @@ MINIMAL = {
     "flushns": "FLUSHNS ns",
     "journal": "JOURNAL 0",
     "snapshot": "SNAPSHOT",
+    "namespace|info": "NAMESPACE INFO ns",
+    "namespace|config": "NAMESPACE CONFIG ns GET",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
-OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS"]
+OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m"]
 
 ALL_SPECS = {
     spec.name: spec
@@ -140,7 +143,7 @@ def test_minimal_argv_parses(name: str) -> None:
 
 
 # Containers: their shortest argv is a subcommand's, checked under the subcommand's name.
-CONTAINERS = {"client", "config"}
+CONTAINERS = {"client", "config", "namespace"}
 
 
 @pytest.mark.parametrize("name", sorted(set(ALL_SPECS) - CONTAINERS))

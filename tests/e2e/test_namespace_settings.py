@@ -1,0 +1,100 @@
+"""A namespace's own rules: default_ttl and max_value_size, from the config file and NAMESPACE CONFIG."""
+
+from __future__ import annotations
+
+import trio
+from attrs import evolve
+
+from mi.config import NamespaceSettings
+from mi.server import serve
+from protocol import CommandError
+from protocol.replies import SimpleString
+from support import RawClient, make_config
+
+OK = SimpleString("OK")
+
+
+def with_jobs_settings(config, **settings):
+    return evolve(config, namespaces={"jobs": NamespaceSettings(**settings)})
+
+
+async def start(nursery, config) -> tuple[object, RawClient]:
+    server = await nursery.start(serve, config)
+    return server, await RawClient.connect(server.state.port)
+
+
+def as_map(reply) -> dict:
+    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
+
+
+async def test_default_ttl_from_the_config_file(nursery, tmp_path):
+    _, client = await start(nursery, with_jobs_settings(make_config(tmp_path / "data"), default_ttl=600.0))
+    await client.command("SET", "a", "x", "FROM", "jobs")
+    await client.command("HSET", "b", '{"n": 1}', "FROM", "jobs")
+    await client.command("SET", "c", "x", "FROM", "jobs", "TTL", "5s")
+    await client.command("SET", "d", "x", "FROM", "other")
+    assert 590 <= await client.command("TTL", "a", "FROM", "jobs") <= 600
+    assert 590 <= await client.command("TTL", "b", "FROM", "jobs") <= 600
+    assert await client.command("TTL", "c", "FROM", "jobs") <= 5, "an explicit TTL wins"
+    assert await client.command("TTL", "d", "FROM", "other") == -1, "other namespaces keep no TTL"
+
+
+async def test_config_set_get_reset_and_it_survives_a_restart(tmp_path):
+    config = with_jobs_settings(make_config(tmp_path / "data"), default_ttl=600.0)
+    async with trio.open_nursery() as nursery:
+        _, client = await start(nursery, config)
+        assert as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET")) == {
+            b"default_ttl": b"600s", b"max_value_size": None,
+        }
+        assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "default_ttl", "30s") == OK
+        assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "max_value_size", "1KiB") == OK
+        await client.command("SET", "a", "x", "FROM", "jobs")
+        assert 25 <= await client.command("TTL", "a", "FROM", "jobs") <= 30
+        nursery.cancel_scope.cancel()
+
+    async with trio.open_nursery() as nursery:  # the same data dir: the changes were kept
+        _, client = await start(nursery, config)
+        settings = as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET"))
+        assert settings == {b"default_ttl": b"30s", b"max_value_size": b"1024"}
+        assert await client.command("NAMESPACE", "CONFIG", "jobs", "RESET", "default_ttl") == OK
+        settings = as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET"))
+        assert settings == {b"default_ttl": b"600s", b"max_value_size": b"1024"}, "back to the file's"
+        assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "default_ttl", "none") == OK
+        await client.command("SET", "b", "x", "FROM", "jobs")
+        assert await client.command("TTL", "b", "FROM", "jobs") == -1, "none lifts the file's TTL"
+        nursery.cancel_scope.cancel()
+
+
+async def test_max_value_size_refuses_larger_values_in_that_namespace_only(raw):
+    assert await raw.command("NAMESPACE", "CONFIG", "small", "SET", "max_value_size", "10") == OK
+    assert await raw.command("SET", "k", "x" * 10, "FROM", "small") == OK
+    reply = await raw.command("SET", "k", "x" * 11, "FROM", "small")
+    assert isinstance(reply, CommandError) and "over max_value_size of 10 bytes" in reply.message
+    reply = await raw.command("LSET", "l", '["aaaaa", "bbbbb"]', "FROM", "small")
+    assert isinstance(reply, CommandError)
+    assert await raw.command("GET", "k", "FROM", "small") == b"x" * 10, "the refused write left nothing"
+    assert await raw.command("SET", "k", "x" * 11, "FROM", "other") == OK
+
+
+async def test_bad_settings_are_clear_errors(raw):
+    for args, text in [
+        (("SET", "colour", "red"), "unknown namespace option 'colour'"),
+        (("SET", "default_ttl", "soon"), "default_ttl: invalid duration 'soon'"),
+        (("SET", "max_value_size", "0"), "max_value_size must be greater than 0"),
+        (("RESET", "colour"), "unknown namespace option 'colour'"),
+        (("FROB",), "syntax error"),
+    ]:
+        reply = await raw.command("NAMESPACE", "CONFIG", "jobs", *args)
+        assert isinstance(reply, CommandError) and text in reply.message, (args, reply)
+    reply = await raw.command("NAMESPACE", "CONFIG", "bad/name", "GET")
+    assert isinstance(reply, CommandError)
+    assert await raw.command("PING") == SimpleString("PONG")
+
+
+async def test_namespace_info_counts_keys_and_scheduled_messages(raw):
+    await raw.command("SET", "a", "1", "FROM", "jobs")
+    await raw.command("SET", "b", "1", "FROM", "jobs", "TTL", "1h")
+    await raw.command("SET", "c", "1", "FROM", "jobs", "TTL", "2h")
+    info = as_map(await raw.command("NAMESPACE", "INFO", "jobs"))
+    assert (info[b"keys"], info[b"scheduled"]) == (3, 2)
+    assert b"default_ttl" in info
