@@ -12,7 +12,10 @@ import re
 from storage.errors import InvalidNamespace
 
 __all__ = [
+    "DUE_DB",
     "EXPIRY_DB",
+    "INFLIGHT_DB",
+    "LEASES_DB",
     "INTENT_DB",
     "INTERNAL_DB_COUNT",
     "JOURNAL_DB",
@@ -30,6 +33,9 @@ EXPIRY_DB = b"mi/expiry"
 META_DB = b"mi/meta"
 INTENT_DB = b"mi/intents"  # cross-shard transactions in flight (see storage.multishard)
 JOURNAL_DB = b"mi/journal"  # the operation journal (see storage.journal)
+DUE_DB = b"mi/due"  # messages due for delivery (see storage.delivery)
+INFLIGHT_DB = b"mi/inflight"  # ... handed out under a lease
+LEASES_DB = b"mi/leases"  # ... their leases, by end time
 # Internal databases, with room for the ones still to come (journal...): part of max_dbs.
 INTERNAL_DB_COUNT = 8
 

@@ -2,7 +2,10 @@
 
 Layout (big-endian)::
 
-    crc32 u32 | kind u8 | expires_at u64 (unix ms, 0 = none) | revision u64 | payload
+    crc32 u32 | kind u8 | expires_at u64 (unix ms, 0 = none) | revision u64 | [priority u32] | payload
+
+The priority (for delivery: 0 most urgent) is there only when the kind byte has its high bit set,
+so records written before priorities existed read as they are.
 
 Payload: string = the raw bytes; integer = ASCII decimal; boolean = ``b"1"``/``b"0"``; json and
 list = compact JSON in UTF-8 (``ensure_ascii=False``). The CRC covers the record's KEY followed by
@@ -27,6 +30,7 @@ from storage.errors import CorruptRecord, InvalidValue
 __all__ = [
     "HEADER",
     "INT64_MAX",
+    "MAX_PRIORITY",
     "INT64_MIN",
     "U64_MAX",
     "Kind",
@@ -37,12 +41,17 @@ __all__ = [
     "encode_payload",
     "encode_record",
     "pack_record",
+    "payload_offset",
+    "record_priority",
 ]
 
 Value: TypeAlias = bytes | int | bool | dict[str, Any] | list[Any]
 
 HEADER = struct.Struct(">IBQQ")
 _BODY_HEADER = struct.Struct(">BQQ")  # the header without its CRC field
+_PRIORITY = struct.Struct(">I")
+PRIORITY_FLAG = 0x80  # in the kind byte: a priority follows the header
+MAX_PRIORITY = 2**32 - 1
 U64_MAX = 2**64 - 1
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -72,6 +81,7 @@ class Record:
     value: Value
     expires_at: int
     revision: int
+    priority: int | None = None  # None: the default (see storage.delivery)
 
     def is_expired(self, now_ms: int) -> bool:
         return self.expires_at != 0 and self.expires_at <= now_ms
@@ -111,19 +121,27 @@ def _checked_u64(name: str, number: int) -> int:
     return number
 
 
-def pack_record(key: bytes, kind: Kind, payload: bytes, expires_at: int, revision: int) -> bytes:
+def pack_record(
+    key: bytes, kind: Kind, payload: bytes, expires_at: int, revision: int, priority: int | None = None
+) -> bytes:
     """Assemble a record from an already encoded payload (see ``encode_payload``)."""
+    flag = 0 if priority is None else PRIORITY_FLAG
     body = _BODY_HEADER.pack(
-        kind, _checked_u64("expires_at", expires_at), _checked_u64("revision", revision)
+        kind | flag, _checked_u64("expires_at", expires_at), _checked_u64("revision", revision)
     )
+    if priority is not None:
+        if not 0 <= priority <= MAX_PRIORITY:
+            msg = f"priority {priority} is outside 0..{MAX_PRIORITY}"
+            raise ValueError(msg)
+        body += _PRIORITY.pack(priority)
     crc = zlib.crc32(payload, zlib.crc32(body, zlib.crc32(key)))
     return struct.pack(">I", crc) + body + payload
 
 
-def encode_record(key: bytes, value: Value, expires_at: int, revision: int) -> bytes:
+def encode_record(key: bytes, value: Value, expires_at: int, revision: int, priority: int | None = None) -> bytes:
     """Encode ``value`` stored under ``key`` as record bytes."""
     kind, payload = encode_payload(value)
-    return pack_record(key, kind, payload, expires_at, revision)
+    return pack_record(key, kind, payload, expires_at, revision, priority)
 
 
 def decode_header(
@@ -134,9 +152,21 @@ def decode_header(
         raise CorruptRecord(namespace, key, f"record is {len(data)} bytes, shorter than its header")
     _crc, kind, expires_at, revision = HEADER.unpack_from(data)
     try:
-        return Kind(kind), expires_at, revision
+        return Kind(kind & ~PRIORITY_FLAG), expires_at, revision
     except ValueError:
         raise CorruptRecord(namespace, key, f"unknown kind {kind}") from None
+
+
+def record_priority(data: bytes | memoryview) -> int | None:
+    """The priority of record ``data``, without checking it (None: none stored)."""
+    if len(data) < HEADER.size + _PRIORITY.size or not data[4] & PRIORITY_FLAG:
+        return None
+    return _PRIORITY.unpack_from(data, HEADER.size)[0]
+
+
+def payload_offset(data: bytes | memoryview) -> int:
+    """Where the payload of record ``data`` starts (after the optional priority)."""
+    return HEADER.size + (_PRIORITY.size if data[4] & PRIORITY_FLAG else 0)
 
 
 def decode_record(key: bytes, data: bytes | memoryview, *, namespace: str | None = None) -> Record:
@@ -149,12 +179,16 @@ def decode_record(key: bytes, data: bytes | memoryview, *, namespace: str | None
     (stored_crc,) = struct.unpack_from(">I", view)
     if zlib.crc32(view[4:], zlib.crc32(key)) != stored_crc:
         raise CorruptRecord(namespace, key, "CRC mismatch")
-    payload = bytes(view[HEADER.size :])
+    offset = payload_offset(view)
+    if len(view) < offset:
+        raise CorruptRecord(namespace, key, "record shorter than its header")
+    priority = _PRIORITY.unpack_from(view, HEADER.size)[0] if offset > HEADER.size else None
+    payload = bytes(view[offset:])
     try:
         value = _decode_payload(kind, payload)
     except ValueError as error:  # includes UnicodeDecodeError and json.JSONDecodeError
         raise CorruptRecord(namespace, key, f"undecodable {kind.type_name} payload: {error}") from None
-    return Record(kind, value, expires_at, revision)
+    return Record(kind, value, expires_at, revision, priority)
 
 
 def _reject_constant(name: str) -> Any:

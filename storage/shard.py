@@ -38,11 +38,15 @@ from storage.errors import DataDirError, StorageError, StorageFull
 from storage.expiry import LMDB_MAX_KEY_SIZE
 from storage.changes import Change, ChangeOp
 from storage.journal import encode_entry, entry_key, entry_seq
+from storage.delivery import DeliveryDbs
 from storage.names import (
+    DUE_DB,
     EXPIRY_DB,
+    INFLIGHT_DB,
     INTENT_DB,
     INTERNAL_DB_COUNT,
     JOURNAL_DB,
+    LEASES_DB,
     META_DB,
     db_name,
     namespace_of,
@@ -184,6 +188,7 @@ class Shard:
         self._meta_db: Any = None
         self._intent_db: Any = None
         self._journal_db: Any = None
+        self._delivery_dbs: DeliveryDbs | None = None
         self.journal_last = 0  # the newest journal entry's sequence number
         self.readonly = False
         self._revisions = RevisionCounter()
@@ -289,6 +294,8 @@ class Shard:
         self._expiry_db, self._meta_db, self._intent_db, self._journal_db = (
             self._internal_db(name, txn) for name in (EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB)
         )
+        delivery = [self._internal_db(name, txn) for name in (DUE_DB, INFLIGHT_DB, LEASES_DB)]
+        self._delivery_dbs = None if None in delivery else DeliveryDbs(*delivery)
 
     def _internal_db(self, name: bytes, txn: lmdb.Transaction | None) -> Any:
         """An internal DB, created if missing; read-only, a DB not there yet is None (empty)."""
@@ -318,7 +325,7 @@ class Shard:
         except lmdb.Error as error:
             msg = f"shard {self.index}: cannot begin a read transaction: {error}"
             raise StorageError(msg) from error
-        return ReadTxn(txn, dbs, self._expiry_db, self._journal_db)
+        return ReadTxn(txn, dbs, self._expiry_db, self._journal_db, self._delivery_dbs)
 
     @contextmanager
     def read(self) -> Iterator[ReadTxn]:
@@ -345,6 +352,8 @@ class Shard:
         """About how many bytes ``copy_to`` writes for ``txn``: the pages of every tree, no free ones."""
         lmdb_txn = txn._txn  # noqa: SLF001 - same package
         handles = [*txn._dbs.values(), self._expiry_db, self._meta_db, self._intent_db, self._journal_db]  # noqa: SLF001
+        if self._delivery_dbs is not None:
+            handles += [self._delivery_dbs.due, self._delivery_dbs.inflight, self._delivery_dbs.leases]
         try:
             stats = [lmdb_txn.stat(db) for db in handles if db is not None] + [self._env.stat()]
             page_size = self._env.stat()["psize"]
@@ -412,6 +421,13 @@ class Shard:
         """The earliest deadline (unix ms) in this shard's expiry index, or None."""
         with self.read() as txn:
             return next((deadline for deadline, _ns, _key in txn.deadlines()), None)
+
+    def next_lease_expiry(self) -> int | None:
+        """When the earliest lease of a delivery in flight ends (unix ms), or None."""
+        if self._delivery_dbs is None:
+            return None
+        with self.read() as txn:
+            return txn.delivery.next_lease_expiry()
 
     def namespaces(self) -> set[str]:
         """The namespaces that exist in this shard (created by a first write here)."""
@@ -586,8 +602,8 @@ class Shard:
         txn = self._begin_write()
         state = TxnState()
         ops = WriteTxn(
-            self._env, txn, self._dbs, self._expiry_db, self._journal_db, self._meta_db, self._revisions,
-            self._limits, state,
+            self._env, txn, self._dbs, self._expiry_db, self._journal_db, self._meta_db,
+            self._delivery_dbs, self._revisions, self._limits, state,
         )
         return ShardTxn(self, txn, ops, state)
 

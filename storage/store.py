@@ -167,6 +167,11 @@ class Store:
         deadlines = [d for d in (shard.next_deadline() for shard in self.shards) if d is not None]
         return min(deadlines, default=None)
 
+    def next_lease_expiry(self) -> int | None:
+        """The earliest end of a delivery lease in any shard (unix ms), or None."""
+        ends = [end for end in (shard.next_lease_expiry() for shard in self.shards) if end is not None]
+        return min(ends, default=None)
+
     def stats(self) -> list[ShardStats]:
         return [shard.stats() for shard in self.shards]
 

@@ -7,7 +7,8 @@ decoded (or copied) before any method returns, so nothing returned refers to LMD
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import enum
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -15,6 +16,7 @@ import lmdb
 from attrs import define, frozen
 
 from storage.changes import Change, ChangeOp
+from storage.delivery import DeliveryDbs, DeliveryTxn
 from storage.journal import JournalEntry, decode_entry, entry_key, entry_seq, entry_timestamp
 from storage.errors import (
     CorruptRecord,
@@ -34,7 +36,6 @@ from storage.expiry import (
 )
 from storage.names import db_name, validate_namespace
 from storage.records import (
-    HEADER,
     U64_MAX,
     Kind,
     Record,
@@ -43,11 +44,22 @@ from storage.records import (
     decode_record,
     encode_payload,
     pack_record,
+    payload_offset,
+    record_priority,
 )
 
-__all__ = ["SETTING_PREFIX", "ReadTxn", "RevisionCounter", "TxnLimits", "TxnState", "WriteTxn"]
+__all__ = ["KEEP", "SETTING_PREFIX", "Keep", "ReadTxn", "RevisionCounter", "TxnLimits", "TxnState", "WriteTxn"]
 
 SETTING_PREFIX = b"setting/"  # server settings kept in mi/meta (see WriteTxn.put_setting)
+
+
+class Keep(enum.Enum):
+    """``KEEP``: a put keeps the priority of the record it replaces (INCR, LPUSH... keep it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 @define
@@ -116,13 +128,32 @@ def _is_live(key: bytes, data: bytes | memoryview, now_ms: int) -> bool:
 class ReadTxn:
     """Read-only view of one shard at one point in time. Valid only inside ``Shard.read()``."""
 
-    __slots__ = ("_dbs", "_expiry_db", "_journal_db", "_txn")
+    __slots__ = ("_dbs", "_delivery_dbs", "_expiry_db", "_journal_db", "_txn")
 
-    def __init__(self, txn: lmdb.Transaction, dbs: Mapping[str, Any], expiry_db: Any, journal_db: Any) -> None:
+    def __init__(
+        self,
+        txn: lmdb.Transaction,
+        dbs: Mapping[str, Any],
+        expiry_db: Any,
+        journal_db: Any,
+        delivery_dbs: DeliveryDbs | None = None,
+    ) -> None:
         self._txn = txn
         self._dbs = dbs  # namespace -> DB handle; never mutated (the shard publishes a new dict)
         self._expiry_db = expiry_db
         self._journal_db = journal_db
+        self._delivery_dbs = delivery_dbs
+
+    @property
+    def delivery(self) -> DeliveryTxn:
+        """The due queue and the messages in flight (``storage.delivery``), read-only."""
+        return DeliveryTxn(self._txn, self._deliveries(), None, None, self._failure)
+
+    def _deliveries(self) -> DeliveryDbs:
+        if self._delivery_dbs is None:
+            msg = "this shard has no delivery databases (opened read-only before they existed)"
+            raise StorageError(msg)
+        return self._delivery_dbs
 
     def close(self) -> None:
         """End a read transaction (``Shard.begin_read``)."""
@@ -273,11 +304,12 @@ class WriteTxn(ReadTxn):
         expiry_db: Any,
         journal_db: Any,
         meta_db: Any,
+        delivery_dbs: DeliveryDbs,
         revisions: RevisionCounter,
         limits: TxnLimits,
         state: TxnState,
     ) -> None:
-        super().__init__(txn, dbs, expiry_db, journal_db)
+        super().__init__(txn, dbs, expiry_db, journal_db, delivery_dbs)
         self._env = env  # only for open_db: py-lmdb's Transaction has no env attribute at runtime
         self._meta_db = meta_db
         self._revisions = revisions
@@ -285,11 +317,19 @@ class WriteTxn(ReadTxn):
         self._state = state
 
     def put(
-        self, namespace: str, key: bytes, value: Value, expires_at: int, *, max_value_size: int | None = None
+        self,
+        namespace: str,
+        key: bytes,
+        value: Value,
+        expires_at: int,
+        *,
+        priority: int | None | Keep = KEEP,
+        max_value_size: int | None = None,
     ) -> Record:
         """Store ``value`` under ``key`` (replacing any record), expiring at ``expires_at`` (0 = never).
 
-        ``max_value_size``: a lower limit than the shard's for this write (a namespace's own).
+        ``priority``: the delivery priority to store (None: the default); ``KEEP``, that of the
+        record replaced. ``max_value_size``: a lower limit than the shard's (a namespace's own).
         """
         validate_namespace(namespace)
         if not key:
@@ -305,18 +345,30 @@ class WriteTxn(ReadTxn):
         db = self._dbs.get(namespace)
         if db is None:
             db = self._create_namespace(namespace)
-        revision = self._revisions.allocate()
-        data = pack_record(key, kind, payload, expires_at, revision)
-        self._state.changes += 1
         try:
             old = self._txn.get(key, db=db)
-            old_deadline = 0 if old is None else _deadline_or_zero(key, old)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        old_deadline = 0 if old is None else _deadline_or_zero(key, old)
+        if priority is KEEP:
+            priority = None if old is None else record_priority(old)
+        revision = self._revisions.allocate()
+        data = pack_record(key, kind, payload, expires_at, revision, priority)
+        self._state.changes += 1
+        try:
             self._txn.put(key, data, db=db)
             self._move_index_entry(namespace, key, old_deadline, expires_at)
         except lmdb.Error as error:
             raise self._failure(error, storing=True) from error
         self._state.record(Change(ChangeOp.PUT, namespace, key, data))
-        return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision)
+        return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision, priority)
+
+    @property
+    def delivery(self) -> DeliveryTxn:
+        """The due queue and the messages in flight (``storage.delivery``), in this transaction."""
+        return DeliveryTxn(
+            self._txn, self._deliveries(), self._revisions, self._state, lambda e: self._failure(e, storing=True)
+        )
 
     def put_setting(self, name: str, value: bytes | None) -> None:
         """Keep (or with None, forget) a server setting in the data dir, beside the data."""
@@ -364,10 +416,10 @@ class WriteTxn(ReadTxn):
             record = decode_record(key, data, namespace=namespace)
             if record.is_expired(now_ms):
                 return None
-            payload = bytes(memoryview(data)[HEADER.size :])
+            payload = bytes(memoryview(data)[payload_offset(data) :])
             revision = self._revisions.allocate()
             self._state.changes += 1
-            new_data = pack_record(key, record.kind, payload, expires_at, revision)
+            new_data = pack_record(key, record.kind, payload, expires_at, revision, record.priority)
             self._txn.put(key, new_data, db=db)
             self._move_index_entry(namespace, key, record.expires_at, expires_at)
         except lmdb.Error as error:
@@ -375,8 +427,11 @@ class WriteTxn(ReadTxn):
         self._state.record(Change(ChangeOp.PUT, namespace, bytes(key), new_data))
         return attrs.evolve(record, expires_at=expires_at, revision=revision)
 
-    def reap_due(self, now_ms: int, limit: int) -> list[tuple[str, bytes]]:
-        """Delete records whose deadline is at or before ``now_ms``, earliest first.
+    def reap_due(
+        self, now_ms: int, limit: int, delivers: Callable[[str], bool] | None = None
+    ) -> list[tuple[str, bytes]]:
+        """Remove records whose deadline is at or before ``now_ms``, earliest first: deleted, or
+        in a namespace that ``delivers``, moved to its due queue (``storage.delivery``).
 
         Examines at most ``limit`` index entries; returns the ``(namespace, key)`` of each record
         removed. An entry whose record is gone or has another deadline is just dropped.
@@ -399,8 +454,12 @@ class WriteTxn(ReadTxn):
                 self._txn.delete(index_key, db=self._expiry_db)
                 entry = self._due_record(index_key)
                 if entry is not None:
-                    self._txn.delete(entry[1], db=self._dbs[entry[0]])
-                    self._state.record(Change(ChangeOp.DELETE, *entry))
+                    namespace, key = entry
+                    if delivers is not None and delivers(namespace):
+                        data = bytes(self._txn.get(key, db=self._dbs[namespace]))
+                        self.delivery.enqueue(namespace, key, data)
+                    self._txn.delete(key, db=self._dbs[namespace])
+                    self._state.record(Change(ChangeOp.DELETE, namespace, key))
                     removed.append(entry)
         except lmdb.Error as error:
             raise self._failure(error) from error

@@ -143,3 +143,17 @@ def test_record_is_expired_at_its_deadline():
     record = decode_record(KEY, encode_record(KEY, b"v", 1000, 1))
     assert (record.is_expired(999), record.is_expired(1000)) == (False, True)
     assert not decode_record(KEY, encode_record(KEY, b"v", 0, 1)).is_expired(2**62)
+
+
+def test_a_priority_is_kept_and_covered_by_the_crc():
+    from storage.records import PRIORITY_FLAG, record_priority
+
+    data = encode_record(b"k", b"value", 1000, 7, priority=3)
+    record = decode_record(b"k", data)
+    assert (record.value, record.expires_at, record.revision, record.priority) == (b"value", 1000, 7, 3)
+    assert record_priority(data) == 3 and data[4] & PRIORITY_FLAG
+    assert decode_record(b"k", encode_record(b"k", b"value", 1000, 7)).priority is None
+    damaged = bytearray(data)
+    damaged[HEADER.size + 3] ^= 1  # inside the priority
+    with pytest.raises(CorruptRecord, match="CRC"):
+        decode_record(b"k", bytes(damaged))

@@ -1,0 +1,292 @@
+"""Delivery: messages whose time has come, handed to consumers under a lease (at least once).
+
+In a namespace that delivers, the reaper does not delete a message at its deadline: in the same
+write transaction it moves the record into the shard's due queue. A consumer's TAKE moves it from
+there to in-flight under a lease; ACK deletes it; NACK, or a lease that runs out, returns it to the
+due queue (or, past its attempts, to a dead-letter namespace). Each move is one transaction, so a
+message is always in exactly one place, whatever crashes.
+
+Three internal databases per shard (big-endian numbers)::
+
+    mi/due       ns length u8 | ns | priority u32 | deadline u64 | key
+                 -> crc u32 | attempts u32 | record
+    mi/inflight  delivery id u64
+                 -> crc u32 | attempts u32 | lease_until u64 | ns length u8 | ns | key length u16 | key | record
+    mi/leases    lease_until u64 | delivery id u64 -> (empty)
+
+The due queue is ordered by namespace, then priority (0 first), then deadline, so TAKE pops the
+first entries under the namespace's prefix. ``record`` is the message's record as it was stored
+(its own CRC, type, deadline and priority); a CRC over the database key and value guards the rest.
+Delivery ids come from the shard's revision counter: unique per shard, never reused.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import lmdb
+from attrs import frozen
+
+from storage.errors import CorruptRecord, StorageError
+from storage.records import Record, decode_header, decode_record, record_priority
+
+if TYPE_CHECKING:
+    from storage.txn import RevisionCounter, TxnState
+
+__all__ = ["DEFAULT_PRIORITY", "Delivery", "DeliveryDbs", "DeliveryTxn"]
+
+DEFAULT_PRIORITY = 1024  # as beanstalkd: 0 is the most urgent
+
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_PRIORITY_DEADLINE = struct.Struct(">IQ")
+_DUE_VALUE = struct.Struct(">II")  # crc, attempts
+_INFLIGHT_HEAD = struct.Struct(">IIQ")  # crc, attempts, lease_until
+_LEASE = struct.Struct(">QQ")  # lease_until, delivery id
+
+
+@frozen
+class DeliveryDbs:
+    due: Any
+    inflight: Any
+    leases: Any
+
+
+@frozen
+class Delivery:
+    """A message handed out (or being handed back). ``id`` is unique within its shard."""
+
+    id: int
+    namespace: str
+    key: bytes
+    record: Record  # its value, type, deadline and priority
+    data: bytes  # the record as stored
+    attempts: int  # deliveries so far, this one included
+    lease_until: int  # unix ms
+
+    @property
+    def priority(self) -> int:
+        return DEFAULT_PRIORITY if self.record.priority is None else self.record.priority
+
+
+def _namespace_prefix(namespace: str) -> bytes:
+    name = namespace.encode("ascii")
+    return bytes((len(name),)) + name
+
+
+def _due_key(namespace: str, priority: int, deadline: int, key: bytes) -> bytes:
+    return _namespace_prefix(namespace) + _PRIORITY_DEADLINE.pack(priority, deadline) + key
+
+
+def _sealed(db_key: bytes, body: bytes) -> bytes:
+    """``body`` with a CRC over the database key and itself in its first four bytes."""
+    return _U32.pack(zlib.crc32(body[4:], zlib.crc32(db_key))) + body[4:]
+
+
+def _check(db_key: bytes, value: bytes | memoryview, what: str) -> None:
+    if len(value) < 4 or zlib.crc32(value[4:], zlib.crc32(db_key)) != _U32.unpack_from(value)[0]:
+        raise CorruptRecord(None, db_key, f"{what} fails its CRC check")
+
+
+class DeliveryTxn:
+    """The delivery databases of one shard, inside one transaction (read-only or writable)."""
+
+    def __init__(
+        self,
+        txn: lmdb.Transaction,
+        dbs: DeliveryDbs,
+        revisions: RevisionCounter | None,
+        state: TxnState | None,
+        failure: Callable[[lmdb.Error], StorageError],
+    ) -> None:
+        self._txn = txn
+        self._dbs = dbs
+        self._revisions = revisions
+        self._state = state
+        self._failure = failure
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def first_due(self, namespace: str) -> tuple[int, int] | None:
+        """``(priority, deadline)`` of the message TAKE would hand out first here, or None."""
+        for due_key, _value in self._due_entries(namespace):
+            offset = len(_namespace_prefix(namespace))
+            return _PRIORITY_DEADLINE.unpack_from(due_key, offset)
+        return None
+
+    def counts(self, namespace: str) -> tuple[int, int, int | None]:
+        """``(due, in_flight, oldest due deadline)`` for ``namespace`` (scans: for INFO)."""
+        offset = len(_namespace_prefix(namespace))
+        due, oldest = 0, None
+        for due_key, _value in self._due_entries(namespace):
+            due += 1
+            deadline = _PRIORITY_DEADLINE.unpack_from(due_key, offset)[1]
+            oldest = deadline if oldest is None else min(oldest, deadline)
+        in_flight = sum(1 for delivery in self._inflight_entries() if delivery[1] == namespace)
+        return due, in_flight, oldest
+
+    def next_lease_expiry(self) -> int | None:
+        try:
+            with self._txn.cursor(db=self._dbs.leases) as cursor:
+                return _LEASE.unpack(cursor.key())[0] if cursor.first() else None
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def enqueue(self, namespace: str, key: bytes, data: bytes, attempts: int = 0) -> None:
+        """Put a message (record bytes ``data``) in the due queue of ``namespace``."""
+        _kind, deadline, _revision = decode_header(key, data, namespace=namespace)
+        priority = record_priority(data)
+        due_key = _due_key(namespace, DEFAULT_PRIORITY if priority is None else priority, deadline, key)
+        self._write(lambda: self._txn.put(due_key, _sealed(due_key, _DUE_VALUE.pack(0, attempts) + data), db=self._dbs.due))
+
+    def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int) -> list[Delivery]:
+        """Hand out up to ``limit`` due messages of ``namespace``, each leased until now + lease."""
+        taken = []
+        for due_key, value in list(self._due_entries(namespace, limit)):
+            key = due_key[len(_namespace_prefix(namespace)) + _PRIORITY_DEADLINE.size :]
+            _check(due_key, value, "a due message")
+            attempts = _DUE_VALUE.unpack_from(value)[1] + 1
+            data = bytes(value[_DUE_VALUE.size :])
+            record = decode_record(key, data, namespace=namespace)
+            delivery = Delivery(self._revisions.allocate(), namespace, key, record, data, attempts, now_ms + lease_ms)
+            self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+            self._hold(delivery)
+            taken.append(delivery)
+        return taken
+
+    def ack(self, namespace: str, delivery_id: int) -> bool:
+        """Done with: the message goes for good. False if no such delivery is in flight."""
+        delivery = self._inflight(delivery_id)
+        if delivery is None or delivery.namespace != namespace:
+            return False
+        self._release(delivery)
+        return True
+
+    def extend(self, namespace: str, delivery_id: int, lease_until: int) -> Delivery | None:
+        """Move a delivery's lease to ``lease_until`` (NACK with DELAY: it returns when the lease ends)."""
+        delivery = self._inflight(delivery_id)
+        if delivery is None or delivery.namespace != namespace:
+            return None
+        self._release(delivery)
+        self._hold(attrs.evolve(delivery, lease_until=lease_until))
+        return delivery
+
+    def give_back(self, namespace: str, delivery_id: int) -> Delivery | None:
+        """Take a delivery out of flight (NACK); the caller requeues or buries it (``settle``)."""
+        delivery = self._inflight(delivery_id)
+        if delivery is None or delivery.namespace != namespace:
+            return None
+        self._release(delivery)
+        return delivery
+
+    def requeue(self, delivery: Delivery) -> None:
+        """Return a delivery taken out of flight to the due queue, its attempts counted."""
+        self.enqueue(delivery.namespace, delivery.key, delivery.data, delivery.attempts)
+
+    def expired_leases(self, now_ms: int, limit: int) -> list[Delivery]:
+        """Deliveries whose lease ended at or before ``now_ms``, taken out of flight (earliest first)."""
+        ids = []
+        try:
+            with self._txn.cursor(db=self._dbs.leases) as cursor:
+                found = cursor.first()
+                while found and len(ids) < limit:
+                    lease_until, delivery_id = _LEASE.unpack(cursor.key())
+                    if lease_until > now_ms:
+                        break
+                    ids.append(delivery_id)
+                    found = cursor.next()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        expired = []
+        for delivery_id in ids:
+            delivery = self._inflight(delivery_id)
+            if delivery is not None:
+                self._release(delivery)
+                expired.append(delivery)
+        return expired
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _due_entries(self, namespace: str, limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        prefix = _namespace_prefix(namespace)
+        try:
+            with self._txn.cursor(db=self._dbs.due) as cursor:
+                found = cursor.set_range(prefix)
+                count = 0
+                while found and (limit is None or count < limit):
+                    due_key = bytes(cursor.key())
+                    if not due_key.startswith(prefix):
+                        return
+                    yield due_key, bytes(cursor.value())
+                    count += 1
+                    found = cursor.next()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def _inflight_entries(self) -> Iterator[tuple[int, str]]:
+        try:
+            with self._txn.cursor(db=self._dbs.inflight) as cursor:
+                for raw_id, value in cursor:
+                    length = value[_INFLIGHT_HEAD.size]
+                    start = _INFLIGHT_HEAD.size + 1
+                    yield _U64.unpack(raw_id)[0], bytes(value[start : start + length]).decode("ascii", "replace")
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def _inflight(self, delivery_id: int) -> Delivery | None:
+        raw_id = _U64.pack(delivery_id)
+        try:
+            value = self._txn.get(raw_id, db=self._dbs.inflight)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        if value is None:
+            return None
+        _check(raw_id, value, f"in-flight delivery {delivery_id}")
+        _crc, attempts, lease_until = _INFLIGHT_HEAD.unpack_from(value)
+        offset = _INFLIGHT_HEAD.size
+        length = value[offset]
+        namespace = bytes(value[offset + 1 : offset + 1 + length]).decode("ascii")
+        offset += 1 + length
+        (key_length,) = _U16.unpack_from(value, offset)
+        offset += _U16.size
+        key = bytes(value[offset : offset + key_length])
+        data = bytes(value[offset + key_length :])
+        record = decode_record(key, data, namespace=namespace)
+        return Delivery(delivery_id, namespace, key, record, data, attempts, lease_until)
+
+    def _hold(self, delivery: Delivery) -> None:
+        raw_id = _U64.pack(delivery.id)
+        body = (
+            _INFLIGHT_HEAD.pack(0, delivery.attempts, delivery.lease_until)
+            + _namespace_prefix(delivery.namespace)
+            + _U16.pack(len(delivery.key))
+            + delivery.key
+            + delivery.data
+        )
+        lease = _LEASE.pack(delivery.lease_until, delivery.id)
+        self._write(lambda: self._txn.put(raw_id, _sealed(raw_id, body), db=self._dbs.inflight))
+        self._write(lambda: self._txn.put(lease, b"", db=self._dbs.leases))
+
+    def _release(self, delivery: Delivery) -> None:
+        lease = _LEASE.pack(delivery.lease_until, delivery.id)
+        self._write(lambda: self._txn.delete(_U64.pack(delivery.id), db=self._dbs.inflight))
+        self._write(lambda: self._txn.delete(lease, db=self._dbs.leases))
+
+    def _write(self, change: Callable[[], Any]) -> None:
+        if self._state is None:
+            msg = "a read-only transaction cannot change deliveries"
+            raise TypeError(msg)
+        self._state.changes += 1
+        try:
+            change()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+
