@@ -125,14 +125,28 @@ class SnapshotConfig:
     keep: int = field(default=7, validator=_positive)
 
 
+def _namespace_name(instance: Any, attribute: Any, value: str) -> None:
+    if _NAMESPACE_RE.fullmatch(value) is None:
+        msg = f"{attribute.name}: {value!r} is not a valid namespace name (letters, digits and _.:- up to 64)"
+        raise ValueError(msg)
+
+
 @define(frozen=True)
 class NamespaceSettings:
     """``[namespaces.NAME]``: one namespace's own rules (``NAMESPACE CONFIG`` changes them at run time)."""
 
+    # "drop": a message is deleted when its TTL passes. "deliver": it is handed to consumers (TAKE).
+    on_expire: Literal["drop", "deliver"] = "drop"
     # SET, HSET and LSET without TTL (or KEEPTTL) give the message this TTL.
     default_ttl: Seconds | None = field(default=None, validator=validators.optional(_positive))
     # Largest value a write to this namespace may store (at most storage.max_value_size).
     max_value_size: ByteSize | None = field(default=None, validator=validators.optional(_positive))
+    # How long a consumer holds a message it took before it is delivered again (TAKE ... LEASE).
+    lease: Seconds = field(default=Seconds(30.0), validator=_positive)
+    # Deliveries before a message goes to dead_letter (or, without one, is dropped). Unset: no limit.
+    max_attempts: int | None = field(default=None, validator=validators.optional(_positive))
+    # Where a message goes after max_attempts failed deliveries (stored there without a TTL).
+    dead_letter: str | None = field(default=None, validator=validators.optional(_namespace_name))
 
 
 def _namespace_names(instance: Any, attribute: Any, value: dict[str, NamespaceSettings]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from mi.config import NamespaceSettings
 from storage import ReadTxn, Record, Shard, Value, WriteTxn, shard_index
+from storage.txn import KEEP, Keep
 
 NO_SETTINGS = NamespaceSettings()
 
@@ -99,10 +100,13 @@ class Keyspace:
         ttl = self._settings(ns).default_ttl
         return None if ttl is None else round(ttl * 1000)
 
-    def put(self, ns: str, key: bytes, value: Value, expires_at: int = 0) -> Record:
-        """Store ``value`` (replacing any record) with deadline ``expires_at`` (0 = none)."""
+    def put(
+        self, ns: str, key: bytes, value: Value, expires_at: int = 0, priority: int | None | Keep = KEEP
+    ) -> Record:
+        """Store ``value`` (replacing any record) with deadline ``expires_at`` (0 = none) and
+        delivery ``priority`` (None: the default; ``KEEP``: the replaced record's)."""
         limit = self._settings(ns).max_value_size
-        record = self._write_txn(key).put(ns, key, value, expires_at, max_value_size=limit)
+        record = self._write_txn(key).put(ns, key, value, expires_at, priority=priority, max_value_size=limit)
         if expires_at:
             self.deadlines.append(expires_at)
         return record

@@ -8,7 +8,7 @@ dir (in shard 0, beside the data), so they survive restarts, and win over the fi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -16,39 +16,76 @@ import trio
 
 from mi.config import NamespaceSettings, parse_seconds, parse_size
 from protocol.errors import CommandError
+from storage import InvalidNamespace, validate_namespace
 
 __all__ = ["OPTIONS", "NamespaceSettingsTable", "parse_option", "render"]
 
 SETTING_PREFIX = "ns/"  # the name a namespace's overrides are kept under, before the namespace
-OPTIONS = {
-    "default_ttl": parse_seconds,
-    "max_value_size": parse_size,
-}
 NO_LIMIT = "none"
+
+
+def _on_expire(text: str) -> str:
+    if text not in ("drop", "deliver"):
+        msg = f"must be drop or deliver, not {text!r}"
+        raise ValueError(msg)
+    return text
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        msg = f"not a whole number: {text!r}"
+        raise ValueError(msg)
+    return int(text)
+
+
+def _namespace(text: str) -> str:
+    try:
+        return validate_namespace(text)
+    except InvalidNamespace as error:
+        raise ValueError(str(error)) from None
+
+
+# option -> (parse its text, whether "none" lifts it)
+OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
+    "on_expire": (_on_expire, False),
+    "default_ttl": (parse_seconds, True),
+    "max_value_size": (parse_size, True),
+    "lease": (parse_seconds, False),
+    "max_attempts": (_count, True),
+    "dead_letter": (_namespace, True),
+}
 
 
 def parse_option(option: str, text: str) -> Any:
     """The value of ``option`` written as ``text`` (None for ``none``); ``CommandError`` if bad."""
     if option not in OPTIONS:
         raise CommandError("ERR", f"unknown namespace option '{option}' (known: {', '.join(OPTIONS)})")
-    if text.lower() == NO_LIMIT:
+    parse, may_be_none = OPTIONS[option]
+    if text.lower() == NO_LIMIT and may_be_none:
         return None
     try:
-        value = OPTIONS[option](text)
+        value = parse(text)
     except ValueError as error:
         raise CommandError("ERR", f"{option}: {error}") from None
-    if value <= 0:
-        raise CommandError("ERR", f"{option} must be greater than 0 (or {NO_LIMIT})")
+    if isinstance(value, int | float) and value <= 0:
+        lifted = f" (or {NO_LIMIT})" if may_be_none else ""
+        raise CommandError("ERR", f"{option} must be greater than 0{lifted}")
     return value
 
 
 def render(settings: NamespaceSettings) -> dict[str, str | None]:
-    """The options as NAMESPACE CONFIG GET shows them: seconds, bytes, or None for no limit."""
-    ttl, size = settings.default_ttl, settings.max_value_size
-    return {
-        "default_ttl": None if ttl is None else f"{ttl:g}s",
-        "max_value_size": None if size is None else str(size),
-    }
+    """The options as NAMESPACE CONFIG GET shows them: durations in seconds, sizes in bytes, None
+    for no limit."""
+    shown: dict[str, str | None] = {}
+    for option in OPTIONS:
+        value = getattr(settings, option)
+        if value is None or isinstance(value, str):
+            shown[option] = value
+        elif isinstance(value, float):
+            shown[option] = f"{value:g}s"
+        else:
+            shown[option] = str(value)
+    return shown
 
 
 class NamespaceSettingsTable:

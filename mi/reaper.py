@@ -1,9 +1,10 @@
-"""The TTL reaper: deletes expired messages on time, through the same write path as clients.
+"""The TTL reaper: removes expired messages on time, through the same write path as clients.
 
-Reads never serve an expired value (they compare the deadline with the clock), so the reaper is
-about space, not correctness. It sleeps until the earliest deadline in the expiry index and is
-woken early when a write sets a sooner one. Deadlines live on disk, so after a restart the first
-pass removes whatever fell due while the server was down.
+An expired message is deleted, or in a namespace that delivers, moved to its due queue (and the
+consumers blocked in TAKE are woken). Deliveries whose lease ran out are handed back the same way.
+Reads never serve an expired value (they compare the deadline with the clock). The reaper sleeps
+until the earliest deadline or lease end and is woken early when a write sets a sooner one.
+Deadlines live on disk, so after a restart the first pass handles whatever fell due meanwhile.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from collections.abc import Callable, Sequence
 import trio
 from attrs import define, field
 
+from mi.config import NamespaceSettings
+from mi.delivery import DueSignals, settle
 from mi.logs import get_logger
 from mi.writer import ShardWriter
-from storage import Store
+from storage import Store, WriteTxn
+
+NO_SETTINGS = NamespaceSettings()
 
 __all__ = ["Reaper"]
 
@@ -31,7 +36,10 @@ class Reaper:
     writers: Sequence[ShardWriter]
     now_ms: Callable[[], int]
     batch_size: int = 1000
+    settings: Callable[[str], NamespaceSettings] = lambda ns: NO_SETTINGS
+    signals: DueSignals = field(factory=DueSignals)
     reaped: int = 0
+    returned: int = 0  # deliveries whose lease ran out
     _wakeup: trio.Event = field(factory=trio.Event)
     _next_wake_ms: float = math.inf
 
@@ -47,27 +55,44 @@ class Reaper:
             self._wakeup = trio.Event()
             self._next_wake_ms = -math.inf  # until we know, every note wakes us
             failed = await self.reap_due() is None
-            next_deadline = self.store.next_deadline()
-            self._next_wake_ms = math.inf if next_deadline is None else next_deadline
+            wakes = [self.store.next_deadline(), self.store.next_lease_expiry()]
+            self._next_wake_ms = min((when for when in wakes if when is not None), default=math.inf)
             delay = (self._next_wake_ms - self.now_ms()) / 1000
             if failed:  # do not spin on a deadline that cannot be reaped; the error is logged
                 delay = max(delay, RETRY_AFTER_FAILURE)
             with trio.move_on_after(max(delay, 0)):
                 await self._wakeup.wait()
 
+    def _delivers(self, ns: str) -> bool:
+        return self.settings(ns).on_expire == "deliver"
+
     async def reap_due(self) -> int | None:
-        """Delete everything due now, in bounded batches per shard; how many, None on failure."""
+        """Handle everything due now, in bounded batches per shard; how many messages expired,
+        None on failure."""
         now = self.now_ms()
+        batch = self.batch_size
+
+        def reap(txn: WriteTxn) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]:
+            removed = txn.reap_due(now, batch, self._delivers)
+            expired = txn.delivery.expired_leases(now, batch)
+            return removed, [(d.namespace, settle(txn, d, self.settings(d.namespace))) for d in expired]
+
         total = 0
+        due_now: set[str] = set()
         for writer in self.writers:
             while True:
-                outcome = await writer.write(lambda txn: txn.reap_due(now, self.batch_size), "reap")
+                outcome = await writer.write(reap, "reap")
                 if isinstance(outcome, Exception):
                     log.error("reaper.failed", shard=writer.shard.index, error=repr(outcome))
                     return None
-                total += len(outcome)
-                if len(outcome) < self.batch_size:
+                removed, returned = outcome
+                total += len(removed)
+                self.returned += len(returned)
+                due_now |= {ns for ns, _key in removed if self._delivers(ns)}
+                due_now |= {ns for ns, what in returned if what == "requeued"}
+                if len(removed) < batch and len(returned) < batch:
                     break
+        self.signals.notify(due_now)
         if total:
             self.reaped += total
             log.debug("reaper.reaped", count=total)

@@ -16,6 +16,7 @@ from attrs import define, field
 
 from mi.config import Config
 from mi.logs import get_logger
+from mi.namespace_settings import NamespaceSettingsTable
 from mi.reaper import Reaper
 from mi.trimmer import JournalTrimmer
 from mi.session import Session
@@ -84,9 +85,10 @@ class Server:
         self, store: Store, writers: list[ShardWriter], task_status: trio.TaskStatus[int]
     ) -> None:
         config = self.config
-        reaper = Reaper(store, writers, self.now_ms, config.reaper.batch_size)
+        settings = NamespaceSettingsTable(config.namespaces, store.shards[0].settings())
+        reaper = Reaper(store, writers, self.now_ms, config.reaper.batch_size, settings.of)
         self.state = state = ServerState(
-            config, store, writers, reaper, now_ms=self.now_ms, config_file=self.config_file
+            config, store, writers, reaper, settings, now_ms=self.now_ms, config_file=self.config_file
         )
         async with trio.open_nursery() as services:
             await services.start(reaper.run)

@@ -11,6 +11,7 @@ from attrs import define, field
 
 from mi.config import Config
 from mi.cursors import ScanCursors
+from mi.delivery import DueSignals
 from mi.execution import UnitRunner
 from mi.namespace_settings import NamespaceSettingsTable
 from mi.snapshotter import Snapshotter
@@ -36,6 +37,7 @@ class ServerState:
     store: Store
     writers: list[ShardWriter]
     reaper: Reaper
+    namespace_settings: NamespaceSettingsTable
     now_ms: Callable[[], int] = wall_clock_ms
     config_file: str | None = None
     port: int = 0
@@ -46,15 +48,12 @@ class ServerState:
     watches: WatchRegistry = field(factory=WatchRegistry)
     units: UnitRunner = field(init=False)
     snapshotter: Snapshotter = field(init=False)
-    namespace_settings: NamespaceSettingsTable = field(init=False)
     connections_received: int = 0
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.units = UnitRunner(self)
         self.snapshotter = Snapshotter(self.store, self.writers, self.config.snapshots)
-        # Runtime overrides live in shard 0 (read once here; NAMESPACE CONFIG keeps both in step).
-        self.namespace_settings = NamespaceSettingsTable(self.config.namespaces, self.store.shards[0].settings())
 
     @property
     def data_dir(self) -> Path:
@@ -62,6 +61,10 @@ class ServerState:
 
     def shard_index(self, key: bytes) -> int:
         return shard_index(key, len(self.writers))
+
+    @property
+    def due_signals(self) -> DueSignals:
+        return self.reaper.signals
 
     def next_client_id(self) -> int:
         self._last_client_id += 1

@@ -88,11 +88,15 @@ __all__ = [
     "Incrby",
     "Info",
     "Journal",
+    "Ack",
+    "DeliveryId",
+    "Nack",
     "NamespaceConfigGet",
     "NamespaceConfigSet",
     "NamespaceInfo",
     "Snapshot",
     "SnapshotStatus",
+    "Take",
     "JsonScalar",
     "Keyed",
     "Keys",
@@ -129,7 +133,7 @@ __all__ = [
 @frozen
 class Set(Keyed):
     """``SET key value [FROM ns] [TTL d | EX s | PX ms | EXAT s | PXAT ms | KEEPTTL] [NX | XX] [GET]
-    [AS kind]``."""
+    [AS kind] [PRIORITY n]``."""
 
     name: ClassVar[str] = "set"
     key: bytes
@@ -140,28 +144,31 @@ class Set(Keyed):
     condition: str | None = None  # "NX" | "XX"
     get: bool = False  # reply with the old value
     expire_at_ms: int | None = None  # EXAT / PXAT: an absolute deadline
+    priority: int | None = None  # for delivery: 0 most urgent; None: the default
 
 
 @frozen
 class Hset(Keyed):
-    """``HSET key {json object} [FROM ns] [TTL d | EX s | PX ms]``."""
+    """``HSET key {json object} [FROM ns] [TTL d | EX s | PX ms] [PRIORITY n]``."""
 
     name: ClassVar[str] = "hset"
     key: bytes
     value: dict[str, Any] = field(eq=as_json)
     ns: str | None = None
     ttl_ms: int | None = None
+    priority: int | None = None
 
 
 @frozen
 class Lset(Keyed):
-    """``LSET key [json array] [FROM ns] [TTL d | EX s | PX ms]``."""
+    """``LSET key [json array] [FROM ns] [TTL d | EX s | PX ms] [PRIORITY n]``."""
 
     name: ClassVar[str] = "lset"
     key: bytes
     value: list[Any] = field(eq=as_json)
     ns: str | None = None
     ttl_ms: int | None = None
+    priority: int | None = None
 
 
 @frozen
@@ -490,3 +497,36 @@ class NamespaceConfigSet(Command):
     ns: str
     option: str
     value: str | None
+
+
+DeliveryId = tuple[int, int]  # (shard, id within the shard), written "3-1042"
+
+
+@frozen
+class Take(Command):
+    """``TAKE [FROM ns] [COUNT n] [BLOCK ms] [LEASE d]``: due messages, each leased to this consumer."""
+
+    name: ClassVar[str] = "take"
+    ns: str | None = None
+    count: int = 1
+    block_ms: int | None = None  # None: answer at once; 0: wait as long as it takes
+    lease_ms: int | None = None  # None: the namespace's lease
+
+
+@frozen
+class Ack(Command):
+    """``ACK ns id [id ...]``: these deliveries are done with; the messages go."""
+
+    name: ClassVar[str] = "ack"
+    ns: str
+    ids: tuple[DeliveryId, ...]
+
+
+@frozen
+class Nack(Command):
+    """``NACK ns id [DELAY d]``: hand a delivery back, due again now (or after the delay)."""
+
+    name: ClassVar[str] = "nack"
+    ns: str
+    id: DeliveryId
+    delay_ms: int | None = None

@@ -26,6 +26,9 @@ __all__ = [
     "invalid_expire_time",
     "invalid_json",
     "invalid_namespace",
+    "invalid_delivery_id",
+    "invalid_priority",
+    "invalid_timeout",
     "invalid_protocol_version",
     "key_too_large",
     "max_clients_reached",
@@ -286,6 +289,19 @@ def hash_value_not_integer() -> CommandError:
 
 def not_positive() -> CommandError:
     return CommandError("ERR", "value is out of range, must be positive")
+
+
+def invalid_timeout() -> CommandError:
+    return CommandError("ERR", "timeout is not an integer or out of range")
+
+
+def invalid_delivery_id(token: bytes) -> CommandError:
+    text = token.decode("utf-8", "replace")
+    return CommandError("ERR", f"invalid delivery id '{text}' (ids look like 3-1042, as TAKE gives them)")
+
+
+def invalid_priority() -> CommandError:
+    return CommandError("ERR", "PRIORITY must be an integer from 0 (most urgent) to 4294967295")
 
 
 def not_utf8(what: str) -> CommandError:

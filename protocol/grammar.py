@@ -20,6 +20,7 @@ from attrs import frozen
 from protocol import errors
 from protocol.commands import (
     COMMAND_SPECS,
+    Ack,
     Command,
     Dbsize,
     Del,
@@ -32,11 +33,13 @@ from protocol.commands import (
     Keys,
     Lset,
     Multi,
+    Nack,
     Namespaces,
     Persist,
     Scan,
     Select,
     Set,
+    Take,
     Ttl,
     Type,
     Unwatch,
@@ -110,6 +113,16 @@ def _scalar_kind(command: str, token: bytes) -> str:
     return kind
 
 
+MAX_PRIORITY = 2**32 - 1
+
+
+def _priority(command: str, token: bytes) -> int:
+    priority = parse_uint(token)
+    if priority is None or priority > MAX_PRIORITY:
+        raise errors.invalid_priority()
+    return priority
+
+
 def _count(command: str, token: bytes) -> int:
     count = parse_int(token)
     if count < 1:
@@ -133,13 +146,35 @@ _OPTIONS: dict[str, _Option] = {
     "as": _Option("as", _scalar_kind),
     "match": _Option("match", lambda command, token: token),
     "count": _Option("count", _count),
+    "priority": _Option("priority", _priority),
+    "block": _Option("block", lambda command, token: _milliseconds(token)),
+    "lease": _Option("lease", lambda command, token: parse_duration(token)),
+    "delay": _Option("delay", lambda command, token: parse_duration(token)),
 }
 
+
+def _milliseconds(token: bytes) -> int:
+    value = parse_uint(token)
+    if value is None or value > MAX_TTL_MS:
+        raise errors.invalid_timeout()
+    return value
+
+
+def _delivery_id(token: bytes) -> tuple[int, int]:
+    shard, _, number = token.partition(b"-")
+    parsed = parse_uint(shard), parse_uint(number)
+    if None in parsed:
+        raise errors.invalid_delivery_id(token)
+    return parsed  # type: ignore[return-value]
+
 _FROM = frozenset({"from"})
-_SET_OPTIONS = frozenset({"from", "ttl", "ex", "px", "exat", "pxat", "keepttl", "nx", "xx", "get", "as"})
-_JSON_OPTIONS = frozenset({"from", "ttl", "ex", "px"})
+_SET_OPTIONS = frozenset(
+    {"from", "ttl", "ex", "px", "exat", "pxat", "keepttl", "nx", "xx", "get", "as", "priority"}
+)
+_JSON_OPTIONS = frozenset({"from", "ttl", "ex", "px", "priority"})
 _EXPIRE_OPTIONS = frozenset({"from", "nx", "xx", "gt", "lt"})
 _SCAN_OPTIONS = frozenset({"from", "match", "count"})
+_TAKE_OPTIONS = frozenset({"from", "count", "block", "lease"})
 
 
 def _options(command: str, args: tuple[bytes, ...], allowed: frozenset[str]) -> dict[str, object]:
@@ -175,6 +210,11 @@ def _expire_at(found: Mapping[str, object]) -> int | None:
 def _str(found: Mapping[str, object], slot: str) -> str | None:
     value = found.get(slot)
     return value if isinstance(value, str) else None
+
+
+def _int(found: Mapping[str, object], slot: str) -> int | None:
+    value = found.get(slot)
+    return value if isinstance(value, int) else None
 
 
 def _ns(found: Mapping[str, object]) -> str | None:
@@ -217,6 +257,7 @@ def _set(name: str, request: Request) -> Command:
         condition=_str(found, "condition"),
         get="get" in found,
         expire_at_ms=_expire_at(found),
+        priority=_int(found, "priority"),
     )
 
 
@@ -232,7 +273,7 @@ def _hset(name: str, request: Request) -> Command:
         return hset_fields(name, request)
     value = parse_json_object(args[2], name)
     found = _options(name, args[3:], _JSON_OPTIONS)
-    return Hset(args[1], value, ns=_ns(found), ttl_ms=_ttl(found))
+    return Hset(args[1], value, ns=_ns(found), ttl_ms=_ttl(found), priority=_int(found, "priority"))
 
 
 @_parser("lset")
@@ -242,7 +283,7 @@ def _lset(name: str, request: Request) -> Command:
         return lset_index(name, request)
     value = parse_json_array(args[2], name)
     found = _options(name, args[3:], _JSON_OPTIONS)
-    return Lset(args[1], value, ns=_ns(found), ttl_ms=_ttl(found))
+    return Lset(args[1], value, ns=_ns(found), ttl_ms=_ttl(found), priority=_int(found, "priority"))
 
 
 @_parser("get")
@@ -310,6 +351,26 @@ def _scan(name: str, request: Request) -> Command:
 @_parser("keys")
 def _keys(name: str, request: Request) -> Command:
     return Keys(request.args[1], ns=_ns(_options(name, request.args[2:], _FROM)))
+
+
+@_parser("take")
+def _take(name: str, request: Request) -> Command:
+    found = _options(name, request.args[1:], _TAKE_OPTIONS)
+    count = _int(found, "count")
+    return Take(_ns(found), count or 1, _int(found, "block"), _int(found, "lease"))
+
+
+@_parser("ack")
+def _ack(name: str, request: Request) -> Command:
+    args = request.args
+    return Ack(parse_namespace(args[1]), tuple(_delivery_id(token) for token in args[2:]))
+
+
+@_parser("nack")
+def _nack(name: str, request: Request) -> Command:
+    args = request.args
+    found = _options(name, args[3:], frozenset({"delay"}))
+    return Nack(parse_namespace(args[1]), _delivery_id(args[2]), _int(found, "delay"))
 
 
 @_parser("dbsize")

@@ -1,6 +1,6 @@
 """Command execution, one module per family; importing this package registers every handler."""
 
-from mi.commands import admin, counters, hashes, keys, lists, namespaces, server, strings, transactions
+from mi.commands import admin, counters, delivery, hashes, keys, lists, namespaces, server, strings, transactions
 from mi.commands.base import REGISTRY, Kind, as_command_error, reply_of
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Kind",
     "as_command_error",
     "counters",
+    "delivery",
     "hashes",
     "keys",
     "lists",

@@ -122,7 +122,7 @@ def rename(keyspace: Keyspace, command: Rename) -> SimpleString | int:
         return 0
     if command.source != command.destination:
         keyspace.delete(ns, command.source)
-        keyspace.put(ns, command.destination, record.value, record.expires_at)
+        keyspace.put(ns, command.destination, record.value, record.expires_at, record.priority)
     return 1 if command.nx else SimpleString("OK")
 
 
@@ -137,7 +137,7 @@ def copy(keyspace: Keyspace, command: Copy) -> int:
         return 0
     if not command.replace and keyspace.get(destination_ns, command.destination) is not None:
         return 0
-    keyspace.put(destination_ns, command.destination, record.value, record.expires_at)
+    keyspace.put(destination_ns, command.destination, record.value, record.expires_at, record.priority)
     return 1
 
 

@@ -9,6 +9,7 @@ from mi.keyspace import Keyspace
 from protocol.commands import Get, Getdel, Getex, Hset, Lset, Mget, Mset, Set
 from protocol.replies import SimpleString, Stored
 from storage import CorruptRecord, Record
+from storage.txn import KEEP
 
 OK = SimpleString("OK")
 
@@ -23,9 +24,10 @@ def store_message(
     expire_at_ms: int | None = None,
     keep_ttl: bool = False,
     condition: str | None = None,
+    priority: int | None = None,
 ) -> tuple[bool, Record | None]:
     """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis, or
-    takes the namespace's ``default_ttl``.
+    takes the namespace's ``default_ttl``. ``priority`` orders delivery (None: the default).
 
     Returns whether it was written (NX/XX may refuse), and the live record it replaced.
     """
@@ -46,7 +48,8 @@ def store_message(
     if expires_at and expires_at <= keyspace.now_ms:  # EXAT in the past: set and gone at once
         keyspace.delete(ns, key)
     else:
-        keyspace.put(ns, key, value, expires_at)
+        keep_priority = keep_ttl and priority is None  # the same schedule, the same urgency
+        keyspace.put(ns, key, value, expires_at, KEEP if keep_priority else priority)
     return True, old
 
 
@@ -61,6 +64,7 @@ def set_(keyspace: Keyspace, command: Set) -> SimpleString | Stored | None:
         expire_at_ms=command.expire_at_ms,
         keep_ttl=command.keep_ttl,
         condition=command.condition,
+        priority=command.priority,
     )
     if command.get:  # SET ... GET answers the old value, written or not
         return None if old is None else Stored(old.value)
@@ -69,13 +73,13 @@ def set_(keyspace: Keyspace, command: Set) -> SimpleString | Stored | None:
 
 @REGISTRY.write(Hset)
 def hset(keyspace: Keyspace, command: Hset) -> SimpleString:
-    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms)
+    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms, priority=command.priority)
     return OK
 
 
 @REGISTRY.write(Lset)
 def lset(keyspace: Keyspace, command: Lset) -> SimpleString:
-    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms)
+    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms, priority=command.priority)
     return OK
 
 

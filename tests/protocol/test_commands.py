@@ -92,6 +92,9 @@ MINIMAL = {
     "snapshot": "SNAPSHOT",
     "namespace|info": "NAMESPACE INFO ns",
     "namespace|config": "NAMESPACE CONFIG ns GET",
+    "take": "TAKE",
+    "ack": "ACK ns 0-1",
+    "nack": "NACK ns 0-1",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
 OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m"]

@@ -709,3 +709,47 @@ def test_arbitrary_argv_only_raises_command_error(
     except CommandError:
         return
     assert isinstance(command, Command)
+
+
+def test_priority_on_set_hset_lset() -> None:
+    from protocol.commands import Hset, Lset, Set
+    from protocol.grammar import parse_command as parse_request
+    from protocol.request import Request
+
+    def parse(*args: str):
+        return parse_request(Request(tuple(a.encode() for a in args)))
+
+    assert parse("SET", "k", "v", "TTL", "5m", "PRIORITY", "0").priority == 0
+    assert parse("SET", "k", "v").priority is None
+    assert isinstance(parse("HSET", "k", '{"a": 1}', "PRIORITY", "7"), Hset)
+    assert parse("HSET", "k", '{"a": 1}', "PRIORITY", "7").priority == 7
+    assert parse("LSET", "k", "[1]", "PRIORITY", "4294967295").priority == 2**32 - 1
+    assert isinstance(parse("LSET", "k", "[1]"), Lset) and isinstance(parse("SET", "k", "v"), Set)
+    for bad in ("-1", "4294967296", "high"):
+        with pytest.raises(CommandError, match="PRIORITY must be an integer"):
+            parse("SET", "k", "v", "PRIORITY", bad)
+
+
+def test_take_ack_nack() -> None:
+    from protocol.commands import Ack, Nack, Take
+    from protocol.grammar import parse_command as parse_request
+    from protocol.request import Request
+
+    def parse(*args: str):
+        return parse_request(Request(tuple(a.encode() for a in args)))
+
+    assert parse("TAKE") == Take()
+    assert parse("TAKE", "FROM", "jobs", "COUNT", "10", "BLOCK", "0", "LEASE", "1m") == Take("jobs", 10, 0, 60_000)
+    assert parse("ACK", "jobs", "0-1", "3-1042") == Ack("jobs", ((0, 1), (3, 1042)))
+    assert parse("NACK", "jobs", "2-7") == Nack("jobs", (2, 7))
+    assert parse("NACK", "jobs", "2-7", "DELAY", "5s") == Nack("jobs", (2, 7), 5000)
+    for args, text in [
+        (("ACK", "jobs", "7"), "invalid delivery id '7'"),
+        (("ACK", "jobs", "a-1"), "invalid delivery id"),
+        (("TAKE", "BLOCK", "-1"), "timeout is not an integer"),
+        (("TAKE", "COUNT", "0"), "syntax error"),
+        (("NACK", "jobs", "1-1", "DELAY"), "syntax error"),
+        (("ACK", "jobs"), "wrong number of arguments"),
+    ]:
+        with pytest.raises(CommandError, match=text):
+            parse(*args)

@@ -1,0 +1,105 @@
+"""Delivery on the server side: who waits for due messages, and what happens to one handed back.
+
+The storage moves (``storage.delivery``) happen in shard write transactions; this module decides
+where a message goes when a delivery fails (back to the due queue, to the dead-letter namespace,
+or away) and wakes the consumers blocked in TAKE when something falls due.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+from attrs import define, field
+
+from mi.config import NamespaceSettings
+from mi.logs import get_logger
+from mi.writer import ShardWriter
+from storage import Store, WriteTxn
+from storage.delivery import Delivery
+
+__all__ = ["DueSignals", "settle", "take_available"]
+
+log = get_logger("mi.delivery")
+
+
+@define
+class DueSignals:
+    """One event per namespace, set (and replaced) when messages fall due there.
+
+    A consumer takes the event *before* it looks at the queue, so a message that falls due
+    between its look and its wait still wakes it.
+    """
+
+    _events: dict[str, trio.Event] = field(factory=dict)
+
+    def event(self, ns: str) -> trio.Event:
+        event = self._events.get(ns)
+        if event is None:
+            event = self._events[ns] = trio.Event()
+        return event
+
+    def notify(self, namespaces: set[str]) -> None:
+        for ns in namespaces:
+            event = self._events.pop(ns, None)
+            if event is not None:
+                event.set()
+
+
+def settle(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings) -> str:
+    """A delivery that failed (NACK, or its lease ran out): ``"requeued"``, ``"dead-lettered"``
+    (stored in the dead-letter namespace without a TTL, under the same key) or ``"dropped"``."""
+    if settings.max_attempts is None or delivery.attempts < settings.max_attempts:
+        txn.delivery.requeue(delivery)
+        return "requeued"
+    if settings.dead_letter is not None:
+        txn.put(settings.dead_letter, delivery.key, delivery.record.value, 0, priority=delivery.record.priority)
+        outcome = "dead-lettered"
+    else:
+        outcome = "dropped"
+    log.warning(
+        "delivery.given_up",
+        ns=delivery.namespace,
+        key=delivery.key.decode("utf-8", "backslashreplace"),
+        attempts=delivery.attempts,
+        outcome=outcome,
+        dead_letter=settings.dead_letter,
+    )
+    return outcome
+
+
+async def take_available(
+    store: Store, writers: Sequence[ShardWriter], ns: str, count: int, now_ms: int, lease_ms: int
+) -> list[tuple[int, Delivery]]:
+    """Up to ``count`` due messages of ``ns``, each as ``(shard, delivery)``, now leased.
+
+    Shards are tried in the order of their most urgent message (priority, then deadline); within
+    a shard the queue's order holds. Each shard's take is one durable commit.
+    """
+    firsts = []
+    for shard in store.shards:
+        with shard.read() as txn:
+            first = txn.delivery.first_due(ns)
+        if first is not None:
+            firsts.append((first, shard.index))
+    taken: list[tuple[int, Delivery]] = []
+    for _first, index in sorted(firsts):
+        wanted = count - len(taken)
+        if wanted <= 0:
+            break
+        outcome = await writers[index].write(_take(ns, now_ms, lease_ms, wanted), "TAKE")
+        if isinstance(outcome, Exception):
+            raise outcome
+        taken += [(index, delivery) for delivery in outcome]
+    return taken
+
+
+def _take(ns: str, now_ms: int, lease_ms: int, count: int) -> Callable[[WriteTxn], Any]:
+    return lambda txn: txn.delivery.take(ns, now_ms, lease_ms, count)
+
+
+def wait_seconds(deadline_ms: float, now_ms: int) -> float:
+    """Seconds from ``now_ms`` to ``deadline_ms`` (infinite for an infinite deadline)."""
+    return math.inf if deadline_ms == math.inf else max(deadline_ms - now_ms, 0) / 1000
