@@ -8,6 +8,7 @@ or away) and wakes the consumers blocked in TAKE when something falls due.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -73,27 +74,24 @@ def settle(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings) -> st
 async def take_available(
     store: Store, writers: Sequence[ShardWriter], ns: str, count: int, now_ms: int, lease_ms: int
 ) -> list[tuple[int, Delivery]]:
-    """Up to ``count`` due messages of ``ns``, each as ``(shard, delivery)``, now leased.
+    """Up to ``count`` due messages of ``ns``, most urgent first, each as ``(shard, delivery)``,
+    now leased.
 
-    Shards are tried in the order of their most urgent message (priority, then deadline); within
-    a shard the queue's order holds. Each shard's take is one durable commit.
+    Each shard's queue is in order; the most urgent ``count`` across shards decide how many to
+    take from each, and each shard's take is one durable commit.
     """
-    firsts = []
+    candidates = []
     for shard in store.shards:
         with shard.read() as txn:
-            first = txn.delivery.first_due(ns)
-        if first is not None:
-            firsts.append((first, shard.index))
+            candidates += [(first, shard.index) for first in txn.delivery.peek(ns, count)]
+    wanted = Counter(index for _first, index in sorted(candidates)[:count])
     taken: list[tuple[int, Delivery]] = []
-    for _first, index in sorted(firsts):
-        wanted = count - len(taken)
-        if wanted <= 0:
-            break
-        outcome = await writers[index].write(_take(ns, now_ms, lease_ms, wanted), "TAKE")
+    for index, how_many in wanted.items():
+        outcome = await writers[index].write(_take(ns, now_ms, lease_ms, how_many), "TAKE")
         if isinstance(outcome, Exception):
             raise outcome
         taken += [(index, delivery) for delivery in outcome]
-    return taken
+    return sorted(taken, key=lambda item: (item[1].priority, item[1].record.expires_at))
 
 
 def _take(ns: str, now_ms: int, lease_ms: int, count: int) -> Callable[[WriteTxn], Any]:

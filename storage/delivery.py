@@ -37,7 +37,7 @@ from storage.records import Record, decode_header, decode_record, record_priorit
 if TYPE_CHECKING:
     from storage.txn import RevisionCounter, TxnState
 
-__all__ = ["DEFAULT_PRIORITY", "Delivery", "DeliveryDbs", "DeliveryTxn"]
+__all__ = ["DEFAULT_PRIORITY", "Delivery", "DeliveryDbs", "DeliveryTxn", "check_due_entry", "decode_inflight"]
 
 DEFAULT_PRIORITY = 1024  # as beanstalkd: 0 is the most urgent
 
@@ -93,6 +93,32 @@ def _check(db_key: bytes, value: bytes | memoryview, what: str) -> None:
         raise CorruptRecord(None, db_key, f"{what} fails its CRC check")
 
 
+def check_due_entry(due_key: bytes, value: bytes | memoryview) -> None:
+    """``CorruptRecord`` unless a due-queue entry is intact (for ``mi verify``)."""
+    _check(due_key, value, "a due message")
+    length = due_key[0]
+    namespace = due_key[1 : 1 + length].decode("ascii", "replace")
+    key = due_key[1 + length + _PRIORITY_DEADLINE.size :]
+    decode_record(key, bytes(value[_DUE_VALUE.size :]), namespace=namespace)
+
+
+def decode_inflight(raw_id: bytes, value: bytes | memoryview) -> Delivery:
+    """The delivery stored under ``raw_id`` in ``mi/inflight``; ``CorruptRecord`` if damaged."""
+    delivery_id = _U64.unpack(raw_id)[0]
+    _check(raw_id, value, f"in-flight delivery {delivery_id}")
+    _crc, attempts, lease_until = _INFLIGHT_HEAD.unpack_from(value)
+    offset = _INFLIGHT_HEAD.size
+    length = value[offset]
+    namespace = bytes(value[offset + 1 : offset + 1 + length]).decode("ascii")
+    offset += 1 + length
+    (key_length,) = _U16.unpack_from(value, offset)
+    offset += _U16.size
+    key = bytes(value[offset : offset + key_length])
+    data = bytes(value[offset + key_length :])
+    record = decode_record(key, data, namespace=namespace)
+    return Delivery(delivery_id, namespace, key, record, data, attempts, lease_until)
+
+
 class DeliveryTxn:
     """The delivery databases of one shard, inside one transaction (read-only or writable)."""
 
@@ -112,12 +138,10 @@ class DeliveryTxn:
 
     # -- reads -----------------------------------------------------------------------------------
 
-    def first_due(self, namespace: str) -> tuple[int, int] | None:
-        """``(priority, deadline)`` of the message TAKE would hand out first here, or None."""
-        for due_key, _value in self._due_entries(namespace):
-            offset = len(_namespace_prefix(namespace))
-            return _PRIORITY_DEADLINE.unpack_from(due_key, offset)
-        return None
+    def peek(self, namespace: str, limit: int) -> list[tuple[int, int]]:
+        """``(priority, deadline)`` of the first ``limit`` messages TAKE would hand out here."""
+        offset = len(_namespace_prefix(namespace))
+        return [_PRIORITY_DEADLINE.unpack_from(due_key, offset) for due_key, _ in self._due_entries(namespace, limit)]
 
     def counts(self, namespace: str) -> tuple[int, int, int | None]:
         """``(due, in_flight, oldest due deadline)`` for ``namespace`` (scans: for INFO)."""
@@ -246,20 +270,7 @@ class DeliveryTxn:
             value = self._txn.get(raw_id, db=self._dbs.inflight)
         except lmdb.Error as error:
             raise self._failure(error) from error
-        if value is None:
-            return None
-        _check(raw_id, value, f"in-flight delivery {delivery_id}")
-        _crc, attempts, lease_until = _INFLIGHT_HEAD.unpack_from(value)
-        offset = _INFLIGHT_HEAD.size
-        length = value[offset]
-        namespace = bytes(value[offset + 1 : offset + 1 + length]).decode("ascii")
-        offset += 1 + length
-        (key_length,) = _U16.unpack_from(value, offset)
-        offset += _U16.size
-        key = bytes(value[offset : offset + key_length])
-        data = bytes(value[offset + key_length :])
-        record = decode_record(key, data, namespace=namespace)
-        return Delivery(delivery_id, namespace, key, record, data, attempts, lease_until)
+        return None if value is None else decode_inflight(raw_id, value)
 
     def _hold(self, delivery: Delivery) -> None:
         raw_id = _U64.pack(delivery.id)

@@ -2,7 +2,7 @@
 
 Every shard's environment is opened read-only and each of its databases scanned in one read
 transaction: every record's CRC and payload, the expiry index against the records (both ways),
-the journal's CRCs, and the cross-shard intents. Each problem found becomes a ``Damage``
+the journal's CRCs, the cross-shard intents, and the messages due or in flight. Each problem found becomes a ``Damage``
 naming the shard, namespace and key; nothing is repaired.
 
 A live data dir (with ``lock.mdb``) is read beside its server through LMDB's lock file; a snapshot
@@ -28,7 +28,17 @@ from storage.errors import CorruptRecord, DataDirError
 from storage.expiry import decode_index_key, encode_index_key
 from storage.journal import JournalDamaged, decode_entry, entry_seq
 from storage.manifest import read_manifest
-from storage.names import EXPIRY_DB, INTENT_DB, INTERNAL_DB_COUNT, JOURNAL_DB, db_name, namespace_of
+from storage.delivery import check_due_entry, decode_inflight
+from storage.names import (
+    DUE_DB,
+    EXPIRY_DB,
+    INFLIGHT_DB,
+    INTENT_DB,
+    INTERNAL_DB_COUNT,
+    JOURNAL_DB,
+    db_name,
+    namespace_of,
+)
 from storage.records import decode_record
 from storage.shard import DEFAULT_MAX_NAMESPACES, DEFAULT_MAX_READERS
 from storage.store import shard_dir_name
@@ -49,7 +59,7 @@ class Damage:
     """One damaged item. ``key``: the record key, or a journal/intent number as ASCII, or None."""
 
     shard: int
-    area: str  # "record" | "expiry" | "journal" | "intent" | "shard"
+    area: str  # "record" | "expiry" | "journal" | "intent" | "delivery" | "shard"
     namespace: str | None
     key: bytes | None
     problem: str
@@ -76,6 +86,7 @@ class VerifyReport:
     expiring: int = 0  # intact records with a deadline
     journal_entries: int = 0
     pending_intents: int = 0  # intact cross-shard intents, finished at the next server start
+    delivery_entries: int = 0  # messages due or in flight (storage.delivery)
     damaged: int = 0
     damage: list[Damage] = Factory(list)
 
@@ -97,6 +108,7 @@ class VerifyReport:
             "expiring": self.expiring,
             "journal_entries": self.journal_entries,
             "pending_intents": self.pending_intents,
+            "delivery_entries": self.delivery_entries,
             "damaged": self.damaged,
         }
 
@@ -109,9 +121,11 @@ class _Databases:
     expiry: Any
     journal: Any
     intents: Any
+    due: Any
+    inflight: Any
 
     def all(self) -> list[Any]:
-        handles = [*self.namespaces.values(), self.expiry, self.journal, self.intents]
+        handles = [*self.namespaces.values(), self.expiry, self.journal, self.intents, self.due, self.inflight]
         return [db for db in handles if db is not None]
 
 
@@ -242,7 +256,7 @@ def _open_databases(env: lmdb.Environment, names: list[bytes]) -> _Databases:
     namespaces = sorted({ns for ns in map(namespace_of, names) if ns is not None})
     return _Databases(
         {ns: env.open_db(db_name(ns), create=False) for ns in namespaces},
-        *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB)),
+        *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB, DUE_DB, INFLIGHT_DB)),
     )
 
 
@@ -266,6 +280,10 @@ def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
                 steps.append(("the journal", _journal_checker(index, dbs, scan)))
             if dbs.intents is not None:
                 steps.append(("the intents", _intent_checker(index, dbs, scan)))
+            if dbs.due is not None:
+                steps.append(("the due queue", _delivery_checker(index, dbs.due, "due", check_due_entry, scan)))
+            if dbs.inflight is not None:
+                steps.append(("the messages in flight", _delivery_checker(index, dbs.inflight, "in flight", decode_inflight, scan)))
             for what, check in steps:
                 try:
                     with env.begin(buffers=True) as txn:
@@ -372,6 +390,26 @@ def _intent_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.
                 report.pending_intents += 1
 
     return check
+
+
+def _delivery_checker(
+    index: int, db: Any, where: str, check: Callable[[bytes, bytes], Any], scan: _Scan
+) -> Callable[[lmdb.Transaction], None]:
+    """Every message in the due queue or in flight is intact (CRC and record)."""
+    report = scan.report
+
+    def check_all(txn: lmdb.Transaction) -> None:
+        with txn.cursor(db=db) as cursor:
+            for view, value in cursor:
+                scan.tick()
+                report.delivery_entries += 1
+                try:
+                    check(bytes(view), bytes(value))
+                except (CorruptRecord, ValueError, IndexError) as error:
+                    reason = error.reason if isinstance(error, CorruptRecord) else str(error)
+                    scan.add(Damage(index, "delivery", None, bytes(view), f"message {where}: {reason}"))
+
+    return check_all
 
 
 def _number(view: bytes | memoryview) -> bytes:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -313,4 +314,53 @@ def test_sigstop_makes_clients_time_out_and_sigcont_resumes(tmp_path):
         server.proc.send_signal(signal.SIGCONT)
     assert server.client().get("k") == b"v"
     assert server.client().set("k2", "v2") is True
+    server.kill()
+
+
+def _wait_until(check, timeout: float = 20.0):
+    """Poll ``check`` until it returns something truthy (a guard, not a timing assumption)."""
+    give_up = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < give_up, "condition not reached"
+        time.sleep(0.02)
+    return result
+
+
+def test_kill_9_keeps_scheduled_due_and_in_flight_messages(tmp_path):
+    """Nothing of a delivering namespace is lost to kill -9, and what fell due meanwhile is delivered."""
+    conf = tmp_path / "mi.toml"
+    conf.write_text('[namespaces.jobs]\non_expire = "deliver"\nlease = "1s"\n')
+    server = ServerProcess(tmp_path / "data", "--config", str(conf))
+    client = server.client()
+
+    def as_map(reply):  # a map in RESP3, a flat list in RESP2
+        return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+
+    def info(client):
+        return as_map(client.execute_command("NAMESPACE", "INFO", "jobs"))
+
+    for i in range(3):
+        client.execute_command("SET", f"due{i}", f"v{i}", "FROM", "jobs", "PX", 1)
+    client.execute_command("SET", "later", "x", "FROM", "jobs", "TTL", "1h")
+    _wait_until(lambda: info(client)[b"due"] == 3)
+    (taken,) = client.execute_command("TAKE", "FROM", "jobs")
+    client.execute_command("SET", "while-down", "w", "FROM", "jobs", "PX", 300)
+    server.kill()
+
+    server = ServerProcess(tmp_path / "data", "--config", str(conf))
+    client = server.client()
+    delivered = {}
+
+    def take_all():
+        for message in client.execute_command("TAKE", "FROM", "jobs", "COUNT", 10):
+            fields = as_map(message)
+            delivered[fields[b"key"]] = fields
+            client.execute_command("ACK", "jobs", fields[b"id"])
+        return len(delivered) == 4
+
+    _wait_until(take_all)  # the in-flight one comes back when its lease ends
+    assert set(delivered) == {b"due0", b"due1", b"due2", b"while-down"}
+    assert delivered[as_map(taken)[b"key"]][b"attempts"] == 2
+    status = info(client)
+    assert (status[b"scheduled"], status[b"due"], status[b"in_flight"]) == (1, 0, 0)
     server.kill()

@@ -58,6 +58,8 @@ def test_priority_first_then_deadline(shard):
     put(shard, b"later", b"3", 2000)
     put(shard, b"early-lazy", b"4", 500, priority=5000)
     reap(shard, 5000)
+    with shard.read() as txn:
+        assert txn.delivery.peek("jobs", 2) == [(0, 3000), (DEFAULT_PRIORITY, 1000)]
     order = [d.key for d in take(shard, now=5000)]
     assert order == [b"late-urgent", b"early", b"later", b"early-lazy"]
 

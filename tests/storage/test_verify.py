@@ -76,6 +76,7 @@ def test_clean_data_dir_is_ok_with_its_counts(data_dir):
         "expiring": len(EXPIRING),
         "journal_entries": RECORDS,
         "pending_intents": 0,
+        "delivery_entries": 0,
         "damaged": 0,
     }
     assert all(n > 0 for n in calls)
@@ -188,3 +189,28 @@ def test_dir_without_manifest_raises(tmp_path):
         verify_data_dir(tmp_path)
     with pytest.raises(DataDirError, match="no manifest.json"):
         count_items(tmp_path)
+
+
+def test_damaged_due_and_in_flight_messages_are_named(tmp_path: Path) -> None:
+    from storage.names import DUE_DB, INFLIGHT_DB
+
+    data = tmp_path / "d"
+    with Store.open(data, shards=1, max_db_size=64 * 1024**2) as store:
+        shard = store.shards[0]
+        for key in (b"first", b"second"):
+            shard.write_batch([lambda txn, key=key: txn.put("jobs", key, b"payload-" + key, 1000)])
+        shard.write_batch([lambda txn: txn.reap_due(2000, 10, lambda ns: True)])
+        shard.write_batch([lambda txn: txn.delivery.take("jobs", 2000, 30_000, 1)])
+    report = verify_data_dir(data)
+    assert report.ok and report.delivery_entries == 2
+    def damage_first(txn, db) -> None:
+        key, value = next(iter(txn.cursor(db=db)))
+        damaged = bytearray(value)
+        damaged[-2] ^= 0x01
+        txn.put(key, bytes(damaged), db=db)
+
+    for name in (DUE_DB, INFLIGHT_DB):
+        raw_update(data / "shard-000", name, damage_first)
+    report = verify_data_dir(data)
+    assert sorted(d.problem.split(":")[0] for d in report.damage) == ["message due", "message in flight"]
+    assert {d.area for d in report.damage} == {"delivery"}
