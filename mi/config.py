@@ -131,6 +131,12 @@ def _namespace_name(instance: Any, attribute: Any, value: str) -> None:
         raise ValueError(msg)
 
 
+def _http_url(instance: Any, attribute: Any, value: str) -> None:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        msg = f"{attribute.name}: {value!r} is not an http:// or https:// URL"
+        raise ValueError(msg)
+
+
 @define(frozen=True)
 class NamespaceSettings:
     """``[namespaces.NAME]``: one namespace's own rules (``NAMESPACE CONFIG`` changes them at run time)."""
@@ -147,6 +153,10 @@ class NamespaceSettings:
     max_attempts: int | None = field(default=None, validator=validators.optional(_positive))
     # Where a message goes after max_attempts failed deliveries (stored there without a TTL).
     dead_letter: str | None = field(default=None, validator=validators.optional(_namespace_name))
+    # POST each due message to this URL; a 2xx answer acknowledges it (see docs/delayed.md).
+    webhook: str | None = field(default=None, validator=validators.optional(_http_url))
+    # A failed delivery by webhook is tried again after this, doubling with each attempt.
+    retry_backoff: Seconds = field(default=Seconds(1.0), validator=_positive)
 
 
 def _namespace_names(instance: Any, attribute: Any, value: dict[str, NamespaceSettings]) -> None:

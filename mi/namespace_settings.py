@@ -8,6 +8,7 @@ dir (in shard 0, beside the data), so they survive restarts, and win over the fi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,6 +39,13 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _url(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        msg = f"{text!r} is not an http:// or https:// URL"
+        raise ValueError(msg)
+    return text
+
+
 def _namespace(text: str) -> str:
     try:
         return validate_namespace(text)
@@ -53,6 +61,8 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "lease": (parse_seconds, False),
     "max_attempts": (_count, True),
     "dead_letter": (_namespace, True),
+    "webhook": (_url, True),
+    "retry_backoff": (parse_seconds, False),
 }
 
 
@@ -109,8 +119,9 @@ class NamespaceSettingsTable:
             settings = self._effective[ns] = attrs.evolve(base, **self._overrides.get(ns, {}))
         return settings
 
-    def overridden(self, ns: str) -> set[str]:
-        return set(self._overrides.get(ns, {}))
+    def overridden_namespaces(self) -> list[str]:
+        """Namespaces with settings changed at run time."""
+        return sorted(self._overrides)
 
     def change(self, ns: str, option: str, value: Any, *, reset: bool = False) -> tuple[str, bytes | None]:
         """The overrides of ``ns`` with ``option`` set (or reset): ``(setting name, value to store)``."""

@@ -94,6 +94,7 @@ class Server:
             await services.start(reaper.run)
             await services.start(JournalTrimmer(writers, config.journal).run)
             await services.start(state.snapshotter.run_periodically)
+            await services.start(state.webhooks.run)
             if config.storage.durability == "relaxed":
                 services.start_soon(self._sync_periodically, store)
             services.start_soon(self._check_readers_periodically, store)

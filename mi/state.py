@@ -16,6 +16,7 @@ from mi.execution import UnitRunner
 from mi.namespace_settings import NamespaceSettingsTable
 from mi.snapshotter import Snapshotter
 from mi.watches import WatchRegistry
+from mi.webhooks import Webhooks
 from storage import Store, shard_index
 
 if TYPE_CHECKING:
@@ -48,12 +49,14 @@ class ServerState:
     watches: WatchRegistry = field(factory=WatchRegistry)
     units: UnitRunner = field(init=False)
     snapshotter: Snapshotter = field(init=False)
+    webhooks: Webhooks = field(init=False)
     connections_received: int = 0
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.units = UnitRunner(self)
         self.snapshotter = Snapshotter(self.store, self.writers, self.config.snapshots)
+        self.webhooks = Webhooks(self)
 
     @property
     def data_dir(self) -> Path:

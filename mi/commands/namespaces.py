@@ -81,6 +81,7 @@ async def namespace_config_set(session: Session, command: NamespaceConfigSet) ->
         if isinstance(outcome, Exception):
             raise CommandError("ERR", f"cannot store the setting: {outcome}")
         table.apply(command.ns, stored)
+    session.server.webhooks.ensure(command.ns)  # a webhook set (or on_expire changed) starts now
     return SimpleString("OK")
 
 

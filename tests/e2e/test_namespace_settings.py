@@ -45,7 +45,8 @@ async def test_config_set_get_reset_and_it_survives_a_restart(tmp_path):
         _, client = await start(nursery, config)
         assert as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET")) == {
             b"on_expire": b"drop", b"default_ttl": b"600s", b"max_value_size": None,
-            b"lease": b"30s", b"max_attempts": None, b"dead_letter": None,
+            b"lease": b"30s", b"max_attempts": None, b"dead_letter": None, b"webhook": None,
+            b"retry_backoff": b"1s",
         }
         assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "default_ttl", "30s") == OK
         assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "max_value_size", "1KiB") == OK
@@ -87,6 +88,7 @@ async def test_bad_settings_are_clear_errors(raw):
         (("SET", "lease", "none"), "lease: invalid duration"),
         (("SET", "dead_letter", "a/b"), "dead_letter:"),
         (("SET", "max_attempts", "2.5"), "max_attempts: not a whole number"),
+        (("SET", "webhook", "ftp://x"), "webhook: 'ftp://x' is not an http:// or https:// URL"),
         (("FROB",), "syntax error"),
     ]:
         reply = await raw.command("NAMESPACE", "CONFIG", "jobs", *args)

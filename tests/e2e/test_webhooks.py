@@ -1,0 +1,138 @@
+"""Webhooks: due messages POSTed to a real HTTP server on 127.0.0.1; 2xx acknowledges, else retry."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import trio
+from attrs import evolve
+
+from mi.config import NamespaceSettings
+from protocol.replies import SimpleString
+from support import IO_TIMEOUT, make_config
+
+OK = SimpleString("OK")
+
+
+class Receiver:
+    """An HTTP server that records each POSTed JSON body and answers the statuses it is given."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.statuses: list[int] = []  # answered in order; 200 once they run out
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.bodies.append(body)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/due"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.http.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.http.shutdown()
+    receiver.http.server_close()
+
+
+@pytest.fixture
+def config(tmp_path, receiver):
+    hooks = NamespaceSettings(
+        on_expire="deliver", webhook=receiver.url, retry_backoff=0.05, max_attempts=3, dead_letter="hooks-dead"
+    )
+    return evolve(make_config(tmp_path / "data"), namespaces={"hooks": hooks})
+
+
+async def until(check) -> None:
+    with trio.fail_after(IO_TIMEOUT):
+        while not await check():
+            await trio.sleep(0.01)
+
+
+def as_map(reply) -> dict:
+    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
+
+
+async def settled(raw) -> bool:
+    info = as_map(await raw.command("NAMESPACE", "INFO", "hooks"))
+    return info[b"due"] == info[b"in_flight"] == info[b"keys"] == 0
+
+
+async def test_a_due_message_is_posted_and_a_2xx_acknowledges_it(raw, receiver):
+    await raw.command("HSET", "order:1", '{"total": 12}', "FROM", "hooks", "PX", "10", "PRIORITY", "3")
+
+    async def posted() -> bool:
+        return len(receiver.bodies) == 1
+
+    await until(posted)
+    await until(lambda: settled(raw))
+    body = receiver.bodies[0]
+    assert {k: body[k] for k in ("ns", "key", "value", "type", "priority", "attempt")} == {
+        "ns": "hooks", "key": "order:1", "value": {"total": 12}, "type": "json", "priority": 3, "attempt": 1,
+    }
+    assert body["deadline"] > 0 and "-" in body["id"]
+
+
+async def test_failures_are_retried_with_backoff_until_a_2xx(raw, receiver):
+    receiver.statuses = [500, 503]
+    await raw.command("SET", "job", "x", "FROM", "hooks", "PX", "10")
+
+    async def third_attempt() -> bool:
+        return len(receiver.bodies) == 3
+
+    await until(third_attempt)
+    await until(lambda: settled(raw))
+    assert [body["attempt"] for body in receiver.bodies] == [1, 2, 3]
+    assert await raw.command("GET", "job", "FROM", "hooks-dead") is None
+
+
+async def test_after_max_attempts_the_message_goes_to_the_dead_letter_namespace(raw, receiver):
+    receiver.statuses = [500, 500, 500]
+    await raw.command("SET", "job", "poison", "FROM", "hooks", "PX", "10")
+
+    async def dead_lettered() -> bool:
+        return await raw.command("GET", "job", "FROM", "hooks-dead") == b"poison"
+
+    await until(dead_lettered)
+    assert len(receiver.bodies) == 3
+    await until(lambda: settled(raw))
+
+
+async def test_a_webhook_set_at_run_time_starts_delivering(raw, receiver):
+    assert await raw.command("NAMESPACE", "CONFIG", "late", "SET", "on_expire", "deliver") == OK
+    assert await raw.command("NAMESPACE", "CONFIG", "late", "SET", "webhook", receiver.url) == OK
+    await raw.command("SET", "k", "v", "FROM", "late", "PX", "10")
+
+    async def posted() -> bool:
+        return [body["key"] for body in receiver.bodies] == ["k"]
+
+    await until(posted)
+
+
+async def test_an_unreachable_webhook_is_retried_and_the_server_goes_on(raw, receiver):
+    receiver.http.shutdown()
+    receiver.http.server_close()  # nothing listens there any more
+    await raw.command("SET", "job", "x", "FROM", "hooks", "PX", "10")
+
+    async def dead_lettered() -> bool:
+        return await raw.command("GET", "job", "FROM", "hooks-dead") == b"x"
+
+    await until(dead_lettered)
+    assert await raw.command("PING") == SimpleString("PONG")
