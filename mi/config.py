@@ -147,6 +147,8 @@ class NamespaceSettings:
     default_ttl: Seconds | None = field(default=None, validator=validators.optional(_positive))
     # Largest value a write to this namespace may store (at most storage.max_value_size).
     max_value_size: ByteSize | None = field(default=None, validator=validators.optional(_positive))
+    # Most messages the namespace may hold; a write of a new key past it is refused. Unset: no limit.
+    max_keys: int | None = field(default=None, validator=validators.optional(_positive))
     # How long a consumer holds a message it took before it is delivered again (TAKE ... LEASE).
     lease: Seconds = field(default=Seconds(30.0), validator=_positive)
     # Deliveries before a message goes to dead_letter (or, without one, is dropped). Unset: no limit.

@@ -129,11 +129,20 @@ class UnitRunner:
             count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
 
             def op(txn: Any) -> tuple[Any, list[int]]:
-                keyspace = Keyspace.writing({index: txn}, count, now, ns, state.namespace_settings.of)
+                keyspace = Keyspace.writing({index: txn}, count, now, ns, state.namespace_settings.of, self.count_elsewhere)
                 return unit.body(keyspace), keyspace.deadlines
 
             return Committing(await state.writers[index].submit(op, unit.label))
         return Done(await self._across(unit))
+
+    def count_elsewhere(self, ns: str, skip: set[int]) -> int:
+        """Records of ``ns`` on the shards not in ``skip``, as last committed (any thread)."""
+        total = 0
+        for shard in self.state.store.shards:
+            if shard.index not in skip:
+                with shard.read() as txn:
+                    total += txn.count(ns)
+        return total
 
     def read(self, unit: Unit) -> tuple[Any, list[int]]:
         """Run a read-only unit on the event loop, now (the caller has passed the gate)."""
@@ -150,7 +159,7 @@ class UnitRunner:
         count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
 
         def body(txns: Any) -> tuple[Any, list[int]]:
-            keyspace = Keyspace.writing(txns, count, now, ns, state.namespace_settings.of)
+            keyspace = Keyspace.writing(txns, count, now, ns, state.namespace_settings.of, self.count_elsewhere)
             return unit.body(keyspace), keyspace.deadlines
 
         async with AsyncExitStack() as locks:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from mi.config import NamespaceSettings
+from protocol import errors
 from storage import ReadTxn, Record, Shard, Value, WriteTxn, shard_index
 from storage.txn import KEEP, Keep
 
 NO_SETTINGS = NamespaceSettings()
+CountElsewhere = Callable[[str, set[int]], int]  # (namespace, shards to skip) -> records
 
 __all__ = ["Keyspace"]
 
@@ -27,7 +29,7 @@ class Keyspace:
     wake the reaper once they are committed.
     """
 
-    __slots__ = ("_settings", "_shard_count", "_shards", "_txns", "deadlines", "default_ns", "now_ms")
+    __slots__ = ("_count_elsewhere", "_settings", "_shard_count", "_shards", "_txns", "deadlines", "default_ns", "now_ms")
 
     def __init__(
         self,
@@ -37,9 +39,11 @@ class Keyspace:
         now_ms: int,
         default_ns: str,
         settings: Callable[[str], NamespaceSettings] | None = None,
+        count_elsewhere: CountElsewhere | None = None,
     ) -> None:
         self._txns = txns
         self._settings = settings or (lambda ns: NO_SETTINGS)
+        self._count_elsewhere = count_elsewhere
         self._shards = shards  # where to open read transactions as needed; None: all are given
         self._shard_count = shard_count
         self.now_ms = now_ms
@@ -54,10 +58,12 @@ class Keyspace:
         now_ms: int,
         default_ns: str,
         settings: Callable[[str], NamespaceSettings] | None = None,
+        count_elsewhere: CountElsewhere | None = None,
     ) -> Keyspace:
         """Over write transactions already open on the shards the command may touch;
-        ``settings`` gives each namespace's own rules (``mi.namespace_settings``)."""
-        return cls(dict(txns), None, shard_count, now_ms, default_ns, settings)
+        ``settings`` gives each namespace's own rules (``mi.namespace_settings``), and
+        ``count_elsewhere`` counts a namespace's records on the other shards (for ``max_keys``)."""
+        return cls(dict(txns), None, shard_count, now_ms, default_ns, settings, count_elsewhere)
 
     @classmethod
     def reading(cls, shards: Sequence[Shard], now_ms: int, default_ns: str) -> Keyspace:
@@ -105,11 +111,23 @@ class Keyspace:
     ) -> Record:
         """Store ``value`` (replacing any record) with deadline ``expires_at`` (0 = none) and
         delivery ``priority`` (None: the default; ``KEEP``: the replaced record's)."""
-        limit = self._settings(ns).max_value_size
-        record = self._write_txn(key).put(ns, key, value, expires_at, priority=priority, max_value_size=limit)
+        settings = self._settings(ns)
+        txn = self._write_txn(key)
+        if settings.max_keys is not None and not txn.holds(ns, key):
+            self._check_room(ns, settings.max_keys)
+        record = txn.put(ns, key, value, expires_at, priority=priority, max_value_size=settings.max_value_size)
         if expires_at:
             self.deadlines.append(expires_at)
         return record
+
+    def _check_room(self, ns: str, max_keys: int) -> None:
+        """``max_keys``: a new key needs room. Other shards are counted as last committed, so
+        writes racing on several shards may pass the limit by a few."""
+        held = sum(txn.count(ns) for txn in self._txns.values())
+        if self._count_elsewhere is not None:
+            held += self._count_elsewhere(ns, set(self._txns))
+        if held >= max_keys:
+            raise errors.namespace_full(ns, max_keys)
 
     def delete(self, ns: str, key: bytes) -> bool:
         """Remove ``key``; True if a live record was there (an expired one is removed too)."""

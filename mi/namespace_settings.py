@@ -58,6 +58,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "on_expire": (_on_expire, False),
     "default_ttl": (parse_seconds, True),
     "max_value_size": (parse_size, True),
+    "max_keys": (_count, True),
     "lease": (parse_seconds, False),
     "max_attempts": (_count, True),
     "dead_letter": (_namespace, True),

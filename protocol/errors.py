@@ -32,6 +32,7 @@ __all__ = [
     "invalid_protocol_version",
     "key_too_large",
     "max_clients_reached",
+    "namespace_full",
     "no_such_protocol",
     "not_boolean",
     "not_integer",
@@ -289,6 +290,10 @@ def hash_value_not_integer() -> CommandError:
 
 def not_positive() -> CommandError:
     return CommandError("ERR", "value is out of range, must be positive")
+
+
+def namespace_full(ns: str, max_keys: int) -> CommandError:
+    return CommandError("ERR", f"namespace '{ns}' is full (max_keys {max_keys}); delete messages or raise max_keys")
 
 
 def invalid_timeout() -> CommandError:

@@ -173,6 +173,16 @@ class ReadTxn:
         record = decode_record(key, data, namespace=namespace)
         return None if record.is_expired(now_ms) else record
 
+    def holds(self, namespace: str, key: bytes) -> bool:
+        """Whether a record (live, expired or damaged) occupies ``key``."""
+        db = self._dbs.get(namespace)
+        if db is None or not _storable(key):
+            return False
+        try:
+            return self._txn.get(key, db=db) is not None
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
     def count(self, namespace: str) -> int:
         """Records in ``namespace`` (O(1)); like Redis DBSIZE it includes expired, unreaped ones."""
         db = self._dbs.get(namespace)

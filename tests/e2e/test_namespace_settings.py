@@ -45,7 +45,7 @@ async def test_config_set_get_reset_and_it_survives_a_restart(tmp_path):
         _, client = await start(nursery, config)
         assert as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET")) == {
             b"on_expire": b"drop", b"default_ttl": b"600s", b"max_value_size": None,
-            b"lease": b"30s", b"max_attempts": None, b"dead_letter": None, b"webhook": None,
+            b"max_keys": None, b"lease": b"30s", b"max_attempts": None, b"dead_letter": None, b"webhook": None,
             b"retry_backoff": b"1s",
         }
         assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "default_ttl", "30s") == OK
@@ -105,3 +105,16 @@ async def test_namespace_info_counts_keys_and_scheduled_messages(raw):
     info = as_map(await raw.command("NAMESPACE", "INFO", "jobs"))
     assert (info[b"keys"], info[b"scheduled"]) == (3, 2)
     assert b"default_ttl" in info
+
+
+async def test_max_keys_refuses_new_keys_but_not_updates(raw):
+    assert await raw.command("NAMESPACE", "CONFIG", "capped", "SET", "max_keys", "3") == OK
+    for key in ("a", "b", "c"):  # likely on different shards: the limit is for the namespace
+        assert await raw.command("SET", key, "1", "FROM", "capped") == OK
+    reply = await raw.command("SET", "d", "1", "FROM", "capped")
+    assert isinstance(reply, CommandError) and "namespace 'capped' is full (max_keys 3)" in reply.message
+    assert await raw.command("SET", "a", "2", "FROM", "capped") == OK, "an update needs no room"
+    assert await raw.command("INCR", "b", "FROM", "capped") == 2
+    assert await raw.command("DEL", "c", "FROM", "capped") == 1
+    assert await raw.command("SET", "d", "1", "FROM", "capped") == OK, "room again"
+    assert await raw.command("DBSIZE", "FROM", "capped") == 3
