@@ -18,6 +18,7 @@ from types import MappingProxyType
 from attrs import frozen
 
 from protocol import errors
+from protocol.errors import CommandError
 from protocol.commands import (
     COMMAND_SPECS,
     Ack,
@@ -353,11 +354,16 @@ def _keys(name: str, request: Request) -> Command:
     return Keys(request.args[1], ns=_ns(_options(name, request.args[2:], _FROM)))
 
 
+MAX_TAKE_COUNT = 10_000  # messages one TAKE may hand out
+
+
 @_parser("take")
 def _take(name: str, request: Request) -> Command:
     found = _options(name, request.args[1:], _TAKE_OPTIONS)
-    count = _int(found, "count")
-    return Take(_ns(found), count or 1, _int(found, "block"), _int(found, "lease"))
+    count = _int(found, "count") or 1
+    if count > MAX_TAKE_COUNT:
+        raise CommandError("ERR", f"TAKE COUNT is at most {MAX_TAKE_COUNT}")
+    return Take(_ns(found), count, _int(found, "block"), _int(found, "lease"))
 
 
 @_parser("ack")

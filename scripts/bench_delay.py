@@ -36,11 +36,12 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory in MB: all of it (VmRSS, with mi's mapped LMDB pages), or RssAnon (heap)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 class Results:
@@ -237,11 +238,11 @@ def delivery_run(name: str, command: list[str], port: int, produce, consume, arg
     return figures
 
 
-def hold_run(command: list[str], port: int, produce, count: int) -> float:
+def hold_run(command: list[str], port: int, produce, count: int) -> str:
     deadlines = [now_ms() + 3_600_000 + i for i in range(count)]
     with server(command, port) as proc:
         produce(port, deadlines)
-        return rss_mb(proc.pid)
+        return f"{rss_mb(proc.pid):8.0f} MB RSS ({rss_mb(proc.pid, 'RssAnon'):.0f} MB anonymous)"
 
 
 def main() -> int:
@@ -262,9 +263,9 @@ def main() -> int:
         bean_cmd = ["beanstalkd", "-l", "127.0.0.1", "-p", str(bean_port), "-b", str(Path(temp) / "binlog"),
                     "-f", "0"]  # -f 0: fsync every write, as mi's strict durability
         if args.hold:
-            print(f"holding {args.hold:,} messages scheduled an hour ahead: server RSS")
-            print(f"  mi          {hold_run(mi_cmd, mi_port, mi_produce, args.hold):8.0f} MB")
-            print(f"  beanstalkd  {hold_run(bean_cmd, bean_port, beanstalk_produce, args.hold):8.0f} MB")
+            print(f"holding {args.hold:,} messages scheduled an hour ahead: server memory")
+            print(f"  mi          {hold_run(mi_cmd, mi_port, mi_produce, args.hold)}")
+            print(f"  beanstalkd  {hold_run(bean_cmd, bean_port, beanstalk_produce, args.hold)}")
             return 0
         print(f"{args.messages:,} messages due over {args.window:g}s after a {args.lead:g}s lead, "
               f"{args.consumers} consumers; lateness in ms")

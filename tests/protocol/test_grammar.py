@@ -748,6 +748,7 @@ def test_take_ack_nack() -> None:
         (("ACK", "jobs", "a-1"), "invalid delivery id"),
         (("TAKE", "BLOCK", "-1"), "timeout is not an integer"),
         (("TAKE", "COUNT", "0"), "syntax error"),
+        (("TAKE", "COUNT", "10001"), "TAKE COUNT is at most 10000"),
         (("NACK", "jobs", "1-1", "DELAY"), "syntax error"),
         (("ACK", "jobs"), "wrong number of arguments"),
     ]:
