@@ -48,6 +48,10 @@ class DueSignals:
             if event is not None:
                 event.set()
 
+    def wake_all(self) -> None:
+        """Wake every waiting consumer (the server is shutting down)."""
+        self.notify(set(self._events))
+
 
 def settle(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings) -> str:
     """A delivery that failed (NACK, or its lease ran out): ``"requeued"``, ``"dead-lettered"``

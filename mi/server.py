@@ -129,6 +129,7 @@ class Server:
                 accepting.cancel_scope.cancel()
             log.info("server.stopping", connections=len(state.sessions))
             state.terminating = True
+            state.due_signals.wake_all()  # consumers blocked in TAKE answer now, empty-handed
             for session in list(state.sessions.values()):
                 session.stop_reading()
             # Connections still busy after the grace period are cut.

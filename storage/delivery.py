@@ -210,6 +210,18 @@ class DeliveryTxn:
         self._release(delivery)
         return delivery
 
+    def drop(self, namespace: str) -> int:
+        """Forget every message of ``namespace`` due or in flight (FLUSHNS); how many."""
+        due = [due_key for due_key, _value in self._due_entries(namespace)]
+        for due_key in due:
+            self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+        flying = [delivery_id for delivery_id, ns in self._inflight_entries() if ns == namespace]
+        for delivery_id in flying:
+            delivery = self._inflight(delivery_id)
+            if delivery is not None:
+                self._release(delivery)
+        return len(due) + len(flying)
+
     def requeue(self, delivery: Delivery) -> None:
         """Return a delivery taken out of flight to the due queue, its attempts counted."""
         self.enqueue(delivery.namespace, delivery.key, delivery.data, delivery.attempts)

@@ -476,7 +476,10 @@ class WriteTxn(ReadTxn):
         return removed
 
     def drop_namespace(self, namespace: str) -> int:
-        """Empty ``namespace`` (its records and their index entries); how many records it held."""
+        """Empty ``namespace`` (its records and their index entries, and its messages due or in
+        flight); how many records it held."""
+        if self._delivery_dbs is not None:
+            self.delivery.drop(namespace)
         db = self._dbs.get(namespace)
         if db is None:
             return 0

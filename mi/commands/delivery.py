@@ -51,7 +51,7 @@ async def take(session: Session, command: Take) -> list[dict[str, Any]]:
         if taken:
             state.reaper.note_deadline(now + lease_ms)  # the lease's end is the reaper's business
             return [_shown(shard, delivery) for shard, delivery in taken]
-        if command.block_ms is None:
+        if command.block_ms is None or state.terminating:
             return []
         with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
             await woken.wait()

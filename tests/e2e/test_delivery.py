@@ -176,3 +176,33 @@ async def test_commands_on_other_namespaces_and_ids_no_take_gave(timed_server, c
     assert isinstance(reply, CommandError) and "invalid delivery id" in reply.message
     assert await client.command("NAMESPACE", "CONFIG", "plain", "SET", "on_expire", "deliver") == OK
     assert await client.command("TAKE", "FROM", "plain") == []
+
+
+async def test_a_blocked_take_does_not_hold_up_shutdown(timed_server, client):
+    """Shutdown allows 10 s for commands under way; a TAKE BLOCK 0 answers at once instead."""
+    got: list = []
+
+    async def consume() -> None:
+        got.append(await take(client, "BLOCK", "0"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        timed_server.request_shutdown()
+        with trio.fail_after(5):  # well inside the 10 s grace period
+            while not got:
+                await trio.sleep(0.01)
+    assert got == [[]]
+
+
+async def test_flushns_forgets_messages_due_and_in_flight(timed_server, client, clock):
+    for key in ("a", "b"):
+        await client.command("SET", key, "x", "FROM", "jobs", "TTL", "1s")
+    await client.command("SET", "later", "x", "FROM", "jobs", "TTL", "1h")
+    clock.jump(1)
+    await wait_reaped(timed_server, 2)
+    (taken,) = await take(client)
+    assert await client.command("FLUSHNS", "jobs") == OK
+    status = await info(client)
+    assert (status[b"keys"], status[b"scheduled"], status[b"due"], status[b"in_flight"]) == (0, 0, 0, 0)
+    assert await client.command("ACK", "jobs", taken[b"id"]) == 0
