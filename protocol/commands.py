@@ -4,9 +4,9 @@
 server dispatches on the class. Keys and raw strings stay ``bytes``. ``ns=None`` on a keyed command
 means "the connection's current namespace" (no ``FROM`` clause was given).
 
-The commands on counters, hashes and lists live in ``protocol.commands_types`` and the base classes
-in ``protocol.command_base``; both are re-exported here, so every command class is importable from
-this module.
+The commands on counters, hashes and lists live in ``protocol.commands_types``, those for delivery
+and operators in ``protocol.commands_admin``, and the base classes in ``protocol.command_base``;
+all are re-exported here, so every command class is importable from this module.
 
 ``COMMAND_SPECS`` (defined in ``protocol.command_specs``, re-exported here) is the single
 description of the command set: the grammar checks arity against it, and the server builds
@@ -21,6 +21,18 @@ from attrs import field, frozen
 
 from protocol.command_base import Command, Keyed, as_json, typed
 from protocol.command_specs import COMMAND_SPECS, CommandSpec
+from protocol.commands_admin import (
+    Ack,
+    DeliveryId,
+    Journal,
+    Nack,
+    NamespaceConfigGet,
+    NamespaceConfigSet,
+    NamespaceInfo,
+    Snapshot,
+    SnapshotStatus,
+    Take,
+)
 from protocol.commands_types import (
     Copy,
     Expiretime,
@@ -51,6 +63,7 @@ from protocol.commands_types import (
 
 __all__ = [
     "COMMAND_SPECS",
+    "Ack",
     "ClientGetname",
     "ClientId",
     "ClientInfo",
@@ -66,6 +79,7 @@ __all__ = [
     "Copy",
     "Dbsize",
     "Del",
+    "DeliveryId",
     "Discard",
     "Echo",
     "Exec",
@@ -88,15 +102,6 @@ __all__ = [
     "Incrby",
     "Info",
     "Journal",
-    "Ack",
-    "DeliveryId",
-    "Nack",
-    "NamespaceConfigGet",
-    "NamespaceConfigSet",
-    "NamespaceInfo",
-    "Snapshot",
-    "SnapshotStatus",
-    "Take",
     "JsonScalar",
     "Keyed",
     "Keys",
@@ -110,6 +115,10 @@ __all__ = [
     "Mget",
     "Mset",
     "Multi",
+    "Nack",
+    "NamespaceConfigGet",
+    "NamespaceConfigSet",
+    "NamespaceInfo",
     "Namespaces",
     "Persist",
     "Ping",
@@ -120,6 +129,9 @@ __all__ = [
     "Scan",
     "Select",
     "Set",
+    "Snapshot",
+    "SnapshotStatus",
+    "Take",
     "Ttl",
     "Type",
     "Unwatch",
@@ -445,88 +457,3 @@ class Quit(Command):
     """``QUIT``: reply ``+OK``, then close."""
 
     name: ClassVar[str] = "quit"
-
-
-@frozen
-class Journal(Command):
-    """``JOURNAL shard [SINCE seq] [COUNT count]``: journal entries after ``since``, oldest first."""
-
-    name: ClassVar[str] = "journal"
-    shard: int
-    since: int = 0
-    count: int = 100
-
-
-@frozen
-class Snapshot(Command):
-    """``SNAPSHOT [TO dir]``: a consistent copy of every shard into ``dir`` (a path on the server's
-    machine), or into the configured snapshot dir; replies with the snapshot's path."""
-
-    name: ClassVar[str] = "snapshot"
-    out: str | None = None
-
-
-@frozen
-class SnapshotStatus(Command):
-    """``SNAPSHOT STATUS``: the snapshot in progress (bytes done of total) and the last one's outcome."""
-
-    name: ClassVar[str] = "snapshot"
-
-
-@frozen
-class NamespaceInfo(Command):
-    """``NAMESPACE INFO ns``: what the namespace holds, and its settings."""
-
-    name: ClassVar[str] = "namespace|info"
-    ns: str
-
-
-@frozen
-class NamespaceConfigGet(Command):
-    """``NAMESPACE CONFIG ns GET``: the namespace's effective settings."""
-
-    name: ClassVar[str] = "namespace|config"
-    ns: str
-
-
-@frozen
-class NamespaceConfigSet(Command):
-    """``NAMESPACE CONFIG ns SET option value`` (``value`` None: ``RESET option``, back to the file)."""
-
-    name: ClassVar[str] = "namespace|config"
-    ns: str
-    option: str
-    value: str | None
-
-
-DeliveryId = tuple[int, int]  # (shard, id within the shard), written "3-1042"
-
-
-@frozen
-class Take(Command):
-    """``TAKE [FROM ns] [COUNT n] [BLOCK ms] [LEASE d]``: due messages, each leased to this consumer."""
-
-    name: ClassVar[str] = "take"
-    ns: str | None = None
-    count: int = 1
-    block_ms: int | None = None  # None: answer at once; 0: wait as long as it takes
-    lease_ms: int | None = None  # None: the namespace's lease
-
-
-@frozen
-class Ack(Command):
-    """``ACK ns id [id ...]``: these deliveries are done with; the messages go."""
-
-    name: ClassVar[str] = "ack"
-    ns: str
-    ids: tuple[DeliveryId, ...]
-
-
-@frozen
-class Nack(Command):
-    """``NACK ns id [DELAY d]``: hand a delivery back, due again now (or after the delay)."""
-
-    name: ClassVar[str] = "nack"
-    ns: str
-    id: DeliveryId
-    delay_ms: int | None = None
