@@ -7,9 +7,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import attrs
 import trio
 
-from mi import backup, feed
+from mi import backup, feed, passwd
+from mi.auth import ProtectedModeError
 from mi.config import ConfigError, find_config_file, load_config
 from mi.logs import configure_logging, get_logger
 from mi.server import Server
@@ -34,10 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-db-size", metavar="SIZE", help="data size ceiling, e.g. 16GiB")
     serve.add_argument("--workers", type=int, metavar="N", help="worker threads for storage")
     serve.add_argument("--max-clients", type=int, metavar="N")
+    serve.add_argument("--requirepass", metavar="PW", help="password of the default user (turns auth on)")
+    serve.add_argument("--unprotected", action="store_true", help="listen beyond loopback even without auth")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     feed.add_parser(commands)
     backup.add_parsers(commands)
+    passwd.add_parser(commands)
     return parser
 
 
@@ -63,19 +68,21 @@ async def _watch_signals(server: Server, signals, cancel_scope: trio.CancelScope
 def serve(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in (
         "host", "port", "data_dir", "shards", "durability", "max_db_size", "workers",
-        "max_clients", "log_format", "log_level")}
+        "max_clients", "requirepass", "log_format", "log_level")}
     try:
         config = load_config(args.config, overrides=overrides)
     except ConfigError as error:
         print(f"mi: {error}", file=sys.stderr)
         return 2
+    if args.unprotected:
+        config = attrs.evolve(config, auth=attrs.evolve(config.auth, unprotected=True))
     configure_logging(config.log.format, config.log.level)
     config_file = find_config_file(args.config)
     server = Server(config, config_file=str(config_file) if config_file else None)
     failures: list[BaseException] = []
     try:
         trio.run(_serve_until_signalled, server)
-    except* (StorageError, OSError) as group:  # a data dir we cannot use, a port that is taken
+    except* (StorageError, OSError, ProtectedModeError) as group:  # a data dir we cannot use, a port taken
         failures.append(group)
     for failure in failures:
         for error in _leaves(failure):
@@ -97,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return feed.run(args)
     if args.command in ("snapshot", "restore", "verify"):
         return backup.run(args)
+    if args.command == "passwd":
+        return passwd.run(args)
     return 2
 
 

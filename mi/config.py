@@ -169,6 +169,34 @@ def _namespace_names(instance: Any, attribute: Any, value: dict[str, NamespaceSe
 
 
 @define
+class UserConfig:
+    """``[auth.users.NAME]``: a user, its password hash (from ``mi passwd``) and what it may touch."""
+
+    password: str  # "scrypt$..." as mi passwd prints it
+    read: list[str] = field(factory=lambda: ["*"])  # namespace globs it may read
+    write: list[str] = field(factory=lambda: ["*"])  # namespace globs it may write
+    admin: bool = False  # SNAPSHOT, JOURNAL, NAMESPACE CONFIG, CONFIG GET
+    enabled: bool = True
+
+
+@define
+class AuthConfig:
+    # The password of the "default" user (full access), in clear as with Redis's requirepass.
+    requirepass: str | None = None
+    users: dict[str, UserConfig] = field(factory=dict)
+    # Without auth the server listens on loopback only; true lets it listen anywhere anyway.
+    unprotected: bool = False
+    # Failed AUTHs from one address within failure_window make it wait lockout before trying again.
+    max_failures: int = field(default=10, validator=_positive)
+    failure_window: Seconds = field(default=Seconds(60.0), validator=_positive)
+    lockout: Seconds = field(default=Seconds(60.0), validator=_positive)
+
+    @property
+    def enabled(self) -> bool:
+        return self.requirepass is not None or bool(self.users)
+
+
+@define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -183,6 +211,7 @@ class Config:
     journal: JournalConfig = field(factory=JournalConfig)
     snapshots: SnapshotConfig = field(factory=SnapshotConfig)
     namespaces: dict[str, NamespaceSettings] = field(factory=dict, validator=_namespace_names)
+    auth: AuthConfig = field(factory=AuthConfig)
     log: LogConfig = field(factory=LogConfig)
 
 
@@ -196,6 +225,7 @@ OVERRIDES: dict[str, tuple[str, str]] = {
     "shards": ("storage", "shards"),
     "durability": ("storage", "durability"),
     "max_db_size": ("storage", "max_db_size"),
+    "requirepass": ("auth", "requirepass"),
     "log_format": ("log", "format"),
     "log_level": ("log", "level"),
 }

@@ -14,6 +14,7 @@ from functools import partial
 import trio
 from attrs import define, field
 
+from mi.auth import check_listening
 from mi.config import Config
 from mi.logs import get_logger
 from mi.namespace_settings import NamespaceSettingsTable
@@ -103,6 +104,7 @@ class Server:
 
     async def _serve_clients(self, state: ServerState, task_status: trio.TaskStatus[int]) -> None:
         config = self.config.server
+        check_listening(config.host, self.config.auth)
         try:
             listeners = await trio.open_tcp_listeners(config.port, host=config.host)
         except OSError as error:  # say where, not only why

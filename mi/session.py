@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 from attrs import define, field
 
+from mi.auth import FULL_ACCESS, PRE_AUTH_COMMANDS, PRE_AUTH_LIMITS, User, denied
 from mi.commands import REGISTRY, Kind, as_command_error, reply_of
 from mi.commands.transactions import RUN_IN_MULTI, Transaction
 from mi.execution import Committing, Unit, shards_of
 from mi.keyspace import Keyspace
 from mi.logs import get_logger
 from mi.watches import touched_by
+from protocol import errors
 from protocol.commands import Quit
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
@@ -54,6 +56,8 @@ class Session:
     transaction: Transaction | None = None  # between MULTI and EXEC/DISCARD
     watched: dict[tuple[str, bytes], int | None] = field(factory=dict)  # (ns, key) -> revision
     watch_broken: bool = False  # a watched key was written since WATCH
+    user: User | None = None  # None: not authenticated (yet)
+    parser: RequestParser | None = None
     _closing: bool = False
     _reading: trio.CancelScope | None = None
 
@@ -68,6 +72,18 @@ class Session:
             self.watched = {}
         self.watch_broken = False
         return watched, broken
+
+    def authenticated(self, user: User) -> None:
+        """AUTH (or HELLO ... AUTH) succeeded: full-size requests from now on."""
+        self.user = user
+        if self.parser is not None:
+            self.parser.limits = self._limits()
+
+    def _limits(self) -> Limits:
+        if self.user is None:
+            return PRE_AUTH_LIMITS
+        limits = self.server.config.limits
+        return Limits(limits.max_inline_size, limits.max_bulk_len, limits.max_array_len)
 
     def close_after_reply(self) -> None:
         self._closing = True
@@ -87,10 +103,9 @@ class Session:
         )
 
     async def run(self) -> None:
-        limits = self.server.config.limits
-        parser = RequestParser(
-            Limits(limits.max_inline_size, limits.max_bulk_len, limits.max_array_len)
-        )
+        if not self.server.auth.enabled:
+            self.user = FULL_ACCESS
+        parser = self.parser = RequestParser(self._limits())
         conn_log = log.bind(conn_id=self.client_id, peer=self.peer)
         conn_log.info("connection.opened")
         reason = "client closed"
@@ -155,6 +170,9 @@ class Session:
             command = parse_command(request)
         except CommandError as error:
             return error if transaction is None else transaction.reject(error)
+        refusal = self._refusal(command)
+        if refusal is not None:
+            return refusal if transaction is None else transaction.reject(refusal)
         entry = REGISTRY.lookup(type(command))
         if transaction is not None and type(command) not in RUN_IN_MULTI and type(command) is not Quit:
             name = keyword(request.args[0]).upper()
@@ -181,6 +199,12 @@ class Session:
         if kind is Kind.CONNECTION:
             return entry.handler(self, command)
         return await entry.handler(self, command)
+
+    def _refusal(self, command: Any) -> CommandError | None:
+        """NOAUTH before authentication, NOPERM for what the user may not do; else None."""
+        if self.user is None:
+            return None if type(command) in PRE_AUTH_COMMANDS else errors.noauth()
+        return denied(self.user, command, self.current_namespace)
 
     def _write_unit(self, request: Request, command: Any, handler: Any) -> Unit:
         """A write command as a unit of its own; it breaks the watches on its keys."""

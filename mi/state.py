@@ -11,6 +11,7 @@ from attrs import define, field
 
 from mi.config import Config
 from mi.cursors import ScanCursors
+from mi.auth import Authenticator
 from mi.delivery import DueSignals
 from mi.execution import UnitRunner
 from mi.namespace_settings import NamespaceSettingsTable
@@ -50,6 +51,7 @@ class ServerState:
     units: UnitRunner = field(init=False)
     snapshotter: Snapshotter = field(init=False)
     webhooks: Webhooks = field(init=False)
+    auth: Authenticator = field(init=False)
     connections_received: int = 0
     _last_client_id: int = 0
 
@@ -57,6 +59,7 @@ class ServerState:
         self.units = UnitRunner(self)
         self.snapshotter = Snapshotter(self.store, self.writers, self.config.snapshots)
         self.webhooks = Webhooks(self)
+        self.auth = Authenticator(self.config.auth)
 
     @property
     def data_dir(self) -> Path:

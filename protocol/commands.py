@@ -64,6 +64,7 @@ from protocol.commands_types import (
 __all__ = [
     "COMMAND_SPECS",
     "Ack",
+    "Auth",
     "ClientGetname",
     "ClientId",
     "ClientInfo",
@@ -350,6 +351,15 @@ class Hello(Command):
     username: bytes | None = None
     password: bytes | None = field(default=None, repr=False)
     client_name: bytes | None = None
+
+
+@frozen
+class Auth(Command):
+    """``AUTH [username] password`` (no username: the default user)."""
+
+    name: ClassVar[str] = "auth"
+    username: bytes | None
+    password: bytes = field(repr=False)
 
 
 @frozen

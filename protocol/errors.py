@@ -16,6 +16,8 @@ from collections.abc import Iterable
 __all__ = [
     "CommandError",
     "ProtocolError",
+    "auth_locked_out",
+    "auth_not_configured",
     "corrupt_record",
     "empty_key",
     "hello_syntax_error",
@@ -34,6 +36,10 @@ __all__ = [
     "max_clients_reached",
     "namespace_full",
     "no_such_protocol",
+    "noauth",
+    "noauth_hello",
+    "noperm_command",
+    "noperm_namespace",
     "not_boolean",
     "not_integer",
     "not_json_array",
@@ -47,6 +53,7 @@ __all__ = [
     "unrecognized_option",
     "value_too_large",
     "wrong_arity",
+    "wrongpass",
 ]
 
 
@@ -200,6 +207,43 @@ def max_clients_reached() -> CommandError:
 
 def invalid_protocol_version() -> CommandError:
     return CommandError("ERR", "Protocol version is not an integer or out of range")
+
+
+def noauth() -> CommandError:
+    return CommandError("NOAUTH", "Authentication required.")
+
+
+def noauth_hello() -> CommandError:
+    return CommandError(
+        "NOAUTH",
+        "HELLO must be called with the client already authenticated, otherwise the HELLO <proto>"
+        " AUTH <user> <pass> option can be used to authenticate the client and select the RESP"
+        " protocol version at the same time",
+    )
+
+
+def wrongpass() -> CommandError:
+    return CommandError("WRONGPASS", "invalid username-password pair or user is disabled.")
+
+
+def auth_not_configured() -> CommandError:
+    return CommandError(
+        "ERR",
+        "AUTH <password> called without any password configured for the default user. Are you"
+        " sure your configuration is correct?",
+    )
+
+
+def auth_locked_out(seconds: int) -> CommandError:
+    return CommandError("ERR", f"too many failed authentications from this address; try again in {seconds} s")
+
+
+def noperm_namespace(ns: str) -> CommandError:
+    return CommandError("NOPERM", f"this user has no permissions to access the '{ns}' namespace")
+
+
+def noperm_command(name: str) -> CommandError:
+    return CommandError("NOPERM", f"this user has no permissions to run the '{name}' command")
 
 
 def hello_syntax_error(option: bytes) -> CommandError:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from protocol import errors
 from protocol.commands import (
+    Auth,
     COMMAND_SPECS,
     ClientGetname,
     ClientId,
@@ -196,6 +197,14 @@ def _config_get(name: str, request: Request) -> Command:
 @_parser(_SERVER, "info")
 def _info(name: str, request: Request) -> Command:
     return Info(tuple(keyword(arg) for arg in request.args[1:]))
+
+
+@_parser(_SERVER, "auth")
+def _auth(name: str, request: Request) -> Command:
+    args = request.args
+    if len(args) > 3:
+        raise errors.syntax_error()
+    return Auth(args[1], args[2]) if len(args) == 3 else Auth(None, args[1])
 
 
 @_parser(_SERVER, "ping")

@@ -13,6 +13,7 @@ from mi.glob import compile_glob
 from protocol import errors
 from protocol.commands import (
     COMMAND_SPECS,
+    Auth,
     ClientGetname,
     ClientId,
     ClientInfo,
@@ -42,11 +43,23 @@ REDIS_COMPATIBLE_VERSION = "7.2.0"
 OK = SimpleString("OK")
 
 
-@REGISTRY.connection(Hello)
-def hello(session: Session, command: Hello) -> dict[str, Any]:
+@REGISTRY.task(Auth)
+async def auth(session: Session, command: Auth) -> SimpleString:
+    user = await session.server.auth.authenticate(command.username, command.password, session.peer)
+    session.authenticated(user)
+    return OK
+
+
+@REGISTRY.task(Hello)
+async def hello(session: Session, command: Hello) -> dict[str, Any]:
+    if command.protover is not None and command.protover not in (2, 3):
+        raise errors.no_such_protocol()
+    if command.password is not None:
+        user = await session.server.auth.authenticate(command.username, command.password, session.peer)
+        session.authenticated(user)
+    elif session.user is None:
+        raise errors.noauth_hello()
     if command.protover is not None:
-        if command.protover not in (2, 3):
-            raise errors.no_such_protocol()
         session.resp = command.protover
     if command.client_name is not None:
         session.client_name = command.client_name

@@ -364,3 +364,16 @@ def test_kill_9_keeps_scheduled_due_and_in_flight_messages(tmp_path):
     status = info(client)
     assert (status[b"scheduled"], status[b"due"], status[b"in_flight"]) == (1, 0, 0)
     server.kill()
+
+
+def test_protected_mode_refuses_a_network_address_without_auth(tmp_path):
+    """It never binds: the check comes before listening (tests only listen on loopback)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mi.cli", "serve", "--host", "0.0.0.0", "--port", "0",
+         "--data-dir", str(tmp_path / "data"), "--log-format", "json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    failure = next(json.loads(line) for line in done.stdout.splitlines() if "server.failed" in line)
+    assert "refusing to listen on 0.0.0.0 without authentication" in failure["error"]
+    assert "--requirepass" in failure["error"] and "--unprotected" in failure["error"]

@@ -93,11 +93,12 @@ MINIMAL = {
     "namespace|info": "NAMESPACE INFO ns",
     "namespace|config": "NAMESPACE CONFIG ns GET",
     "take": "TAKE",
+    "auth": "AUTH pw",
     "ack": "ACK ns 0-1",
     "nack": "NACK ns 0-1",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
-OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m"]
+OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m", "AUTH user pw"]
 
 ALL_SPECS = {
     spec.name: spec
