@@ -101,6 +101,12 @@ class LimitsConfig:
     max_bulk_len: ByteSize = field(default=ByteSize(32 * 1024**2), validator=_positive)
     max_array_len: int = field(default=1024 * 1024, validator=_positive)
     max_queued_commands: int = field(default=100_000, validator=_positive)
+    # A connection silent this long is closed. Unset: never.
+    idle_timeout: Seconds | None = field(default=None, validator=validators.optional(_positive))
+    # A client whose replies to one batch of requests exceed this is disconnected.
+    max_reply_buffer: ByteSize = field(default=ByteSize(256 * 1024**2), validator=_positive)
+    # A client that does not take its replies for this long is disconnected.
+    reply_timeout: Seconds = field(default=Seconds(60.0), validator=_positive)
 
 
 @define

@@ -8,6 +8,7 @@ before it, so a pipeline always sees its own earlier writes.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -109,9 +110,13 @@ class Session:
         conn_log = log.bind(conn_id=self.client_id, peer=self.peer)
         conn_log.info("connection.opened")
         reason = "client closed"
+        limits = self.server.config.limits
         try:
             while not self._closing:
-                data = await self._receive()
+                data = await self._receive(limits.idle_timeout)
+                if data is None:
+                    reason = "idle timeout"
+                    break
                 if not data:
                     break
                 parser.receive_data(data)
@@ -122,7 +127,14 @@ class Session:
                     out += framing_error.wire_text()
                     self._closing = True
                     reason = "protocol error"
-                await self.stream.send_all(out)
+                if len(out) > limits.max_reply_buffer:
+                    reason = f"reply buffer limit ({len(out)} bytes of replies, at most {limits.max_reply_buffer})"
+                    break
+                with trio.move_on_after(limits.reply_timeout) as sending:
+                    await self.stream.send_all(out)
+                if sending.cancelled_caught:
+                    reason = f"not reading its replies for {limits.reply_timeout:g}s"
+                    break
             if self._closing and reason == "client closed":
                 reason = "server shutdown" if self.server.terminating else "quit"
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -136,11 +148,14 @@ class Session:
                 duration_s=round(time.time() - self.opened_at, 3),
             )
 
-    async def _receive(self) -> bytes:
+    async def _receive(self, idle_timeout: float | None) -> bytes | None:
+        """The next bytes; b"" at the end of the stream or on shutdown; None after idle_timeout."""
         with trio.CancelScope() as self._reading:
             if self._closing:
                 return b""
-            return await self.stream.receive_some(RECEIVE_SIZE)
+            with trio.move_on_after(idle_timeout if idle_timeout is not None else math.inf):
+                return await self.stream.receive_some(RECEIVE_SIZE)
+            return None
         return b""  # cancelled by stop_reading
 
     async def _execute(self, requests: list[Request]) -> bytearray:
