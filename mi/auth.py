@@ -36,7 +36,10 @@ __all__ = [
     "Authenticator",
     "User",
     "check_listening",
+    "default_user",
     "denied",
+    "is_admin",
+    "namespaces_of",
     "hash_password",
 ]
 
@@ -86,6 +89,8 @@ class User:
     read: tuple[bytes, ...] = (b"*",)  # namespace globs
     write: tuple[bytes, ...] = (b"*",)
     admin: bool = False
+    rate: float | None = None  # ops/s, all its connections together
+    burst: int | None = None
 
     def may(self, ns: str, *, write: bool) -> bool:
         patterns = self.write if write else self.read
@@ -96,20 +101,34 @@ class User:
 FULL_ACCESS = User("default", admin=True)
 
 
+def default_user(config: AuthConfig) -> User:
+    """The ``default`` user: full access, with the configured rate limit."""
+    return attrs.evolve(FULL_ACCESS, rate=config.rate, burst=config.burst)
+
+
+def _flags(command: Command) -> tuple[str, ...]:
+    spec = _SPECS.get(command.name)
+    return spec.flags if spec is not None else ()
+
+
+def is_admin(command: Command) -> bool:
+    """An operator's command (SNAPSHOT, JOURNAL, NAMESPACE CONFIG, CONFIG GET)."""
+    return "admin" in _flags(command)
+
+
 def denied(user: User, command: Command, current_ns: str) -> CommandError | None:
     """Why ``user`` may not run ``command`` (None: it may)."""
-    spec = _SPECS.get(command.name)
-    flags = spec.flags if spec is not None else ()
+    flags = _flags(command)
     if "admin" in flags and not user.admin:
         return errors.noperm_command(command.name)
     write = "write" in flags
-    for ns in _namespaces(command, current_ns):
+    for ns in namespaces_of(command, current_ns):
         if not user.may(ns, write=write):
             return errors.noperm_namespace(ns)
     return None
 
 
-def _namespaces(command: Command, current_ns: str) -> list[str]:
+def namespaces_of(command: Command, current_ns: str) -> list[str]:
     """The namespaces a command touches: its FROM (or the connection's), and a COPY's target."""
     found = []
     fields = attrs.fields_dict(type(command))
@@ -145,7 +164,7 @@ class Authenticator:
         if not self.enabled:  # as Redis's passwordless default user: any password, but name it
             if username is None:
                 raise errors.auth_not_configured()
-            return FULL_ACCESS
+            return default_user(self.config)
         host = peer.rsplit(":", 1)[0]
         record = self._failures[host]
         now = self.clock()
@@ -166,14 +185,14 @@ class Authenticator:
         """The user if the password is right (the same work whether or not the user exists)."""
         config = self.config
         if name == "default" and config.requirepass is not None:
-            return FULL_ACCESS if hmac.compare_digest(password, config.requirepass.encode()) else None
+            return default_user(config) if hmac.compare_digest(password, config.requirepass.encode()) else None
         user = config.users.get(name)
         if user is None or not user.enabled:
             check_password(password, _DUMMY_HASH)
             return None
         if not check_password(password, user.password):
             return None
-        return User(name, _globs(user.read), _globs(user.write), user.admin)
+        return User(name, _globs(user.read), _globs(user.write), user.admin, user.rate, user.burst)
 
     def _fail(self, record: _Failures, host: str, now: float) -> int:
         """Count a failure; lock the address out at max_failures. The failures in the window."""

@@ -66,6 +66,12 @@ def _positive(instance: Any, attribute: Any, value: int | float) -> None:
         raise ValueError(msg)
 
 
+def _not_negative(instance: Any, attribute: Any, value: int | float) -> None:
+    if value < 0:
+        msg = f"{attribute.name} must not be negative, got {value}"
+        raise ValueError(msg)
+
+
 def _port(instance: Any, attribute: Any, value: int) -> None:
     if not 0 <= value <= 65535:
         msg = f"{attribute.name} must be a TCP port 0-65535, got {value}"
@@ -155,6 +161,10 @@ class NamespaceSettings:
     max_value_size: ByteSize | None = field(default=None, validator=validators.optional(_positive))
     # Most messages the namespace may hold; a write of a new key past it is refused. Unset: no limit.
     max_keys: int | None = field(default=None, validator=validators.optional(_positive))
+    # Commands on this namespace per second, from all clients, and the burst allowed above it
+    # (unset: one second's worth). Unset rate: no limit.
+    rate: float | None = field(default=None, validator=validators.optional(_positive))
+    burst: int | None = field(default=None, validator=validators.optional(_not_negative))
     # How long a consumer holds a message it took before it is delivered again (TAKE ... LEASE).
     lease: Seconds = field(default=Seconds(30.0), validator=_positive)
     # Deliveries before a message goes to dead_letter (or, without one, is dropped). Unset: no limit.
@@ -183,12 +193,18 @@ class UserConfig:
     write: list[str] = field(factory=lambda: ["*"])  # namespace globs it may write
     admin: bool = False  # SNAPSHOT, JOURNAL, NAMESPACE CONFIG, CONFIG GET
     enabled: bool = True
+    rate: float | None = field(default=None, validator=validators.optional(_positive))  # ops/s
+    burst: int | None = field(default=None, validator=validators.optional(_not_negative))  # default: rate
 
 
 @define
 class AuthConfig:
     # The password of the "default" user (full access), in clear as with Redis's requirepass.
     requirepass: str | None = None
+    # The default user's rate limit in ops/s (with auth off, everyone is the default user) and
+    # the burst allowed above it (unset: one second's worth). Unset rate: no limit.
+    rate: float | None = field(default=None, validator=validators.optional(_positive))
+    burst: int | None = field(default=None, validator=validators.optional(_not_negative))
     users: dict[str, UserConfig] = field(factory=dict)
     # Without auth the server listens on loopback only; true lets it listen anywhere anyway.
     unprotected: bool = False

@@ -46,6 +46,21 @@ def _url(text: str) -> str:
     return text
 
 
+def _rate(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        msg = f"not a number of operations per second: {text!r}"
+        raise ValueError(msg) from None
+
+
+def _burst(text: str) -> int:
+    if not text.isdigit():
+        msg = f"not a whole number: {text!r}"
+        raise ValueError(msg)
+    return int(text)
+
+
 def _namespace(text: str) -> str:
     try:
         return validate_namespace(text)
@@ -59,6 +74,8 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "default_ttl": (parse_seconds, True),
     "max_value_size": (parse_size, True),
     "max_keys": (_count, True),
+    "rate": (_rate, True),
+    "burst": (_burst, True),
     "lease": (parse_seconds, False),
     "max_attempts": (_count, True),
     "dead_letter": (_namespace, True),
@@ -78,7 +95,7 @@ def parse_option(option: str, text: str) -> Any:
         value = parse(text)
     except ValueError as error:
         raise CommandError("ERR", f"{option}: {error}") from None
-    if isinstance(value, int | float) and value <= 0:
+    if isinstance(value, int | float) and value <= 0 and option != "burst":
         lifted = f" (or {NO_LIMIT})" if may_be_none else ""
         raise CommandError("ERR", f"{option} must be greater than 0{lifted}")
     return value
@@ -93,7 +110,7 @@ def render(settings: NamespaceSettings) -> dict[str, str | None]:
         if value is None or isinstance(value, str):
             shown[option] = value
         elif isinstance(value, float):
-            shown[option] = f"{value:g}s"
+            shown[option] = f"{value:g}" if option == "rate" else f"{value:g}s"
         else:
             shown[option] = str(value)
     return shown

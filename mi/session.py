@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from attrs import define, field
 
-from mi.auth import FULL_ACCESS, PRE_AUTH_COMMANDS, PRE_AUTH_LIMITS, User, denied
+from mi.auth import PRE_AUTH_COMMANDS, PRE_AUTH_LIMITS, User, default_user, denied, is_admin, namespaces_of
 from mi.commands import REGISTRY, Kind, as_command_error, reply_of
 from mi.commands.transactions import RUN_IN_MULTI, Transaction
 from mi.execution import Committing, Unit, shards_of
@@ -105,7 +105,7 @@ class Session:
 
     async def run(self) -> None:
         if not self.server.auth.enabled:
-            self.user = FULL_ACCESS
+            self.user = default_user(self.server.config.auth)
         parser = self.parser = RequestParser(self._limits())
         conn_log = log.bind(conn_id=self.client_id, peer=self.peer)
         conn_log.info("connection.opened")
@@ -216,10 +216,21 @@ class Session:
         return await entry.handler(self, command)
 
     def _refusal(self, command: Any) -> CommandError | None:
-        """NOAUTH before authentication, NOPERM for what the user may not do; else None."""
-        if self.user is None:
+        """NOAUTH before authentication, NOPERM for what the user may not do, a rate limit
+        exceeded (the user's, or a namespace's); else None."""
+        user = self.user
+        if user is None:
             return None if type(command) in PRE_AUTH_COMMANDS else errors.noauth()
-        return denied(self.user, command, self.current_namespace)
+        refusal = denied(user, command, self.current_namespace)
+        limits = self.server.rate_limits
+        if refusal is None and user.rate is not None:
+            refusal = limits.check("user", user.name, user.rate, user.burst)
+        charged = refusal is None and not is_admin(command)  # an operator can always lift a limit
+        for ns in namespaces_of(command, self.current_namespace) if charged else ():
+            settings = self.server.namespace_settings.of(ns)
+            if settings.rate is not None and (refusal := limits.check("ns", ns, settings.rate, settings.burst)):
+                break
+        return refusal
 
     def _write_unit(self, request: Request, command: Any, handler: Any) -> Unit:
         """A write command as a unit of its own; it breaks the watches on its keys."""

@@ -14,6 +14,7 @@ from mi.cursors import ScanCursors
 from mi.auth import Authenticator
 from mi.delivery import DueSignals
 from mi.execution import UnitRunner
+from mi.ratelimit import RateLimits
 from mi.namespace_settings import NamespaceSettingsTable
 from mi.snapshotter import Snapshotter
 from mi.watches import WatchRegistry
@@ -52,6 +53,7 @@ class ServerState:
     snapshotter: Snapshotter = field(init=False)
     webhooks: Webhooks = field(init=False)
     auth: Authenticator = field(init=False)
+    rate_limits: RateLimits = field(factory=RateLimits)
     connections_received: int = 0
     _last_client_id: int = 0
 

@@ -219,8 +219,22 @@ def _info_keyspace(session: Session) -> list[str]:
     return lines
 
 
-_INFO_SECTIONS = {"server": _info_server, "clients": _info_clients, "keyspace": _info_keyspace}
-_DEFAULT_SECTIONS = ("server", "clients", "keyspace")
+def _info_stats(session: Session) -> dict[str, Any]:
+    server = session.server
+    return {
+        "total_connections_received": server.connections_received,
+        "rejected_rate_limit": server.rate_limits.rejected,
+        "auth_failures": server.auth.failures_total,
+    }
+
+
+_INFO_SECTIONS = {
+    "server": _info_server,
+    "clients": _info_clients,
+    "stats": _info_stats,
+    "keyspace": _info_keyspace,
+}
+_DEFAULT_SECTIONS = ("server", "clients", "stats", "keyspace")
 
 
 @REGISTRY.connection(Info)

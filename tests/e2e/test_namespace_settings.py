@@ -45,7 +45,7 @@ async def test_config_set_get_reset_and_it_survives_a_restart(tmp_path):
         _, client = await start(nursery, config)
         assert as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET")) == {
             b"on_expire": b"drop", b"default_ttl": b"600s", b"max_value_size": None,
-            b"max_keys": None, b"lease": b"30s", b"max_attempts": None, b"dead_letter": None, b"webhook": None,
+            b"max_keys": None, b"rate": None, b"burst": None, b"lease": b"30s", b"max_attempts": None, b"dead_letter": None, b"webhook": None,
             b"retry_backoff": b"1s",
         }
         assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "default_ttl", "30s") == OK

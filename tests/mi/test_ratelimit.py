@@ -1,0 +1,26 @@
+"""GCRA: rate with burst, the retry time, a changed limit."""
+
+from __future__ import annotations
+
+from mi.ratelimit import RateLimits
+
+
+def test_burst_then_one_per_interval():
+    now = [100.0]
+    limits = RateLimits(clock=lambda: now[0])
+    admitted = [limits.check("ns", "a", rate=10, burst=2) is None for _ in range(5)]
+    assert admitted == [True, True, True, False, False]
+    refusal = limits.check("ns", "a", rate=10, burst=2)
+    assert refusal.message == "rate limit exceeded (retry in 100 ms)"
+    now[0] += 0.1
+    assert limits.check("ns", "a", rate=10, burst=2) is None
+    assert limits.check("ns", "a", rate=10, burst=2) is not None
+    assert limits.rejected == 4
+    assert limits.check("ns", "b", rate=10, burst=2) is None, "each key has its own"
+
+
+def test_default_burst_is_one_seconds_worth_and_a_new_limit_starts_afresh():
+    now = [0.0]
+    limits = RateLimits(clock=lambda: now[0])
+    assert sum(limits.check("user", "u", rate=5, burst=None) is None for _ in range(10)) == 6
+    assert limits.check("user", "u", rate=100, burst=None) is None
