@@ -12,6 +12,7 @@ import trio
 
 from mi import backup, feed, passwd
 from mi.auth import ProtectedModeError
+from mi.tls import TlsError
 from mi.config import ConfigError, find_config_file, load_config
 from mi.logs import configure_logging, get_logger
 from mi.server import Server
@@ -82,7 +83,7 @@ def serve(args: argparse.Namespace) -> int:
     failures: list[BaseException] = []
     try:
         trio.run(_serve_until_signalled, server)
-    except* (StorageError, OSError, ProtectedModeError) as group:  # a data dir we cannot use, a port taken
+    except* (StorageError, OSError, ProtectedModeError, TlsError) as group:  # a data dir, a port, TLS files
         failures.append(group)
     for failure in failures:
         for error in _leaves(failure):

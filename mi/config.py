@@ -219,6 +219,20 @@ class AuthConfig:
 
 
 @define
+class TlsConfig:
+    """``[tls]``: with a certificate and key, every connection speaks TLS."""
+
+    cert: str | None = None  # PEM certificate (chain)
+    key: str | None = None  # PEM private key
+    ca: str | None = None  # PEM CA: clients must present a certificate it signed
+    handshake_timeout: Seconds = field(default=Seconds(10.0), validator=_positive)
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
+@define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -234,6 +248,7 @@ class Config:
     snapshots: SnapshotConfig = field(factory=SnapshotConfig)
     namespaces: dict[str, NamespaceSettings] = field(factory=dict, validator=_namespace_names)
     auth: AuthConfig = field(factory=AuthConfig)
+    tls: TlsConfig = field(factory=TlsConfig)
     log: LogConfig = field(factory=LogConfig)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from typing import Any
 from functools import partial
 
 import trio
@@ -22,6 +23,7 @@ from mi.reaper import Reaper
 from mi.trimmer import JournalTrimmer
 from mi.session import Session
 from mi.state import ServerState, wall_clock_ms
+from mi.tls import server_context
 from mi.writer import ShardWriter
 from protocol import errors
 from protocol.encoder import encode
@@ -105,12 +107,14 @@ class Server:
     async def _serve_clients(self, state: ServerState, task_status: trio.TaskStatus[int]) -> None:
         config = self.config.server
         check_listening(config.host, self.config.auth)
+        tls = server_context(self.config.tls) if self.config.tls.enabled else None
         try:
-            listeners = await trio.open_tcp_listeners(config.port, host=config.host)
+            sockets = await trio.open_tcp_listeners(config.port, host=config.host)
         except OSError as error:  # say where, not only why
             msg = f"cannot listen on {config.host}:{config.port}: {error.strerror}"
             raise OSError(error.errno, msg) from None
-        state.port = listeners[0].socket.getsockname()[1]
+        state.port = sockets[0].socket.getsockname()[1]
+        listeners: list[Any] = sockets if tls is None else [trio.SSLListener(s, tls) for s in sockets]
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as accepting:
                 accepting.start_soon(
@@ -125,6 +129,7 @@ class Server:
                     data_dir=str(state.data_dir),
                     shards=len(state.writers),
                     durability=self.config.storage.durability,
+                    tls=tls is not None,
                 )
                 task_status.started(state.port)
                 await self._shutdown.wait()
@@ -137,11 +142,13 @@ class Server:
             # Connections still busy after the grace period are cut.
             connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
 
-    async def _handle(self, state: ServerState, stream: trio.SocketStream) -> None:
+    async def _handle(self, state: ServerState, stream: trio.SocketStream | trio.SSLStream) -> None:
         """One connection: its own nursery, so its tasks end with it."""
         state.connections_received += 1
         peer = _peer_name(stream)
         try:
+            if isinstance(stream, trio.SSLStream) and not await self._handshake(stream, peer):
+                return
             if state.terminating or len(state.sessions) >= self.config.server.max_clients:
                 log.warning("connection.rejected", peer=peer, reason="max clients")
                 await stream.send_all(encode(errors.max_clients_reached(), 2))
@@ -157,6 +164,18 @@ class Server:
             pass
         finally:
             await stream.aclose()
+
+    async def _handshake(self, stream: trio.SSLStream, peer: str) -> bool:
+        """Finish the TLS handshake within the configured time; False if it failed."""
+        with trio.move_on_after(self.config.tls.handshake_timeout):
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as error:
+                log.info("connection.tls_failed", peer=peer, error=str(error.__cause__ or error))
+                return False
+            return True
+        log.info("connection.tls_failed", peer=peer, error="handshake timed out")
+        return False
 
     async def _sync_periodically(self, store: Store) -> None:
         """Relaxed durability: commits skip fsync; flush them on an interval instead."""
@@ -175,7 +194,9 @@ class Server:
                 log.warning("storage.stale_readers_cleared", count=cleared)
 
 
-def _peer_name(stream: trio.SocketStream) -> str:
+def _peer_name(stream: trio.SocketStream | trio.SSLStream) -> str:
+    if isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
     try:
         host, port, *_ = stream.socket.getpeername()
     except OSError as error:

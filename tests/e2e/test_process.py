@@ -377,3 +377,16 @@ def test_protected_mode_refuses_a_network_address_without_auth(tmp_path):
     failure = next(json.loads(line) for line in done.stdout.splitlines() if "server.failed" in line)
     assert "refusing to listen on 0.0.0.0 without authentication" in failure["error"]
     assert "--requirepass" in failure["error"] and "--unprotected" in failure["error"]
+
+
+def test_unusable_tls_files_are_a_clear_startup_error(tmp_path):
+    conf = tmp_path / "mi.toml"
+    conf.write_text(f'[tls]\ncert = "{tmp_path / "missing.crt"}"\nkey = "{tmp_path / "missing.key"}"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "mi.cli", "serve", "--config", str(conf), "--port", "0",
+         "--data-dir", str(tmp_path / "data"), "--log-format", "json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    failure = next(json.loads(line) for line in done.stdout.splitlines() if "server.failed" in line)
+    assert "cannot load tls.cert" in failure["error"] and "missing.crt" in failure["error"]
