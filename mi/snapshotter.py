@@ -81,6 +81,8 @@ class Snapshotter:
         log.info("snapshot.started", path=str(run.path))
         try:
             await self._copy(run)
+            if out is None:  # pruning is part of the run, so no one sees keep + 1 snapshots idle
+                await trio.to_thread.run_sync(self.prune)
         except BaseException as error:
             run.error = str(error) or type(error).__name__
             log.error("snapshot.failed", path=str(run.path), error=run.error)
@@ -95,8 +97,6 @@ class Snapshotter:
             bytes=run.bytes_done,
             seconds=round(run.finished - run.started, 3),
         )
-        if out is None:
-            await trio.to_thread.run_sync(self.prune)
         return run
 
     async def _copy(self, run: SnapshotRun) -> None:
@@ -147,15 +147,13 @@ class Snapshotter:
 
     def prune(self) -> list[Path]:
         """Delete the oldest complete snapshots in the snapshot dir beyond ``keep``, and temp dirs
-        that dead snapshots left there; what went."""
+        that dead snapshots left there; what went. Call only between copies (one runs at a time)."""
         folder = Path(self.config.dir)
         complete = sorted(
             (path for path in folder.glob(f"{NAME_PREFIX}*") if (path / SNAPSHOT_MANIFEST).is_file()),
             key=lambda path: path.stat().st_mtime,
         )
-        doomed = complete[: max(len(complete) - self.config.keep, 0)]
-        if self.running is None:
-            doomed += temp_dirs(folder)
+        doomed = complete[: max(len(complete) - self.config.keep, 0)] + list(temp_dirs(folder))
         for path in doomed:
             shutil.rmtree(path, ignore_errors=True)
             log.info("snapshot.deleted", path=str(path))
