@@ -390,3 +390,28 @@ def test_unusable_tls_files_are_a_clear_startup_error(tmp_path):
     assert done.returncode == 1
     failure = next(json.loads(line) for line in done.stdout.splitlines() if "server.failed" in line)
     assert "cannot load tls.cert" in failure["error"] and "missing.crt" in failure["error"]
+
+
+def test_failed_auth_is_logged_with_the_peer_and_never_the_password(tmp_path):
+    server = ServerProcess(tmp_path / "data", "--requirepass", "right-password")
+    client = server.client(password="wrong-pw-7f3a", retry=Retry(NoBackoff(), 0))
+    with pytest.raises(redis.AuthenticationError):
+        client.ping()
+    assert server.client(password="right-password").ping()
+    server.stop(signal.SIGTERM)
+    failed = [e for e in server.events if e["event"] == "auth.failed"]
+    assert failed and failed[0]["peer"].startswith("127.0.0.1:") and failed[0]["user"] == "default"
+    everything = json.dumps(server.events)
+    assert "wrong-pw-7f3a" not in everything and "right-password" not in everything
+
+
+def test_mi_passwd_prints_a_hash_line_that_checks(tmp_path):
+    from mi.auth import check_password
+
+    done = subprocess.run([sys.executable, "-m", "mi.cli", "passwd", "--stdin"], input="hunter2\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    line = done.stdout.strip()
+    assert line.startswith('password = "scrypt$') and "hunter2" not in line
+    stored = line.split('"')[1]
+    assert check_password(b"hunter2", stored) and not check_password(b"hunter3", stored)
