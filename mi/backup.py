@@ -8,9 +8,13 @@ damage found, 2 wrong usage.
 from __future__ import annotations
 
 import argparse
+import os
+import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     snapshot.add_argument("--data-dir", metavar="DIR", help="snapshot this data dir offline")
     snapshot.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
     snapshot.add_argument("--port", type=int, default=7379, help="server port (default 7379)")
+    snapshot.add_argument("--user", help="user to authenticate as (default: the default user)")
+    snapshot.add_argument("--password", help="password (default: $MI_PASSWORD, if set)")
+    snapshot.add_argument("--tls", action="store_true", help="the server speaks TLS")
+    snapshot.add_argument("--cacert", metavar="FILE", help="CA certificate to check the server's with")
     snapshot.set_defaults(run=_snapshot)
 
     restore = commands.add_parser("restore", help="check a snapshot, then copy it into a data dir")
@@ -75,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
 def _snapshot(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     if args.data_dir is None:
-        return _snapshot_online(args.host, args.port, out)
+        tls = ssl.create_default_context(cafile=args.cacert) if args.tls else None
+        password = args.password if args.password is not None else os.environ.get("MI_PASSWORD")
+        return _snapshot_online(partial(WireClient, args.host, args.port, user=args.user, password=password, tls=tls), out)
     try:
         store = Store.open(args.data_dir, readonly=True, exclusive=True)
     except DataDirError as error:
@@ -93,14 +103,14 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _snapshot_online(host: str, port: int, out: Path) -> int:
+def _snapshot_online(connect: Callable[..., WireClient], out: Path) -> int:
     """SNAPSHOT TO on one connection; on a terminal, SNAPSHOT STATUS on another feeds the bar."""
     started = time.monotonic()
     result: dict[str, Any] = {}
 
     def take() -> None:
         try:
-            with WireClient(host, port, timeout=None) as client:
+            with connect(timeout=None) as client:
                 result["path"] = client.call("SNAPSHOT", "TO", str(out))
         except (OSError, CommandError) as error:
             result["error"] = error
@@ -109,7 +119,7 @@ def _snapshot_online(host: str, port: int, out: Path) -> int:
     worker.start()
     with ProgressBar("snapshot", 0) as bar:
         if bar.enabled:
-            with WireClient(host, port) as status:
+            with connect() as status:
                 while worker.is_alive():
                     report = _as_dict(status.call("SNAPSHOT", "STATUS"))
                     if report.get(b"in_progress"):

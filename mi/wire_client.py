@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 from protocol.encoder import encode_request
@@ -16,9 +17,21 @@ __all__ = ["WireClient"]
 class WireClient:
     """One connection; ``call`` sends a command and returns its reply (``CommandError`` raised)."""
 
-    def __init__(self, host: str, port: int, timeout: float | None = 10.0) -> None:
-        self._socket = socket.create_connection((host, port), timeout=timeout)
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = 10.0,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        self._socket = sock if tls is None else tls.wrap_socket(sock, server_hostname=host)
         self._reader = ReplyReader()
+        if password is not None:
+            self.call("AUTH", *([user] if user else []), password)
 
     def call(self, *args: bytes | str | int) -> Any:
         self._socket.sendall(encode_request(*args))

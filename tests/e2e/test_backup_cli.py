@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 import trio
+from attrs import evolve
 
+from mi.config import AuthConfig
+from mi.server import serve
 from storage import Store
 from storage.snapshot import check_snapshot
+from support import make_config
 
 pytestmark = pytest.mark.slow
 
@@ -146,3 +150,15 @@ async def test_snapshot_from_the_cli_against_a_running_server(raw, port, config,
                                   capture_stdout=True, check=False)
     assert done.returncode == 1, "offline snapshot of a data dir a server is using"
     assert "mi snapshot --port" in done.stdout.decode()
+
+
+async def test_snapshot_from_the_cli_authenticates(nursery, tmp_path):
+    config = evolve(make_config(tmp_path / "data"), auth=AuthConfig(requirepass="pw"))
+    port = str((await nursery.start(serve, config)).state.port)
+    refused = await trio.run_process([*MI, "snapshot", "--port", port, "--out", str(tmp_path / "a")],
+                                     capture_stdout=True, check=False)
+    assert refused.returncode == 1 and "NOAUTH" in refused.stdout.decode()
+    done = await trio.run_process([*MI, "snapshot", "--port", port, "--password", "pw", "--out", str(tmp_path / "b")],
+                                  capture_stdout=True, check=False)
+    assert done.returncode == 0
+    assert check_snapshot(tmp_path / "b").shards == 4
