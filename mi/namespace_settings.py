@@ -54,13 +54,6 @@ def _rate(text: str) -> float:
         raise ValueError(msg) from None
 
 
-def _burst(text: str) -> int:
-    if not text.isdigit():
-        msg = f"not a whole number: {text!r}"
-        raise ValueError(msg)
-    return int(text)
-
-
 def _namespace(text: str) -> str:
     try:
         return validate_namespace(text)
@@ -75,7 +68,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "max_value_size": (parse_size, True),
     "max_keys": (_count, True),
     "rate": (_rate, True),
-    "burst": (_burst, True),
+    "burst": (_count, True),
     "lease": (parse_seconds, False),
     "max_attempts": (_count, True),
     "dead_letter": (_namespace, True),
