@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import attrs
 import trio
 
-from mi import backup, feed, passwd
+from mi import backup, feed, passwd, shell
 from mi.auth import ProtectedModeError
 from mi.tls import TlsError
 from mi.config import ConfigError, find_config_file, load_config
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_parser(commands)
     backup.add_parsers(commands)
     passwd.add_parser(commands)
+    shell.add_parser(commands)
     return parser
 
 
@@ -107,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return backup.run(args)
     if args.command == "passwd":
         return passwd.run(args)
+    if args.command == "cli":
+        return shell.run(args)
     return 2
 
 

@@ -1,4 +1,4 @@
-"""A minimal blocking client for mi's own command-line tools (``mi snapshot`` against a server)."""
+"""A minimal blocking client for mi's own command-line tools (``mi snapshot``, ``mi cli``)."""
 
 from __future__ import annotations
 
@@ -34,14 +34,27 @@ class WireClient:
             self.call("AUTH", *([user] if user else []), password)
 
     def call(self, *args: bytes | str | int) -> Any:
-        self._socket.sendall(encode_request(*args))
+        """The reply to a command; an error reply is raised as ``CommandError``."""
+        reply = self.call_raw(*args)
+        if isinstance(reply, CommandError):
+            raise reply
+        return reply
+
+    def call_raw(self, *args: bytes | str | int) -> Any:
+        """The reply to a command sent as a RESP array; an error reply is returned."""
+        return self._exchange(encode_request(*args))
+
+    def call_inline(self, line: bytes) -> Any:
+        """The reply to a command sent as typed (the server's inline syntax); errors returned."""
+        return self._exchange(line + b"\r\n")
+
+    def _exchange(self, request: bytes) -> Any:
+        self._socket.sendall(request)
         while (reply := self._reader.next_reply()) is NEED_DATA:
             data = self._socket.recv(65536)
             if not data:
                 raise ConnectionError("the server closed the connection")
             self._reader.receive_data(data)
-        if isinstance(reply, CommandError):
-            raise reply
         return reply
 
     def close(self) -> None:

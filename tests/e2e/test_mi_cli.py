@@ -1,0 +1,50 @@
+"""`mi cli` as a user runs it: one command from the shell, or lines typed (here, piped) in."""
+
+from __future__ import annotations
+
+import sys
+
+import trio
+from attrs import evolve
+
+from mi.config import AuthConfig
+from mi.server import serve
+from support import make_config
+
+MI = [sys.executable, "-m", "mi.cli", "cli"]
+
+
+async def mi_cli(port: int, *words: str, stdin: bytes = b"") -> tuple[int, str]:
+    done = await trio.run_process([*MI, "--port", str(port), *words], stdin=stdin, capture_stdout=True,
+                                  capture_stderr=True, check=False)
+    return done.returncode, done.stdout.decode()
+
+
+async def test_one_command_prints_its_reply_readably(port):
+    assert await mi_cli(port, "HSET", "order", '{"total": 12, "items": ["a"]}', "FROM", "shop") == (0, "OK\n")
+    status, out = await mi_cli(port, "GET", "order", "FROM", "shop")
+    assert status == 0 and out == '{\n  "total": 12,\n  "items": [\n    "a"\n  ]\n}\n'
+    await mi_cli(port, "LSET", "l", '[1, "two", true]')
+    assert await mi_cli(port, "LRANGE", "l", "0", "-1") == (0, '1) (integer) 1\n2) "two"\n3) (true)\n')
+    assert await mi_cli(port, "GET", "missing") == (0, "(nil)\n")
+
+
+async def test_an_error_reply_exits_1(port):
+    status, out = await mi_cli(port, "GET")
+    assert status == 1 and out.startswith("(error) ERR wrong number of arguments for 'get' command")
+
+
+async def test_lines_on_stdin_use_the_inline_syntax(port):
+    lines = b'SET q "123"\nTYPE q\nSET r 123\nTYPE r\nHSET h {"k": "v w"}\nGET h\n'
+    status, out = await mi_cli(port, stdin=lines)
+    assert status == 0
+    assert out.splitlines() == ["OK", "string", "OK", "integer", "OK", "{", '  "k": "v w"', "}"]
+
+
+async def test_a_password_for_a_server_with_auth(nursery, tmp_path):
+    config = evolve(make_config(tmp_path / "data"), auth=AuthConfig(requirepass="pw"))
+    port = (await nursery.start(serve, config)).state.port
+    assert (await mi_cli(port, "PING"))[1] == "PONG\n", "PING needs no password"
+    assert (await mi_cli(port, "GET", "k"))[1].startswith("(error) NOAUTH")
+    assert await mi_cli(port, "--password", "pw", "GET", "k") == (0, "(nil)\n")
+    assert (await mi_cli(port, "--password", "bad", "GET", "k"))[0] == 1
