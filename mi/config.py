@@ -233,6 +233,13 @@ class TlsConfig:
 
 
 @define
+class SlowlogConfig:
+    # Commands that take longer (a write: until its commit) are kept in SLOWLOG and logged.
+    threshold: Seconds = field(default=Seconds(0.01), validator=_not_negative)
+    max_len: int = field(default=128, validator=_positive)
+
+
+@define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -249,6 +256,7 @@ class Config:
     namespaces: dict[str, NamespaceSettings] = field(factory=dict, validator=_namespace_names)
     auth: AuthConfig = field(factory=AuthConfig)
     tls: TlsConfig = field(factory=TlsConfig)
+    slowlog: SlowlogConfig = field(factory=SlowlogConfig)
     log: LogConfig = field(factory=LogConfig)
 
 

@@ -151,6 +151,7 @@ class Server:
                 return
             if state.terminating or len(state.sessions) >= self.config.server.max_clients:
                 log.warning("connection.rejected", peer=peer, reason="max clients")
+                state.connections_rejected += 1
                 await stream.send_all(encode(errors.max_clients_reached(), 2))
                 return
             session = Session(state, stream, state.next_client_id(), peer)

@@ -160,23 +160,36 @@ class Session:
 
     async def _execute(self, requests: list[Request]) -> bytearray:
         """Run ``requests`` in order; the encoded replies, in the same order."""
-        replies: list[tuple[Any, int]] = []
+        replies: list[tuple[Any, int, Request, int, int]] = []
         pending: list[Committing] = []
+        clock = time.perf_counter_ns
         for request in requests:
             if self._closing:
                 break  # after QUIT nothing more runs
             self.commands += 1
+            started = clock()
             try:
                 reply = await self._run(request, pending)
             except Exception as error:  # one bad command never ends the connection
                 reply = as_command_error(error)
-            replies.append((reply, self.resp))
+            replies.append((reply, self.resp, request, started, clock()))
         out = bytearray()
-        for reply, resp in replies:
-            if isinstance(reply, Committing):
+        for reply, resp, request, started, ended in replies:
+            if isinstance(reply, Committing):  # a write ends when its commit does
                 reply = reply_of(await reply.outcome(), self.server.reaper)
+                ended = clock()
+            self._count(request, (ended - started) // 1000, reply)
             encode_into(out, reply, resp)
         return out
+
+    def _count(self, request: Request, usec: int, reply: Any) -> None:
+        """INFO's command statistics and the slow log."""
+        metrics = self.server.metrics
+        if metrics.record(stat_name(request.args), usec, reply):
+            name = (self.client_name or b"").decode("utf-8", "replace")
+            metrics.add_slow(usec, request.args, self.peer, name)
+            log.warning("command.slow", conn_id=self.client_id, peer=self.peer, command=stat_name(request.args),
+                        usec=usec)
 
     async def _run(self, request: Request, pending: list[Committing]) -> Any:
         """One command's reply, or for a single-shard write, its ``Committing`` (added to ``pending``)."""
@@ -240,6 +253,17 @@ class Session:
         shards = shards_of((command,), len(server.writers))
         label = keyword(request.args[0]).upper()
         return Unit(lambda keyspace: handler(keyspace, command), shards, True, ns, label)
+
+
+_CONTAINERS = frozenset({"client", "command", "config", "namespace", "slowlog"})
+
+
+def stat_name(args: tuple[bytes, ...]) -> str:
+    """The name a command is counted under: ``set``, or for a container ``client|list``."""
+    name = keyword(args[0]) if args else ""
+    if name in _CONTAINERS and len(args) > 1:
+        return f"{name}|{keyword(args[1])}"
+    return name
 
 
 def _drain(parser: RequestParser) -> tuple[list[Request], ProtocolError | None]:

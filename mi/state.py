@@ -14,6 +14,7 @@ from mi.cursors import ScanCursors
 from mi.auth import Authenticator
 from mi.delivery import DueSignals
 from mi.execution import UnitRunner
+from mi.metrics import Metrics
 from mi.ratelimit import RateLimits
 from mi.namespace_settings import NamespaceSettingsTable
 from mi.snapshotter import Snapshotter
@@ -54,7 +55,10 @@ class ServerState:
     webhooks: Webhooks = field(init=False)
     auth: Authenticator = field(init=False)
     rate_limits: RateLimits = field(factory=RateLimits)
+    metrics: Metrics = field(init=False)
     connections_received: int = 0
+    connections_rejected: int = 0
+    blocked_clients: int = 0  # waiting in TAKE ... BLOCK
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -62,6 +66,8 @@ class ServerState:
         self.snapshotter = Snapshotter(self.store, self.writers, self.config.snapshots)
         self.webhooks = Webhooks(self)
         self.auth = Authenticator(self.config.auth)
+        slowlog = self.config.slowlog
+        self.metrics = Metrics(round(slowlog.threshold * 1_000_000), slowlog.max_len)
 
     @property
     def data_dir(self) -> Path:

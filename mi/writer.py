@@ -40,6 +40,7 @@ class ShardWriter:
     shard: Shard
     batch_size: int = 1024
     commits: int = 0
+    writes: int = 0  # ops committed (commits carry many: group commit)
     # Held while committing; a transaction across shards holds it too, so no one else writes
     # the shard under it (see mi.execution).
     lock: trio.Lock = field(factory=trio.Lock)
@@ -87,6 +88,7 @@ class ShardWriter:
         except Exception as error:  # the commit itself failed (disk error): every write failed
             outcomes = [error] * len(batch)
         self.commits += 1
+        self.writes += len(batch)
         for write, outcome in zip(batch, outcomes, strict=True):
             write.outcome = outcome
             write.done.set()

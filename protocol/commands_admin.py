@@ -20,6 +20,9 @@ __all__ = [
     "NamespaceConfigSet",
     "NamespaceInfo",
     "Snapshot",
+    "SlowlogGet",
+    "SlowlogLen",
+    "SlowlogReset",
     "SnapshotStatus",
     "Take",
 ]
@@ -108,3 +111,25 @@ class Nack(Command):
     ns: str
     id: DeliveryId
     delay_ms: int | None = None
+
+
+@frozen
+class SlowlogGet(Command):
+    """``SLOWLOG GET [count]``: the newest slow commands (default 10; -1: all kept)."""
+
+    name: ClassVar[str] = "slowlog|get"
+    count: int = 10
+
+
+@frozen
+class SlowlogLen(Command):
+    """``SLOWLOG LEN``."""
+
+    name: ClassVar[str] = "slowlog|len"
+
+
+@frozen
+class SlowlogReset(Command):
+    """``SLOWLOG RESET``."""
+
+    name: ClassVar[str] = "slowlog|reset"

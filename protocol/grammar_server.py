@@ -34,6 +34,9 @@ from protocol.commands import (
     NamespaceConfigGet,
     NamespaceConfigSet,
     NamespaceInfo,
+    SlowlogGet,
+    SlowlogLen,
+    SlowlogReset,
     Snapshot,
     SnapshotStatus,
     Ping,
@@ -100,6 +103,7 @@ def _dispatch(name: str, request: Request) -> Command:
 _SERVER["client"] = _dispatch
 _SERVER["config"] = _dispatch
 _SERVER["namespace"] = _dispatch
+_SERVER["slowlog"] = _dispatch
 
 
 @_parser(_SERVER, "command")
@@ -257,6 +261,26 @@ def _snapshot(name: str, request: Request) -> Command:
         except UnicodeDecodeError:
             raise CommandError("ERR", "the snapshot directory is not valid UTF-8") from None
     raise errors.syntax_error()
+
+
+@_parser(_SUB, "slowlog|get")
+def _slowlog_get(name: str, request: Request) -> Command:
+    if len(request.args) == 2:
+        return SlowlogGet()
+    count = parse_int(request.args[2])
+    if count < -1:
+        raise CommandError("ERR", "count should be greater than or equal to -1")
+    return SlowlogGet(count)
+
+
+@_parser(_SUB, "slowlog|len")
+def _slowlog_len(name: str, request: Request) -> Command:
+    return SlowlogLen()
+
+
+@_parser(_SUB, "slowlog|reset")
+def _slowlog_reset(name: str, request: Request) -> Command:
+    return SlowlogReset()
 
 
 @_parser(_SUB, "namespace|info")

@@ -53,8 +53,12 @@ async def take(session: Session, command: Take) -> list[dict[str, Any]]:
             return [_shown(shard, delivery) for shard, delivery in taken]
         if command.block_ms is None or state.terminating:
             return []
-        with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
-            await woken.wait()
+        state.blocked_clients += 1
+        try:
+            with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
+                await woken.wait()
+        finally:
+            state.blocked_clients -= 1
         if waiting.cancelled_caught:
             return []
 

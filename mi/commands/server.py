@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
@@ -30,6 +31,9 @@ from protocol.commands import (
     Info,
     Ping,
     Quit,
+    SlowlogGet,
+    SlowlogLen,
+    SlowlogReset,
 )
 from protocol.replies import SetReply, SimpleString, Verbatim
 
@@ -203,8 +207,49 @@ def _info_server(session: Session) -> dict[str, Any]:
 def _info_clients(session: Session) -> dict[str, Any]:
     return {
         "connected_clients": len(session.server.sessions),
+        "blocked_clients": session.server.blocked_clients,
         "maxclients": session.server.config.server.max_clients,
     }
+
+
+def _info_memory(session: Session) -> dict[str, Any]:
+    status = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
+    figures: dict[str, Any] = {
+        "used_memory_rss": _kib(status.get("VmRSS")),
+        "used_memory_rss_anon": _kib(status.get("RssAnon")),
+    }
+    for stats in session.server.store.stats():
+        figures[f"shard{stats.index}_map_size"] = stats.map_size
+        figures[f"shard{stats.index}_used_bytes"] = stats.used_pages * stats.page_size
+        figures[f"shard{stats.index}_file_bytes"] = stats.high_water_pages * stats.page_size
+    return figures
+
+
+def _kib(field: str | None) -> int:
+    """A /proc/self/status figure ("1234 kB") in bytes; 0 if the system has none."""
+    return int(field.split()[0]) * 1024 if field else 0
+
+
+def _info_persistence(session: Session) -> dict[str, Any]:
+    server = session.server
+    snapshots = server.snapshotter
+    last = snapshots.last
+    figures: dict[str, Any] = {
+        "durability": server.config.storage.durability,
+        "snapshot_in_progress": int(snapshots.running is not None),
+        "snapshots_taken": snapshots.taken,
+        "last_snapshot_time": int(last.finished or 0) if last else 0,
+        "last_snapshot_status": last.status if last else "none",
+    }
+    for writer in server.writers:
+        index = writer.shard.index
+        figures[f"shard{index}_journal_seq"] = writer.shard.journal_last
+        figures[f"shard{index}_commits"] = writer.commits
+        figures[f"shard{index}_writes"] = writer.writes
+        figures[f"shard{index}_avg_batch"] = round(writer.writes / writer.commits, 2) if writer.commits else 0
+    return figures
 
 
 def _info_keyspace(session: Session) -> list[str]:
@@ -222,34 +267,67 @@ def _info_keyspace(session: Session) -> list[str]:
 def _info_stats(session: Session) -> dict[str, Any]:
     server = session.server
     return {
+        "total_commands_processed": server.metrics.total,
+        "instantaneous_ops_per_sec": round(server.metrics.ops_per_sec()),
         "total_connections_received": server.connections_received,
+        "rejected_connections": server.connections_rejected,
+        "expired_keys": server.reaper.reaped,
+        "expired_leases": server.reaper.returned,
         "rejected_rate_limit": server.rate_limits.rejected,
         "auth_failures": server.auth.failures_total,
+        "slowlog_len": len(server.metrics.slowlog),
     }
 
 
 _INFO_SECTIONS = {
     "server": _info_server,
     "clients": _info_clients,
+    "memory": _info_memory,
+    "persistence": _info_persistence,
     "stats": _info_stats,
+    "commandstats": lambda session: session.server.metrics.commandstats(),
+    "latencystats": lambda session: session.server.metrics.latencystats(),
+    "errorstats": lambda session: session.server.metrics.errorstats(),
     "keyspace": _info_keyspace,
 }
-_DEFAULT_SECTIONS = ("server", "clients", "stats", "keyspace")
+# As Redis: INFO alone leaves out the per-command sections; INFO all (or everything) has them all.
+_DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "errorstats", "keyspace")
 
 
 @REGISTRY.connection(Info)
 def info(session: Session, command: Info) -> Verbatim:
     wanted = command.sections or _DEFAULT_SECTIONS
-    if any(section in ("all", "everything", "default") for section in wanted):
+    if any(section in ("all", "everything") for section in wanted):
+        wanted = tuple(_INFO_SECTIONS)
+    elif "default" in wanted:
         wanted = _DEFAULT_SECTIONS
     blocks = []
-    for name in _DEFAULT_SECTIONS:
+    for name in _INFO_SECTIONS:
         if name not in wanted:
             continue
         content = _INFO_SECTIONS[name](session)
         lines = content if isinstance(content, list) else [f"{k}:{v}" for k, v in content.items()]
         blocks.append("\r\n".join([f"# {name.capitalize()}", *lines]))
     return Verbatim("\r\n\r\n".join(blocks) + "\r\n")
+
+
+@REGISTRY.connection(SlowlogGet)
+def slowlog_get(session: Session, command: SlowlogGet) -> list[Any]:
+    entries = list(session.server.metrics.slowlog)
+    if command.count >= 0:
+        entries = entries[: command.count]
+    return [entry.as_reply() for entry in entries]
+
+
+@REGISTRY.connection(SlowlogLen)
+def slowlog_len(session: Session, command: SlowlogLen) -> int:
+    return len(session.server.metrics.slowlog)
+
+
+@REGISTRY.connection(SlowlogReset)
+def slowlog_reset(session: Session, command: SlowlogReset) -> SimpleString:
+    session.server.metrics.slowlog.clear()
+    return OK
 
 
 @REGISTRY.connection(Ping)

@@ -78,7 +78,7 @@ async def test_info_sections(r2):
     info = await r2.info()
     assert info["redis_mode"] == "standalone" and info["connected_clients"] >= 1
     assert "ns=metrics,keys=1,expires=1" in info["__raw__"]
-    assert set(await r2.info("clients")) == {"connected_clients", "maxclients"}
+    assert set(await r2.info("clients")) == {"connected_clients", "blocked_clients", "maxclients"}
 
 
 async def test_ping_and_echo(r3, raw):

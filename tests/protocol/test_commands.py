@@ -94,6 +94,10 @@ MINIMAL = {
     "namespace|config": "NAMESPACE CONFIG ns GET",
     "take": "TAKE",
     "auth": "AUTH pw",
+    "slowlog": "SLOWLOG LEN",
+    "slowlog|get": "SLOWLOG GET",
+    "slowlog|len": "SLOWLOG LEN",
+    "slowlog|reset": "SLOWLOG RESET",
     "ack": "ACK ns 0-1",
     "nack": "NACK ns 0-1",
 }
@@ -147,7 +151,7 @@ def test_minimal_argv_parses(name: str) -> None:
 
 
 # Containers: their shortest argv is a subcommand's, checked under the subcommand's name.
-CONTAINERS = {"client", "config", "namespace"}
+CONTAINERS = {"client", "config", "namespace", "slowlog"}
 
 
 @pytest.mark.parametrize("name", sorted(set(ALL_SPECS) - CONTAINERS))

@@ -1,0 +1,140 @@
+"""What the server counts about the commands it runs: calls, time, failures, latency, slow ones.
+
+Sessions call ``record`` once per command with its start and end (a write's end is its commit),
+so INFO commandstats, latencystats and errorstats, and SLOWLOG read from here. Latency is kept in
+a histogram per command (buckets a quarter of a power of two wide, so percentiles are within
+about 19%), which costs a few hundred integers per command name, whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from typing import Any
+
+from attrs import define, field
+
+from protocol.command_specs import COMMAND_SPECS
+from protocol.errors import CommandError
+
+__all__ = ["Metrics", "SlowEntry"]
+
+_STEPS_PER_DOUBLING = 4
+_BUCKETS = 4 * 40  # up to 2**40 µs (12 days): nothing is slower
+SLOWLOG_ARGS = 32  # arguments kept per slow log entry (the rest summarised)
+SLOWLOG_ARG_BYTES = 128
+KNOWN_NAMES = frozenset(spec.name for top in COMMAND_SPECS.values() for spec in (top, *top.subcommands))
+
+
+def _bucket(usec: float) -> int:
+    if usec <= 1:
+        return 0
+    return min(int(math.log2(usec) * _STEPS_PER_DOUBLING) + 1, _BUCKETS - 1)
+
+
+def _bucket_top(index: int) -> float:
+    """The upper bound (µs) of a bucket."""
+    return 2 ** (index / _STEPS_PER_DOUBLING)
+
+
+@define
+class CommandStats:
+    calls: int = 0
+    usec: int = 0
+    failed: int = 0
+    histogram: list[int] = field(factory=lambda: [0] * _BUCKETS)
+
+    def percentile(self, fraction: float) -> float:
+        """The latency (µs) under which ``fraction`` of the calls finished."""
+        wanted = fraction * self.calls
+        seen = 0
+        for index, count in enumerate(self.histogram):
+            seen += count
+            if count and seen >= wanted:
+                return _bucket_top(index)
+        return 0.0
+
+
+@define
+class SlowEntry:
+    id: int
+    timestamp: int  # unix seconds
+    usec: int
+    args: list[bytes]
+    peer: str
+    client_name: str
+
+    def as_reply(self) -> list[Any]:
+        """As Redis's SLOWLOG GET gives an entry."""
+        return [self.id, self.timestamp, self.usec, self.args, self.peer, self.client_name]
+
+
+@define(eq=False)
+class Metrics:
+    slowlog_threshold_us: int = 10_000
+    slowlog_max_len: int = 128
+    commands: dict[str, CommandStats] = field(factory=dict)
+    errors: Counter[str] = field(factory=Counter)
+    total: int = 0
+    slowlog: deque[SlowEntry] = field(factory=deque)
+    slow_total: int = 0  # ids of slow entries, never reused
+    _ops_samples: deque[tuple[float, int]] = field(factory=deque)
+
+    def record(self, name: str, usec: int, reply: Any) -> bool:
+        """Count one command; True if it was slow (the caller logs it and adds the entry).
+
+        Only known command names get statistics of their own (a client cannot grow this table);
+        unknown ones count in the total and, as errors, in errorstats.
+        """
+        self.total += 1
+        if name not in KNOWN_NAMES:
+            if isinstance(reply, CommandError):
+                self.errors[reply.prefix] += 1
+            return False
+        stats = self.commands.get(name)
+        if stats is None:
+            stats = self.commands[name] = CommandStats()
+        stats.calls += 1
+        stats.usec += usec
+        stats.histogram[_bucket(usec)] += 1
+        if isinstance(reply, CommandError):
+            stats.failed += 1
+            self.errors[reply.prefix] += 1
+        return 0 <= self.slowlog_threshold_us <= usec
+
+    def add_slow(self, usec: int, args: tuple[bytes, ...], peer: str, client_name: str) -> None:
+        kept = [arg if len(arg) <= SLOWLOG_ARG_BYTES else arg[:SLOWLOG_ARG_BYTES] + b"... (%d more bytes)" % (len(arg) - SLOWLOG_ARG_BYTES) for arg in args[:SLOWLOG_ARGS]]
+        if len(args) > SLOWLOG_ARGS:
+            kept[-1] = b"... (%d more arguments)" % (len(args) - SLOWLOG_ARGS + 1)
+        self.slow_total += 1
+        self.slowlog.appendleft(SlowEntry(self.slow_total - 1, int(time.time()), usec, kept, peer, client_name))
+        while len(self.slowlog) > self.slowlog_max_len:
+            self.slowlog.pop()
+
+    def ops_per_sec(self) -> float:
+        """Commands per second over the last few seconds (sampled when asked)."""
+        now = time.monotonic()
+        samples = self._ops_samples
+        samples.append((now, self.total))
+        while len(samples) > 2 and now - samples[0][0] > 5:
+            samples.popleft()
+        (then, before), (_, latest) = samples[0], samples[-1]
+        return 0.0 if now - then <= 0 else (latest - before) / (now - then)
+
+    def commandstats(self) -> list[str]:
+        return [
+            f"cmdstat_{name}:calls={s.calls},usec={s.usec},usec_per_call={s.usec / s.calls:.2f},"
+            f"rejected_calls=0,failed_calls={s.failed}"
+            for name, s in sorted(self.commands.items())
+        ]
+
+    def latencystats(self) -> list[str]:
+        return [
+            f"latency_percentiles_usec_{name}:p50={s.percentile(0.5):.3f},p99={s.percentile(0.99):.3f},"
+            f"p99.9={s.percentile(0.999):.3f}"
+            for name, s in sorted(self.commands.items())
+        ]
+
+    def errorstats(self) -> list[str]:
+        return [f"errorstat_{prefix}:count={count}" for prefix, count in sorted(self.errors.items())]

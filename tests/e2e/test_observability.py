@@ -1,0 +1,66 @@
+"""INFO's figures move as commands run; SLOWLOG keeps the slow ones (issue 7, in part)."""
+
+from __future__ import annotations
+
+import pytest
+from attrs import evolve
+
+from protocol import CommandError
+from protocol.replies import SimpleString
+from support import make_config
+
+OK = SimpleString("OK")
+
+
+@pytest.fixture
+def config(tmp_path):
+    config = make_config(tmp_path / "data")
+    return evolve(config, slowlog=evolve(config.slowlog, threshold=0.0, max_len=3))  # everything is slow
+
+
+def fields(text: bytes) -> dict[str, str]:
+    return dict(line.split(":", 1) for line in text.decode().splitlines() if ":" in line and not line.startswith("#"))
+
+
+async def test_commandstats_latencystats_and_errorstats_count_what_ran(raw):
+    before = fields(await raw.command("INFO", "all"))
+    for i in range(5):
+        assert await raw.command("SET", f"k{i}", "v") == OK
+    await raw.command("GET", "k1")
+    assert isinstance(await raw.command("GET"), CommandError)  # wrong arity: a failed call
+    assert isinstance(await raw.command("NOSUCH"), CommandError)
+    after = fields(await raw.command("INFO", "all"))
+    set_stats = dict(part.split("=") for part in after["cmdstat_set"].split(","))
+    assert set_stats["calls"] == "5" and int(set_stats["usec"]) > 0 and set_stats["failed_calls"] == "0"
+    assert "calls=2" in after["cmdstat_get"] and "failed_calls=1" in after["cmdstat_get"]
+    assert "cmdstat_nosuch" not in after, "unknown names get no table of their own"
+    assert int(after["errorstat_ERR"].split("=")[1]) >= 2
+    latency = dict(part.split("=") for part in after["latency_percentiles_usec_set"].split(","))
+    assert 0 < float(latency["p50"]) <= float(latency["p99"]) <= float(latency["p99.9"])
+    counted = int(after["total_commands_processed"]) - int(before["total_commands_processed"])
+    assert counted == 9, "the 8 commands, and the first INFO (counted once it had answered)"
+    assert int(after["shard0_commits"]) + int(after["shard1_commits"]) + int(after["shard2_commits"]) + int(after["shard3_commits"]) >= 5
+
+
+async def test_default_info_leaves_out_the_per_command_sections(raw):
+    text = (await raw.command("INFO")).decode()
+    assert "# Persistence" in text and "# Memory" in text and "durability:strict" in text
+    assert "# Commandstats" not in text and "# Latencystats" not in text
+    memory = fields(await raw.command("INFO", "memory"))
+    assert int(memory["used_memory_rss"]) > 0 and int(memory["shard0_map_size"]) > 0
+
+
+async def test_slowlog_keeps_the_newest_slow_commands(raw):
+    assert await raw.command("SLOWLOG", "RESET") == OK
+    for i in range(5):
+        await raw.command("SET", f"key{i}", "x" * 300)
+    entries = await raw.command("SLOWLOG", "GET", "-1")  # newest first; at most max_len kept
+    assert [entry[3][1] for entry in entries] == [b"key4", b"key3", b"key2"]
+    entry_id, timestamp, usec, args, peer, name = entries[0]
+    assert args[0] == b"SET" and args[2].endswith(b"... (172 more bytes)")
+    assert usec >= 0 and timestamp > 0 and peer.startswith(b"127.0.0.1:")
+    assert [entry[0] for entry in entries] == sorted((e[0] for e in entries), reverse=True)
+    assert len(await raw.command("SLOWLOG", "GET", "1")) == 1
+    assert await raw.command("SLOWLOG", "LEN") == 3
+    assert await raw.command("SLOWLOG", "RESET") == OK
+    assert await raw.command("SLOWLOG", "LEN") == 1, "the RESET itself was slow"
