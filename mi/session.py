@@ -97,8 +97,9 @@ class Session:
 
     def describe(self) -> str:
         name = (self.client_name or b"").decode("utf-8", "replace")
+        user = "" if self.user is None else self.user.name
         return (
-            f"id={self.client_id} addr={self.peer} name={name} ns={self.current_namespace} "
+            f"id={self.client_id} addr={self.peer} name={name} user={user} ns={self.current_namespace} "
             f"age={int(time.time() - self.opened_at)} cmds={self.commands} resp={self.resp} "
             f"lib-name={self.library.get('lib-name', '')} lib-ver={self.library.get('lib-ver', '')}"
         )

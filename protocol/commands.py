@@ -23,6 +23,9 @@ from protocol.command_base import Command, Keyed, as_json, typed
 from protocol.command_specs import COMMAND_SPECS, CommandSpec
 from protocol.commands_admin import (
     Ack,
+    ClientKill,
+    ClientList,
+    ClientNoEvict,
     DeliveryId,
     Journal,
     Nack,
@@ -71,6 +74,9 @@ __all__ = [
     "ClientGetname",
     "ClientId",
     "ClientInfo",
+    "ClientKill",
+    "ClientList",
+    "ClientNoEvict",
     "ClientSetinfo",
     "ClientSetname",
     "Command",

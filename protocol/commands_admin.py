@@ -13,6 +13,9 @@ from protocol.command_base import Command
 
 __all__ = [
     "Ack",
+    "ClientKill",
+    "ClientList",
+    "ClientNoEvict",
     "DeliveryId",
     "Journal",
     "Nack",
@@ -133,3 +136,28 @@ class SlowlogReset(Command):
     """``SLOWLOG RESET``."""
 
     name: ClassVar[str] = "slowlog|reset"
+
+
+@frozen
+class ClientList(Command):
+    """``CLIENT LIST``: one line per connection."""
+
+    name: ClassVar[str] = "client|list"
+
+
+@frozen
+class ClientKill(Command):
+    """``CLIENT KILL ID n | ADDR host:port | host:port`` (the last, Redis's old form, answers OK)."""
+
+    name: ClassVar[str] = "client|kill"
+    client_id: int | None = None
+    addr: str | None = None
+    old_form: bool = False
+
+
+@frozen
+class ClientNoEvict(Command):
+    """``CLIENT NO-EVICT on|off``: accepted (mi evicts no clients)."""
+
+    name: ClassVar[str] = "client|no-evict"
+    on: bool

@@ -14,6 +14,9 @@ from types import MappingProxyType
 from protocol import errors
 from protocol.commands import (
     Auth,
+    ClientKill,
+    ClientList,
+    ClientNoEvict,
     COMMAND_SPECS,
     ClientGetname,
     ClientId,
@@ -173,6 +176,36 @@ def _client_id(name: str, request: Request) -> Command:
 @_parser(_SUB, "client|info")
 def _client_info(name: str, request: Request) -> Command:
     return ClientInfo()
+
+
+@_parser(_SUB, "client|list")
+def _client_list(name: str, request: Request) -> Command:
+    return ClientList()
+
+
+@_parser(_SUB, "client|kill")
+def _client_kill(name: str, request: Request) -> Command:
+    args = request.args
+    if len(args) == 3:
+        return ClientKill(addr=args[2].decode("utf-8", "replace"), old_form=True)
+    if len(args) == 4:
+        word = keyword(args[2])
+        if word == "id":
+            client_id = parse_uint(args[3])
+            if client_id is None:
+                raise errors.not_integer()
+            return ClientKill(client_id=client_id)
+        if word == "addr":
+            return ClientKill(addr=args[3].decode("utf-8", "replace"))
+    raise errors.syntax_error()
+
+
+@_parser(_SUB, "client|no-evict")
+def _client_no_evict(name: str, request: Request) -> Command:
+    word = keyword(request.args[2])
+    if word not in ("on", "off"):
+        raise errors.syntax_error()
+    return ClientNoEvict(word == "on")
 
 
 @_parser(_SUB, "command|count")

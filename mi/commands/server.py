@@ -18,6 +18,9 @@ from protocol.commands import (
     ClientGetname,
     ClientId,
     ClientInfo,
+    ClientKill,
+    ClientList,
+    ClientNoEvict,
     ClientSetinfo,
     ClientSetname,
     CommandCount,
@@ -35,6 +38,7 @@ from protocol.commands import (
     SlowlogLen,
     SlowlogReset,
 )
+from protocol.errors import CommandError
 from protocol.replies import SetReply, SimpleString, Verbatim
 
 if TYPE_CHECKING:
@@ -103,6 +107,33 @@ def client_id(session: Session, command: ClientId) -> int:
 @REGISTRY.connection(ClientInfo)
 def client_info(session: Session, command: ClientInfo) -> str:
     return session.describe() + "\n"
+
+
+@REGISTRY.connection(ClientList)
+def client_list(session: Session, command: ClientList) -> str:
+    return "".join(other.describe() + "\n" for other in session.server.sessions.values())
+
+
+@REGISTRY.connection(ClientKill)
+def client_kill(session: Session, command: ClientKill) -> int | SimpleString:
+    """Close the matching connections once they have answered what they are running."""
+    doomed = [
+        other
+        for other in session.server.sessions.values()
+        if other.client_id == command.client_id or other.peer == command.addr
+    ]
+    for other in doomed:
+        other.stop_reading()
+    if command.old_form:
+        if not doomed:
+            raise CommandError("ERR", "No such client")
+        return OK
+    return len(doomed)
+
+
+@REGISTRY.connection(ClientNoEvict)
+def client_no_evict(session: Session, command: ClientNoEvict) -> SimpleString:
+    return OK
 
 
 def _command_info(spec: CommandSpec) -> list[Any]:

@@ -7,7 +7,7 @@ from attrs import evolve
 
 from protocol import CommandError
 from protocol.replies import SimpleString
-from support import make_config
+from support import RawClient, make_config
 
 OK = SimpleString("OK")
 
@@ -64,3 +64,18 @@ async def test_slowlog_keeps_the_newest_slow_commands(raw):
     assert await raw.command("SLOWLOG", "LEN") == 3
     assert await raw.command("SLOWLOG", "RESET") == OK
     assert await raw.command("SLOWLOG", "LEN") == 1, "the RESET itself was slow"
+
+
+async def test_client_list_and_kill(port, raw):
+    other = await RawClient.connect(port)
+    assert await other.command("CLIENT", "SETNAME", "victim") == OK
+    lines = (await raw.command("CLIENT", "LIST")).decode().splitlines()
+    assert len(lines) == 2 and any("name=victim" in line and "user=default" in line for line in lines)
+    victim = await other.command("CLIENT", "ID")
+    assert await raw.command("CLIENT", "KILL", "ID", victim) == 1
+    assert await other.is_closed()
+    await other.aclose()
+    assert await raw.command("CLIENT", "KILL", "ID", 9999) == 0
+    assert isinstance(await raw.command("CLIENT", "KILL", "10.0.0.1:1"), CommandError)
+    assert await raw.command("CLIENT", "NO-EVICT", "on") == OK
+    assert len((await raw.command("CLIENT", "LIST")).decode().splitlines()) == 1

@@ -95,6 +95,9 @@ MINIMAL = {
     "take": "TAKE",
     "auth": "AUTH pw",
     "slowlog": "SLOWLOG LEN",
+    "client|list": "CLIENT LIST",
+    "client|kill": "CLIENT KILL 127.0.0.1:1",
+    "client|no-evict": "CLIENT NO-EVICT on",
     "slowlog|get": "SLOWLOG GET",
     "slowlog|len": "SLOWLOG LEN",
     "slowlog|reset": "SLOWLOG RESET",
@@ -102,7 +105,7 @@ MINIMAL = {
     "nack": "NACK ns 0-1",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
-OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m", "AUTH user pw"]
+OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m", "AUTH user pw", "CLIENT KILL ID 1", "CLIENT KILL ADDR 127.0.0.1:1"]
 
 ALL_SPECS = {
     spec.name: spec

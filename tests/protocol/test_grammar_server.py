@@ -192,8 +192,9 @@ def test_client_without_subcommand() -> None:
 
 def test_client_unknown_subcommand() -> None:
     """Unknown subcommands name the one typed and list those that exist."""
-    assert str(error_of("CLIENT", "KILL", "x")) == (
-        "ERR unknown subcommand 'KILL' for CLIENT; known: GETNAME, ID, INFO, SETINFO, SETNAME"
+    assert str(error_of("CLIENT", "PAUSE", "x")) == (
+        "ERR unknown subcommand 'PAUSE' for CLIENT; known: GETNAME, ID, INFO, KILL, LIST, NO-EVICT,"
+        " SETINFO, SETNAME"
     )
 
 
