@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-db-size", metavar="SIZE", help="data size ceiling, e.g. 16GiB")
     serve.add_argument("--workers", type=int, metavar="N", help="worker threads for storage")
     serve.add_argument("--max-clients", type=int, metavar="N")
+    serve.add_argument("--metrics-port", type=int, metavar="P", help="serve Prometheus metrics on this port")
     serve.add_argument("--requirepass", metavar="PW", help="password of the default user (turns auth on)")
     serve.add_argument("--unprotected", action="store_true", help="listen beyond loopback even without auth")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
@@ -70,7 +71,7 @@ async def _watch_signals(server: Server, signals, cancel_scope: trio.CancelScope
 def serve(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in (
         "host", "port", "data_dir", "shards", "durability", "max_db_size", "workers",
-        "max_clients", "requirepass", "log_format", "log_level")}
+        "max_clients", "requirepass", "metrics_port", "log_format", "log_level")}
     try:
         config = load_config(args.config, overrides=overrides)
     except ConfigError as error:

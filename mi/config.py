@@ -85,6 +85,8 @@ class ServerConfig:
     max_clients: int = field(default=10000, validator=_positive)
     workers: int = field(default=16, validator=_positive)
     graceful_timeout: Seconds = field(default=Seconds(10.0), validator=_positive)
+    # Serve Prometheus metrics over HTTP on this port (same host as the server). Unset: off.
+    metrics_port: int | None = field(default=None, validator=validators.optional(_port))
 
 
 @define
@@ -266,6 +268,7 @@ OVERRIDES: dict[str, tuple[str, str]] = {
     "port": ("server", "port"),
     "max_clients": ("server", "max_clients"),
     "workers": ("server", "workers"),
+    "metrics_port": ("server", "metrics_port"),
     "data_dir": ("storage", "data_dir"),
     "shards": ("storage", "shards"),
     "durability": ("storage", "durability"),

@@ -18,19 +18,21 @@ from attrs import define, field
 from protocol.command_specs import COMMAND_SPECS
 from protocol.errors import CommandError
 
-__all__ = ["Metrics", "SlowEntry"]
+__all__ = ["HISTOGRAM_BOUNDS_US", "Metrics", "SlowEntry"]
 
 _STEPS_PER_DOUBLING = 4
 _BUCKETS = 4 * 40  # up to 2**40 µs (12 days): nothing is slower
 SLOWLOG_ARGS = 32  # arguments kept per slow log entry (the rest summarised)
 SLOWLOG_ARG_BYTES = 128
+HISTOGRAM_BOUNDS_US = tuple(2**k for k in range(4, 25))  # 16 µs to 16.8 s, doubling: Prometheus buckets
 KNOWN_NAMES = frozenset(spec.name for top in COMMAND_SPECS.values() for spec in (top, *top.subcommands))
 
 
 def _bucket(usec: float) -> int:
+    """Bucket i holds latencies in (2**((i-1)/4), 2**(i/4)] µs; bucket 0 up to 1 µs."""
     if usec <= 1:
         return 0
-    return min(int(math.log2(usec) * _STEPS_PER_DOUBLING) + 1, _BUCKETS - 1)
+    return min(math.ceil(math.log2(usec) * _STEPS_PER_DOUBLING), _BUCKETS - 1)
 
 
 def _bucket_top(index: int) -> float:
@@ -44,6 +46,14 @@ class CommandStats:
     usec: int = 0
     failed: int = 0
     histogram: list[int] = field(factory=lambda: [0] * _BUCKETS)
+
+    def cumulative(self, bounds: tuple[int, ...]) -> list[tuple[int, int]]:
+        """For each bound (a power of two, in µs): how many calls took at most that long."""
+        result = []
+        for bound in bounds:
+            last = int(math.log2(bound) * _STEPS_PER_DOUBLING)  # the bucket that ends at the bound
+            result.append((bound, sum(self.histogram[: last + 1])))
+        return result
 
     def percentile(self, fraction: float) -> float:
         """The latency (µs) under which ``fraction`` of the calls finished."""

@@ -19,6 +19,7 @@ from mi.auth import check_listening
 from mi.config import Config
 from mi.logs import get_logger
 from mi.namespace_settings import NamespaceSettingsTable
+from mi.prometheus import MetricsEndpoint
 from mi.reaper import Reaper
 from mi.trimmer import JournalTrimmer
 from mi.session import Session
@@ -93,6 +94,27 @@ class Server:
         self.state = state = ServerState(
             config, store, writers, reaper, settings, now_ms=self.now_ms, config_file=self.config_file
         )
+        endpoint = self._open_metrics(state)
+        try:
+            await self._run_tasks(state, store, writers, reaper, task_status)
+        finally:
+            if endpoint is not None:
+                endpoint.close()
+
+    def _open_metrics(self, state: ServerState) -> MetricsEndpoint | None:
+        config = self.config.server
+        if config.metrics_port is None:
+            return None
+        endpoint = MetricsEndpoint(state, config.host, config.metrics_port)
+        state.metrics_port = endpoint.port
+        log.info("metrics.listening", host=config.host, port=endpoint.port, path="/metrics")
+        return endpoint
+
+    async def _run_tasks(
+        self, state: ServerState, store: Store, writers: list[ShardWriter], reaper: Reaper,
+        task_status: trio.TaskStatus[int],
+    ) -> None:
+        config = self.config
         async with trio.open_nursery() as services:
             await services.start(reaper.run)
             await services.start(JournalTrimmer(writers, config.journal).run)

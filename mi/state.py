@@ -45,6 +45,7 @@ class ServerState:
     now_ms: Callable[[], int] = wall_clock_ms
     config_file: str | None = None
     port: int = 0
+    metrics_port: int | None = None
     terminating: bool = False
     started_at: float = field(factory=time.time)
     sessions: dict[int, Session] = field(factory=dict)
