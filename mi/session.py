@@ -74,6 +74,9 @@ class Session:
         self.watch_broken = False
         return watched, broken
 
+    def _user_name(self) -> str | None:
+        return None if self.user is None else self.user.name
+
     def authenticated(self, user: User) -> None:
         """AUTH (or HELLO ... AUTH) succeeded: full-size requests from now on."""
         self.user = user
@@ -144,6 +147,7 @@ class Session:
             self.unwatch()  # the registry must not keep a closed connection
             conn_log.info(
                 "connection.closed",
+                user=self._user_name(),
                 reason=reason,
                 commands=self.commands,
                 duration_s=round(time.time() - self.opened_at, 3),
@@ -189,8 +193,8 @@ class Session:
         if metrics.record(stat_name(request.args), usec, reply):
             name = (self.client_name or b"").decode("utf-8", "replace")
             metrics.add_slow(usec, request.args, self.peer, name)
-            log.warning("command.slow", conn_id=self.client_id, peer=self.peer, command=stat_name(request.args),
-                        usec=usec)
+            log.warning("command.slow", conn_id=self.client_id, peer=self.peer, user=self._user_name(),
+                        ns=self.current_namespace, command=stat_name(request.args), usec=usec)
 
     async def _run(self, request: Request, pending: list[Committing]) -> Any:
         """One command's reply, or for a single-shard write, its ``Committing`` (added to ``pending``)."""
