@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import attrs
 import trio
 
-from mi import backup, feed, passwd, shell
+from mi import backup, feed, passwd, shell, top
 from mi.auth import ProtectedModeError
 from mi.tls import TlsError
 from mi.config import ConfigError, find_config_file, load_config
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_parsers(commands)
     passwd.add_parser(commands)
     shell.add_parser(commands)
+    top.add_parser(commands)
     return parser
 
 
@@ -111,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return passwd.run(args)
     if args.command == "cli":
         return shell.run(args)
+    if args.command == "top":
+        return top.run(args)
     return 2
 
 

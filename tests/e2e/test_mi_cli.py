@@ -9,7 +9,7 @@ from attrs import evolve
 
 from mi.config import AuthConfig
 from mi.server import serve
-from support import make_config
+from support import RawClient, make_config
 
 MI = [sys.executable, "-m", "mi.cli", "cli"]
 
@@ -48,3 +48,26 @@ async def test_a_password_for_a_server_with_auth(nursery, tmp_path):
     assert (await mi_cli(port, "GET", "k"))[1].startswith("(error) NOAUTH")
     assert await mi_cli(port, "--password", "pw", "GET", "k") == (0, "(nil)\n")
     assert (await mi_cli(port, "--password", "bad", "GET", "k"))[0] == 1
+
+
+async def test_mi_top_shows_the_busiest_commands_and_the_namespaces(port):
+    async def load() -> None:  # until mi top has seen an interval
+        client = await RawClient.connect(port)
+        i = 0
+        while True:
+            await client.command("SET", f"k{i % 5}", "v", "FROM", "orders")
+            i += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(load)
+        done = await trio.run_process(
+            [sys.executable, "-m", "mi.cli", "top", "--port", str(port), "--once", "--interval", "0.5"],
+            capture_stdout=True, check=False,
+        )
+        nursery.cancel_scope.cancel()
+    assert done.returncode == 0
+    view = done.stdout.decode()
+    assert view.startswith(f"mi 127.0.0.1:{port}  up ") and "ops/s" in view
+    rows = {line.split()[0]: line.split() for line in view.splitlines() if line and line.split()[0] in ("set", "orders")}
+    assert float(rows["set"][1].replace(",", "")) > 0, "SETs ran during the interval"
+    assert rows["orders"][1] == "5"
