@@ -85,6 +85,8 @@ class ServerConfig:
     max_clients: int = field(default=10000, validator=_positive)
     workers: int = field(default=16, validator=_positive)
     graceful_timeout: Seconds = field(default=Seconds(10.0), validator=_positive)
+    # MONITOR shows each command's arguments; false: only the command and its first argument.
+    monitor_values: bool = True
     # Serve Prometheus metrics over HTTP on this port (same host as the server). Unset: off.
     metrics_port: int | None = field(default=None, validator=validators.optional(_port))
 

@@ -188,7 +188,9 @@ class Session:
         return out
 
     def _count(self, request: Request, usec: int, reply: Any) -> None:
-        """INFO's command statistics and the slow log."""
+        """INFO's command statistics, the slow log, and MONITOR."""
+        if self.server.monitors:
+            self.server.monitors.feed(self, request.args)
         metrics = self.server.metrics
         if metrics.record(stat_name(request.args), usec, reply):
             name = (self.client_name or b"").decode("utf-8", "replace")

@@ -15,6 +15,7 @@ from mi.auth import Authenticator
 from mi.delivery import DueSignals
 from mi.execution import UnitRunner
 from mi.metrics import Metrics
+from mi.monitor import Monitors
 from mi.ratelimit import RateLimits
 from mi.namespace_settings import NamespaceSettingsTable
 from mi.snapshotter import Snapshotter
@@ -57,6 +58,7 @@ class ServerState:
     auth: Authenticator = field(init=False)
     rate_limits: RateLimits = field(factory=RateLimits)
     metrics: Metrics = field(init=False)
+    monitors: Monitors = field(init=False)
     connections_received: int = 0
     connections_rejected: int = 0
     blocked_clients: int = 0  # waiting in TAKE ... BLOCK
@@ -69,6 +71,7 @@ class ServerState:
         self.auth = Authenticator(self.config.auth)
         slowlog = self.config.slowlog
         self.metrics = Metrics(round(slowlog.threshold * 1_000_000), slowlog.max_len)
+        self.monitors = Monitors(self.config.server.monitor_values)
 
     @property
     def data_dir(self) -> Path:

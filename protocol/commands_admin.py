@@ -18,6 +18,7 @@ __all__ = [
     "ClientNoEvict",
     "DeliveryId",
     "Journal",
+    "Monitor",
     "Nack",
     "NamespaceConfigGet",
     "NamespaceConfigSet",
@@ -161,3 +162,10 @@ class ClientNoEvict(Command):
 
     name: ClassVar[str] = "client|no-evict"
     on: bool
+
+
+@frozen
+class Monitor(Command):
+    """``MONITOR``: from now on, this connection receives every command the server runs."""
+
+    name: ClassVar[str] = "monitor"

@@ -34,6 +34,7 @@ from protocol.commands import (
     Hello,
     Info,
     Journal,
+    Monitor,
     NamespaceConfigGet,
     NamespaceConfigSet,
     NamespaceInfo,
@@ -333,6 +334,11 @@ def _namespace_config(name: str, request: Request) -> Command:
     if action == "reset" and len(args) == 5:
         return NamespaceConfigSet(ns, keyword(args[4]), None)
     raise errors.syntax_error()
+
+
+@_parser(_SERVER, "monitor")
+def _monitor(name: str, request: Request) -> Command:
+    return Monitor()
 
 
 @_parser(_SERVER, "quit")

@@ -1,4 +1,4 @@
-"""Commands for operators: JOURNAL (the change feed over TCP), SNAPSHOT."""
+"""Commands for operators: JOURNAL (the change feed over TCP), SNAPSHOT, MONITOR."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
 from mi.snapshotter import SnapshotBusy
-from protocol.commands import Journal, Snapshot, SnapshotStatus
+from protocol.commands import Journal, Monitor, Snapshot, SnapshotStatus
 from protocol.errors import CommandError
 from storage import StorageError
 from storage.journal import JournalDamaged
@@ -60,3 +60,11 @@ def snapshot_status(session: Session, command: SnapshotStatus) -> dict[str, Any]
         "last_bytes": last.bytes_done if last else 0,
         "last_error": (last.error or "") if last else "",
     }
+
+
+@REGISTRY.task(Monitor)
+async def monitor(session: Session, command: Monitor) -> None:
+    """The connection becomes a monitor: it answers +OK, then streams commands until it closes."""
+    await session.server.monitors.serve(session)
+    session.close_after_reply()
+    return None

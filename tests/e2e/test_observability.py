@@ -1,13 +1,14 @@
-"""INFO's figures move as commands run; SLOWLOG keeps the slow ones (issue 7, in part)."""
+"""What the server tells operators: INFO figures moving as commands run, SLOWLOG, CLIENT, MONITOR."""
 
 from __future__ import annotations
 
 import pytest
 from attrs import evolve
 
+from mi.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
-from support import RawClient, make_config
+from support import RawClient, make_config, resp_command
 
 OK = SimpleString("OK")
 
@@ -79,3 +80,31 @@ async def test_client_list_and_kill(port, raw):
     assert isinstance(await raw.command("CLIENT", "KILL", "10.0.0.1:1"), CommandError)
     assert await raw.command("CLIENT", "NO-EVICT", "on") == OK
     assert len((await raw.command("CLIENT", "LIST")).decode().splitlines()) == 1
+
+
+async def test_monitor_streams_every_command_of_the_others(port, raw):
+    watcher = await RawClient.connect(port)
+    await watcher.send(resp_command("MONITOR"))
+    assert await watcher.read_reply() == OK
+    await raw.command("SET", "k", 'say "hi"', "FROM", "orders")
+    await raw.command("GET", "k", "FROM", "orders")
+    first, second = (await watcher.read_reply()).text, (await watcher.read_reply()).text
+    assert first.split(" ", 1)[1].startswith("[default 127.0.0.1:")
+    assert first.endswith('] "SET" "k" "say \\"hi\\"" "FROM" "orders"')
+    assert second.endswith('"GET" "k" "FROM" "orders"')
+    await watcher.aclose()
+    assert await raw.command("PING") == SimpleString("PONG")
+
+
+async def test_monitor_can_leave_the_values_out(nursery, tmp_path):
+    config = make_config(tmp_path / "data")
+    config = evolve(config, server=evolve(config.server, monitor_values=False))
+    port = (await nursery.start(serve, config)).state.port
+    watcher, writer = await RawClient.connect(port), await RawClient.connect(port)
+    await watcher.send(resp_command("MONITOR"))
+    assert await watcher.read_reply() == OK
+    await writer.command("SET", "card", "4111-1111-1111-1111", "FROM", "payments")
+    line = (await watcher.read_reply()).text
+    assert line.endswith('"SET" "card" "..."') and "4111" not in line
+    await watcher.aclose()
+    await writer.aclose()

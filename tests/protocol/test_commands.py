@@ -95,6 +95,7 @@ MINIMAL = {
     "take": "TAKE",
     "auth": "AUTH pw",
     "slowlog": "SLOWLOG LEN",
+    "monitor": "MONITOR",
     "client|list": "CLIENT LIST",
     "client|kill": "CLIENT KILL 127.0.0.1:1",
     "client|no-evict": "CLIENT NO-EVICT on",
