@@ -122,6 +122,13 @@ class NamespaceSettingsTable:
         self._effective: dict[str, NamespaceSettings] = {}
         self._default = NamespaceSettings()
         self.lock = trio.Lock()  # held from computing a change until it is applied
+        self._update_any_rate()
+
+    def _update_any_rate(self) -> None:
+        """Whether some namespace has a rate limit (else no command needs a rate check)."""
+        self.any_rate = any(settings.rate is not None for settings in self._from_file.values()) or any(
+            overrides.get("rate") is not None for overrides in self._overrides.values()
+        )
 
     def of(self, ns: str) -> NamespaceSettings:
         settings = self._effective.get(ns)
@@ -150,3 +157,4 @@ class NamespaceSettingsTable:
         else:
             self._overrides[ns] = json.loads(stored)
         self._effective.pop(ns, None)
+        self._update_any_rate()

@@ -115,31 +115,39 @@ class Session:
         conn_log.info("connection.opened")
         reason = "client closed"
         limits = self.server.config.limits
+        idle = math.inf if limits.idle_timeout is None else limits.idle_timeout
         try:
-            while not self._closing:
-                data = await self._receive(limits.idle_timeout)
-                if data is None:
-                    reason = "idle timeout"
-                    break
-                if not data:
-                    break
-                parser.receive_data(data)
-                requests, framing_error = _drain(parser)
-                out = await self._execute(requests)
-                if framing_error is not None:
-                    conn_log.info("protocol.error", error=str(framing_error))
-                    out += framing_error.wire_text()
-                    self._closing = True
-                    reason = "protocol error"
-                if len(out) > limits.max_reply_buffer:
-                    reason = f"reply buffer limit ({len(out)} bytes of replies, at most {limits.max_reply_buffer})"
-                    break
-                with trio.move_on_after(limits.reply_timeout) as sending:
+            # One scope for the whole connection, its deadline moved as it goes (cheaper than a
+            # scope per read and per write): the idle timeout while it waits for a request, the
+            # reply timeout while it sends, none while commands run.
+            with trio.CancelScope() as watchdog:
+                while not self._closing:
+                    if idle != math.inf:  # (each deadline change costs: only when configured)
+                        watchdog.deadline = trio.current_time() + idle
+                        waiting_for = "idle timeout"
+                    data = await self._receive()
+                    if idle != math.inf:
+                        watchdog.deadline = math.inf
+                    if not data:
+                        break
+                    parser.receive_data(data)
+                    requests, framing_error = _drain(parser)
+                    out = await self._execute(requests)
+                    if framing_error is not None:
+                        conn_log.info("protocol.error", error=str(framing_error))
+                        out += framing_error.wire_text()
+                        self._closing = True
+                        reason = "protocol error"
+                    if len(out) > limits.max_reply_buffer:
+                        reason = f"reply buffer limit ({len(out)} bytes of replies, at most {limits.max_reply_buffer})"
+                        break
+                    watchdog.deadline = trio.current_time() + limits.reply_timeout
+                    waiting_for = "not reading its replies"
                     await self.stream.send_all(out)
-                if sending.cancelled_caught:
-                    reason = f"not reading its replies for {limits.reply_timeout:g}s"
-                    break
-            if self._closing and reason == "client closed":
+                    watchdog.deadline = math.inf
+            if watchdog.cancelled_caught:
+                reason = waiting_for if waiting_for == "idle timeout" else f"{waiting_for} for {limits.reply_timeout:g}s"
+            elif self._closing and reason == "client closed":
                 reason = "server shutdown" if self.server.terminating else "quit"
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             reason = "connection lost"
@@ -153,14 +161,12 @@ class Session:
                 duration_s=round(time.time() - self.opened_at, 3),
             )
 
-    async def _receive(self, idle_timeout: float | None) -> bytes | None:
-        """The next bytes; b"" at the end of the stream or on shutdown; None after idle_timeout."""
+    async def _receive(self) -> bytes:
+        """The next bytes; b"" at the end of the stream or on shutdown."""
         with trio.CancelScope() as self._reading:
             if self._closing:
                 return b""
-            with trio.move_on_after(idle_timeout if idle_timeout is not None else math.inf):
-                return await self.stream.receive_some(RECEIVE_SIZE)
-            return None
+            return await self.stream.receive_some(RECEIVE_SIZE)
         return b""  # cancelled by stop_reading
 
     async def _execute(self, requests: list[Request]) -> bytearray:
@@ -245,9 +251,10 @@ class Session:
         limits = self.server.rate_limits
         if refusal is None and user.rate is not None:
             refusal = limits.check("user", user.name, user.rate, user.burst)
-        charged = refusal is None and not is_admin(command)  # an operator can always lift a limit
+        table = self.server.namespace_settings
+        charged = refusal is None and table.any_rate and not is_admin(command)  # operators can lift limits
         for ns in namespaces_of(command, self.current_namespace) if charged else ():
-            settings = self.server.namespace_settings.of(ns)
+            settings = table.of(ns)
             if settings.rate is not None and (refusal := limits.check("ns", ns, settings.rate, settings.burst)):
                 break
         return refusal
