@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable

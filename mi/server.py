@@ -123,6 +123,7 @@ class Server:
             if config.storage.durability == "relaxed":
                 services.start_soon(self._sync_periodically, store)
             services.start_soon(self._check_readers_periodically, store)
+            services.start_soon(self._enforce_timeouts, state)
             await self._serve_clients(state, task_status)
             services.cancel_scope.cancel()
 
@@ -199,6 +200,17 @@ class Server:
             return True
         log.info("connection.tls_failed", peer=peer, error="handshake timed out")
         return False
+
+    async def _enforce_timeouts(self, state: ServerState) -> None:
+        """Close connections idle, or not reading their replies, for too long (limits)."""
+        limits = self.config.limits
+        shortest = min(limits.reply_timeout, limits.idle_timeout or limits.reply_timeout)
+        interval = min(1.0, shortest / 4)  # a timeout is enforced within a quarter of itself
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for session in list(state.sessions.values()):
+                session.check_timeouts(now, limits.idle_timeout, limits.reply_timeout)
 
     async def _sync_periodically(self, store: Store) -> None:
         """Relaxed durability: commits skip fsync; flush them on an interval instead."""

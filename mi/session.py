@@ -8,7 +8,6 @@ before it, so a pipeline always sees its own earlier writes.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +58,10 @@ class Session:
     watch_broken: bool = False  # a watched key was written since WATCH
     user: User | None = None  # None: not authenticated (yet)
     parser: RequestParser | None = None
+    idle_since: float | None = None  # trio time: waiting for a request since
+    sending_since: float | None = None  # trio time: sending replies since
+    _timed_out: str | None = None
+    _watchdog: trio.CancelScope | None = None
     _closing: bool = False
     _reading: trio.CancelScope | None = None
 
@@ -89,6 +92,18 @@ class Session:
         limits = self.server.config.limits
         return Limits(limits.max_inline_size, limits.max_bulk_len, limits.max_array_len)
 
+    def check_timeouts(self, now: float, idle_timeout: float | None, reply_timeout: float) -> None:
+        """Called every so often by the server: end a connection idle, or not reading, too long."""
+        if self._watchdog is None or self._timed_out is not None:
+            return
+        if self.sending_since is not None and now - self.sending_since > reply_timeout:
+            self._timed_out = f"not reading its replies for {reply_timeout:g}s"
+        elif idle_timeout is not None and self.idle_since is not None and now - self.idle_since > idle_timeout:
+            self._timed_out = "idle timeout"
+        else:
+            return
+        self._watchdog.cancel()
+
     def close_after_reply(self) -> None:
         self._closing = True
 
@@ -115,19 +130,15 @@ class Session:
         conn_log.info("connection.opened")
         reason = "client closed"
         limits = self.server.config.limits
-        idle = math.inf if limits.idle_timeout is None else limits.idle_timeout
         try:
-            # One scope for the whole connection, its deadline moved as it goes (cheaper than a
-            # scope per read and per write): the idle timeout while it waits for a request, the
-            # reply timeout while it sends, none while commands run.
-            with trio.CancelScope() as watchdog:
+            # The server's timeout task cancels this scope for a connection idle or not reading
+            # its replies for too long (see check_timeouts): marking the times here costs less
+            # than moving a deadline twice per request.
+            with trio.CancelScope() as self._watchdog:
                 while not self._closing:
-                    if idle != math.inf:  # (each deadline change costs: only when configured)
-                        watchdog.deadline = trio.current_time() + idle
-                        waiting_for = "idle timeout"
+                    self.idle_since = trio.current_time()
                     data = await self._receive()
-                    if idle != math.inf:
-                        watchdog.deadline = math.inf
+                    self.idle_since = None
                     if not data:
                         break
                     parser.receive_data(data)
@@ -141,12 +152,11 @@ class Session:
                     if len(out) > limits.max_reply_buffer:
                         reason = f"reply buffer limit ({len(out)} bytes of replies, at most {limits.max_reply_buffer})"
                         break
-                    watchdog.deadline = trio.current_time() + limits.reply_timeout
-                    waiting_for = "not reading its replies"
+                    self.sending_since = trio.current_time()
                     await self.stream.send_all(out)
-                    watchdog.deadline = math.inf
-            if watchdog.cancelled_caught:
-                reason = waiting_for if waiting_for == "idle timeout" else f"{waiting_for} for {limits.reply_timeout:g}s"
+                    self.sending_since = None
+            if self._timed_out is not None:
+                reason = self._timed_out
             elif self._closing and reason == "client closed":
                 reason = "server shutdown" if self.server.terminating else "quit"
         except (trio.BrokenResourceError, trio.ClosedResourceError):

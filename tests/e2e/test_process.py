@@ -334,7 +334,7 @@ def test_kill_9_keeps_scheduled_due_and_in_flight_messages(tmp_path):
     client = server.client()
 
     def as_map(reply):  # a map in RESP3, a flat list in RESP2
-        return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
+        return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
 
     def info(client):
         return as_map(client.execute_command("NAMESPACE", "INFO", "jobs"))
