@@ -8,8 +8,6 @@ damage found, 2 wrong usage.
 from __future__ import annotations
 
 import argparse
-import os
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +17,7 @@ from typing import Any
 
 from mi.logs import configure_logging, get_logger
 from mi.progress import ProgressBar
-from mi.wire_client import WireClient
+from mi.wire_client import WireClient, add_connection_options, connect
 from protocol.errors import CommandError
 from storage import DataDirError, StorageError, Store
 from storage.snapshot import (
@@ -49,12 +47,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     snapshot.add_argument("--out", metavar="DIR", required=True, help="the new snapshot directory")
     snapshot.add_argument("--data-dir", metavar="DIR", help="snapshot this data dir offline")
-    snapshot.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
-    snapshot.add_argument("--port", type=int, default=7379, help="server port (default 7379)")
-    snapshot.add_argument("--user", help="user to authenticate as (default: the default user)")
-    snapshot.add_argument("--password", help="password (default: $MI_PASSWORD, if set)")
-    snapshot.add_argument("--tls", action="store_true", help="the server speaks TLS")
-    snapshot.add_argument("--cacert", metavar="FILE", help="CA certificate to check the server's with")
+    add_connection_options(snapshot)
     snapshot.set_defaults(run=_snapshot)
 
     restore = commands.add_parser("restore", help="check a snapshot, then copy it into a data dir")
@@ -82,9 +75,7 @@ def run(args: argparse.Namespace) -> int:
 def _snapshot(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     if args.data_dir is None:
-        tls = ssl.create_default_context(cafile=args.cacert) if args.tls else None
-        password = args.password if args.password is not None else os.environ.get("MI_PASSWORD")
-        return _snapshot_online(partial(WireClient, args.host, args.port, user=args.user, password=password, tls=tls), out)
+        return _snapshot_online(partial(connect, args), out)
     try:
         store = Store.open(args.data_dir, readonly=True, exclusive=True)
     except DataDirError as error:

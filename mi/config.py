@@ -16,13 +16,29 @@ from typing import Any, Literal, get_args, get_origin
 import cattrs
 from attrs import define, field, validators
 
-__all__ = ["Config", "ConfigError", "find_config_file", "load_config", "parse_size", "parse_seconds"]
+from storage import InvalidNamespace, validate_namespace
+
+__all__ = ["Config", "ConfigError", "find_config_file", "is_http_url", "is_namespace", "load_config", "parse_seconds", "parse_size"]
 
 DEFAULT_CONFIG_FILE = Path("conf/mi.toml")
 
 _SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
                "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
-_NAMESPACE_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")  # as storage.validate_namespace
+_HTTP_URL_RE = re.compile(r"https?://[^\s/]+(/\S*)?")
+
+
+def is_namespace(name: str) -> bool:
+    """A valid namespace name (storage's rule)."""
+    try:
+        validate_namespace(name)
+    except InvalidNamespace:
+        return False
+    return True
+
+
+def is_http_url(text: str) -> bool:
+    return _HTTP_URL_RE.fullmatch(text) is not None
+
 _SECONDS_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
@@ -142,13 +158,13 @@ class SnapshotConfig:
 
 
 def _namespace_name(instance: Any, attribute: Any, value: str) -> None:
-    if _NAMESPACE_RE.fullmatch(value) is None:
+    if not is_namespace(value):
         msg = f"{attribute.name}: {value!r} is not a valid namespace name (letters, digits and _.:- up to 64)"
         raise ValueError(msg)
 
 
 def _http_url(instance: Any, attribute: Any, value: str) -> None:
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+    if not is_http_url(value):
         msg = f"{attribute.name}: {value!r} is not an http:// or https:// URL"
         raise ValueError(msg)
 
@@ -183,7 +199,7 @@ class NamespaceSettings:
 
 def _namespace_names(instance: Any, attribute: Any, value: dict[str, NamespaceSettings]) -> None:
     for name in value:
-        if _NAMESPACE_RE.fullmatch(name) is None:
+        if not is_namespace(name):
             msg = f"namespaces.{name}: not a valid namespace name (letters, digits and _.:- up to 64)"
             raise ValueError(msg)
 

@@ -8,16 +8,14 @@ dir (in shard 0, beside the data), so they survive restarts, and win over the fi
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import trio
 
-from mi.config import NamespaceSettings, parse_seconds, parse_size
+from mi.config import NamespaceSettings, is_http_url, is_namespace, parse_seconds, parse_size
 from protocol.errors import CommandError
-from storage import InvalidNamespace, validate_namespace
 
 __all__ = ["OPTIONS", "NamespaceSettingsTable", "parse_option", "render"]
 
@@ -40,7 +38,7 @@ def _count(text: str) -> int:
 
 
 def _url(text: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+    if not is_http_url(text):
         msg = f"{text!r} is not an http:// or https:// URL"
         raise ValueError(msg)
     return text
@@ -55,10 +53,10 @@ def _rate(text: str) -> float:
 
 
 def _namespace(text: str) -> str:
-    try:
-        return validate_namespace(text)
-    except InvalidNamespace as error:
-        raise ValueError(str(error)) from None
+    if not is_namespace(text):
+        msg = f"{text!r} is not a valid namespace name (letters, digits and _.:- up to 64)"
+        raise ValueError(msg)
+    return text
 
 
 # option -> (parse its text, whether "none" lifts it)

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import ssl
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from mi.wire_client import WireClient
+from mi.wire_client import WireClient, add_connection_options, connect
 from protocol.errors import CommandError
 from protocol.replies import Push, SetReply, SimpleString, Verbatim
 
@@ -28,12 +26,7 @@ HISTORY = Path("~/.mi_history")
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     cli = commands.add_parser("cli", help="run a command, or commands interactively, against a server")
-    cli.add_argument("--host", default="127.0.0.1")
-    cli.add_argument("--port", type=int, default=7379)
-    cli.add_argument("--user", help="user to authenticate as (default: the default user)")
-    cli.add_argument("--password", help="password (default: $MI_PASSWORD, if set)")
-    cli.add_argument("--tls", action="store_true", help="the server speaks TLS")
-    cli.add_argument("--cacert", metavar="FILE", help="CA certificate to check the server's with")
+    add_connection_options(cli)
     cli.add_argument("words", nargs=argparse.REMAINDER, metavar="COMMAND ...", help="one command to run")
 
 
@@ -95,10 +88,8 @@ def _plain(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
-    password = args.password if args.password is not None else os.environ.get("MI_PASSWORD")
-    tls = ssl.create_default_context(cafile=args.cacert) if args.tls else None
     try:
-        client = WireClient(args.host, args.port, timeout=None, user=args.user, password=password, tls=tls)
+        client = connect(args, timeout=None)
     except (OSError, CommandError) as error:
         print(f"mi: cannot connect to {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1

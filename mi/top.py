@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import ssl
 import sys
 import time
 from typing import TextIO
 
-from mi.wire_client import WireClient
+from mi.wire_client import WireClient, add_connection_options, connect
 from protocol.errors import CommandError
 
 __all__ = ["add_parser", "frame", "parse_info", "run"]
@@ -20,12 +18,7 @@ TOP_COMMANDS = 12
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     top = commands.add_parser("top", help="a live view of a running server")
-    top.add_argument("--host", default="127.0.0.1")
-    top.add_argument("--port", type=int, default=7379)
-    top.add_argument("--user")
-    top.add_argument("--password", help="password (default: $MI_PASSWORD, if set)")
-    top.add_argument("--tls", action="store_true")
-    top.add_argument("--cacert", metavar="FILE")
+    add_connection_options(top)
     top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
     top.add_argument("--once", action="store_true", help="print one view (over one interval) and exit")
 
@@ -81,11 +74,9 @@ def _rate(before: dict[str, str], after: dict[str, str], field: str, seconds: fl
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    password = args.password if args.password is not None else os.environ.get("MI_PASSWORD")
-    tls = ssl.create_default_context(cafile=args.cacert) if args.tls else None
     address = f"{args.host}:{args.port}"
     try:
-        with WireClient(args.host, args.port, user=args.user, password=password, tls=tls) as client:
+        with connect(args) as client:
             before, taken = _info(client), time.monotonic()
             while True:
                 time.sleep(args.interval)

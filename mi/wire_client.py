@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import socket
 import ssl
 from typing import Any
@@ -11,7 +13,24 @@ from protocol.errors import CommandError
 from protocol.parser import NEED_DATA
 from protocol.reader import ReplyReader
 
-__all__ = ["WireClient"]
+__all__ = ["WireClient", "add_connection_options", "connect"]
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """``--host --port --user --password --tls --cacert``, as every tool that talks to a server takes them."""
+    parser.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7379, help="server port (default 7379)")
+    parser.add_argument("--user", help="user to authenticate as (default: the default user)")
+    parser.add_argument("--password", help="password (default: $MI_PASSWORD, if set)")
+    parser.add_argument("--tls", action="store_true", help="the server speaks TLS")
+    parser.add_argument("--cacert", metavar="FILE", help="CA certificate to check the server's with")
+
+
+def connect(args: argparse.Namespace, timeout: float | None = 10.0) -> WireClient:
+    """A client for the server the options name (authenticated if a password is given)."""
+    password = args.password if args.password is not None else os.environ.get("MI_PASSWORD")
+    tls = ssl.create_default_context(cafile=args.cacert) if args.tls else None
+    return WireClient(args.host, args.port, timeout, user=args.user, password=password, tls=tls)
 
 
 class WireClient:

@@ -121,3 +121,8 @@ class ThreadedRedis:
                 pool.release(connection)
 
         return await trio.to_thread.run_sync(run)
+
+
+def as_map(reply: Any) -> dict:
+    """A map reply: a dict in RESP3, a flat list of keys and values in RESP2."""
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))

@@ -13,7 +13,7 @@ from mi.config import NamespaceSettings
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import shard_index
-from support import IO_TIMEOUT, RawClient, make_config, wait_reaped
+from support import IO_TIMEOUT, RawClient, as_map, make_config, wait_reaped
 
 OK = SimpleString("OK")
 SHARDS = 4
@@ -24,9 +24,6 @@ def config(tmp_path):
     jobs = NamespaceSettings(on_expire="deliver", lease=10.0, max_attempts=3, dead_letter="jobs-dead")
     return evolve(make_config(tmp_path / "data"), namespaces={"jobs": jobs})
 
-
-def as_map(reply) -> dict:
-    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
 
 
 async def take(client: RawClient, *options) -> list[dict]:

@@ -9,7 +9,7 @@ from mi.config import NamespaceSettings
 from mi.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
-from support import RawClient, make_config
+from support import RawClient, as_map, make_config
 
 OK = SimpleString("OK")
 
@@ -22,9 +22,6 @@ async def start(nursery, config) -> tuple[object, RawClient]:
     server = await nursery.start(serve, config)
     return server, await RawClient.connect(server.state.port)
 
-
-def as_map(reply) -> dict:
-    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
 
 
 async def test_default_ttl_from_the_config_file(nursery, tmp_path):

@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from storage import shard_index
-from support import keys_on_every_shard
+from support import as_map, keys_on_every_shard
 
 pytestmark = pytest.mark.slow
 
@@ -332,9 +332,6 @@ def test_kill_9_keeps_scheduled_due_and_in_flight_messages(tmp_path):
     conf.write_text('[namespaces.jobs]\non_expire = "deliver"\nlease = "1s"\n')
     server = ServerProcess(tmp_path / "data", "--config", str(conf))
     client = server.client()
-
-    def as_map(reply):  # a map in RESP3, a flat list in RESP2
-        return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
 
     def info(client):
         return as_map(client.execute_command("NAMESPACE", "INFO", "jobs"))

@@ -15,7 +15,7 @@ from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import Store
 from storage.snapshot import check_snapshot, restore_snapshot
-from support import IO_TIMEOUT, RawClient, keys_on_every_shard, make_config
+from support import IO_TIMEOUT, RawClient, as_map, keys_on_every_shard, make_config
 
 SHARDS = 4
 OK = SimpleString("OK")
@@ -71,11 +71,11 @@ async def test_snapshots_taken_under_cross_shard_writes_are_each_one_instant(raw
 
 
 async def test_status_reports_the_last_snapshot_and_busy_is_refused(raw, server, tmp_path):
-    status = dict(zip(*[iter(await raw.command("SNAPSHOT", "STATUS"))] * 2, strict=True))
+    status = as_map(await raw.command("SNAPSHOT", "STATUS"))
     assert status[b"last_status"] == b"none" and status[b"in_progress"] == 0
     await raw.command("SET", "k", "v")
     await raw.command("SNAPSHOT", "TO", str(tmp_path / "s1"))
-    status = dict(zip(*[iter(await raw.command("SNAPSHOT", "STATUS"))] * 2, strict=True))
+    status = as_map(await raw.command("SNAPSHOT", "STATUS"))
     assert status[b"last_status"] == b"ok"
     assert status[b"last_path"] == str(tmp_path / "s1").encode()
     shard_files = (tmp_path / "s1").glob("shard-*/data.mdb")

@@ -13,7 +13,7 @@ from attrs import evolve
 
 from mi.config import NamespaceSettings
 from protocol.replies import SimpleString
-from support import IO_TIMEOUT, make_config
+from support import IO_TIMEOUT, as_map, make_config
 
 OK = SimpleString("OK")
 
@@ -65,9 +65,6 @@ async def until(check) -> None:
         while not await check():
             await trio.sleep(0.01)
 
-
-def as_map(reply) -> dict:
-    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
 
 
 async def settled(raw) -> bool:
