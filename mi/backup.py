@@ -151,9 +151,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _check_files(snapshot: Path) -> SnapshotInfo:
     """Every file of a snapshot against its SHA-256 (before LMDB reads any of it)."""
-    total = read_snapshot_info(snapshot).total_bytes
-    with ProgressBar("checksums", total) as bar:
-        info = check_snapshot(snapshot, bar.advance)
+    info = read_snapshot_info(snapshot)
+    with ProgressBar("checksums", info.total_bytes) as bar:
+        check_snapshot(snapshot, bar.advance, info)
     log.info("snapshot.checked", snapshot=str(snapshot), files=len(info.files), bytes=info.total_bytes)
     return info
 

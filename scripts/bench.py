@@ -96,23 +96,24 @@ WORKLOADS = [
 ]
 
 
-def rss_anon_mb(pid: int) -> float:
-    """Anonymous resident memory (heap, stacks; not the LMDB page cache) of a process, in MB."""
+def rss_mb(pid: int, field: str = "RssAnon") -> float:
+    """Resident memory of a process in MB: RssAnon (heap, stacks; not the LMDB page cache), or
+    VmRSS (all of it)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no RssAnon for pid {pid}")
+    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 def memory_figures(port: int, pid: int, keys: int) -> list[tuple[str, float]]:
     """mi's RssAnon idle, holding 1000 idle connections, and after writing ``keys`` keys."""
-    figures = [("idle", rss_anon_mb(pid))]
+    figures = [("idle", rss_mb(pid))]
     connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(1000)]
     try:
         for conn in connections:  # one round trip each, so the server has really taken them
             conn.sendall(b"PING\r\n")
             conn.recv(16)
-        figures.append(("1000 idle connections", rss_anon_mb(pid)))
+        figures.append(("1000 idle connections", rss_mb(pid)))
     finally:
         for conn in connections:
             conn.close()
@@ -120,7 +121,7 @@ def memory_figures(port: int, pid: int, keys: int) -> list[tuple[str, float]]:
             str(keys), "-r", str(keys * 10), "-d", "64", "-q", "SET", "key:__rand_int__", VALUE,
             "FROM", "memory"]
     subprocess.run(args, capture_output=True, timeout=1800, check=True)
-    figures.append((f"after {keys:,} SETs", rss_anon_mb(pid)))
+    figures.append((f"after {keys:,} SETs", rss_mb(pid)))
     return figures
 
 

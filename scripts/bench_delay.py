@@ -25,7 +25,7 @@ from pathlib import Path
 
 import redis
 
-from scripts.bench import free_port, server
+from scripts.bench import free_port, rss_mb, server
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -34,14 +34,6 @@ NS = "bench"
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """Resident memory in MB: all of it (VmRSS, with mi's mapped LMDB pages), or RssAnon (heap)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 class Results:
@@ -227,14 +219,14 @@ def delivery_run(name: str, command: list[str], port: int, produce, consume, arg
         produced_s = time.monotonic() - started
         if now_ms() > first_due:
             print(f"  {name}: producing took {produced_s:.1f}s, past the lead; raise --lead", file=sys.stderr)
-        rss_scheduled = rss_mb(proc.pid)
+        rss_scheduled = rss_mb(proc.pid, "VmRSS")
         results, stop = Results(), threading.Event()
         timer = threading.Timer(args.lead + args.window + args.grace, stop.set)
         timer.start()
         consume(port, args.messages, results, args.consumers, stop)
         timer.cancel()
         figures = results.summary(args.messages, first_due)
-        figures.update(produce_rate=args.messages / produced_s, rss=max(rss_scheduled, rss_mb(proc.pid)))
+        figures.update(produce_rate=args.messages / produced_s, rss=max(rss_scheduled, rss_mb(proc.pid, "VmRSS")))
     return figures
 
 
@@ -242,7 +234,7 @@ def hold_run(command: list[str], port: int, produce, count: int) -> str:
     deadlines = [now_ms() + 3_600_000 + i for i in range(count)]
     with server(command, port) as proc:
         produce(port, deadlines)
-        return f"{rss_mb(proc.pid):8.0f} MB RSS ({rss_mb(proc.pid, 'RssAnon'):.0f} MB anonymous)"
+        return f"{rss_mb(proc.pid, "VmRSS"):8.0f} MB RSS ({rss_mb(proc.pid):.0f} MB anonymous)"
 
 
 def main() -> int:

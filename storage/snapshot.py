@@ -231,9 +231,14 @@ def read_snapshot_info(snapshot: Path) -> SnapshotInfo:
     return info
 
 
-def check_snapshot(snapshot: Path, progress: Progress | None = None) -> SnapshotInfo:
-    """Check every file of a snapshot against its size and SHA-256; ``SnapshotDamaged`` if one fails."""
-    info = read_snapshot_info(snapshot)
+def check_snapshot(
+    snapshot: Path, progress: Progress | None = None, info: SnapshotInfo | None = None
+) -> SnapshotInfo:
+    """Check every file of a snapshot against its size and SHA-256; ``SnapshotDamaged`` if one fails.
+
+    ``info``: the snapshot's ``read_snapshot_info``, if the caller has read it already.
+    """
+    info = info or read_snapshot_info(snapshot)
     for file in info.files:
         _stream(Path(snapshot), file, None, progress)
     return info
