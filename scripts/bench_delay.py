@@ -234,7 +234,7 @@ def hold_run(command: list[str], port: int, produce, count: int) -> str:
     deadlines = [now_ms() + 3_600_000 + i for i in range(count)]
     with server(command, port) as proc:
         produce(port, deadlines)
-        return f"{rss_mb(proc.pid, "VmRSS"):8.0f} MB RSS ({rss_mb(proc.pid):.0f} MB anonymous)"
+        return f"{rss_mb(proc.pid, 'VmRSS'):8.0f} MB RSS ({rss_mb(proc.pid):.0f} MB anonymous)"
 
 
 def main() -> int:
