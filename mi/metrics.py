@@ -91,8 +91,9 @@ class Metrics:
     slow_total: int = 0  # ids of slow entries, never reused
     _ops_samples: deque[tuple[float, int]] = field(factory=deque)
 
-    def record(self, name: str, usec: int, reply: Any) -> bool:
-        """Count one command; True if it was slow (the caller logs it and adds the entry).
+    def record(self, name: str, usec: int, reply: Any, work_usec: int | None = None) -> bool:
+        """Count one command that took ``usec``; True if its own work (``work_usec``, by default
+        all of it) was slow: the caller logs it and adds the entry.
 
         Only known command names get statistics of their own (a client cannot grow this table);
         unknown ones count in the total and, as errors, in errorstats.
@@ -111,7 +112,7 @@ class Metrics:
         if isinstance(reply, CommandError):
             stats.failed += 1
             self.errors[reply.prefix] += 1
-        return 0 <= self.slowlog_threshold_us <= usec
+        return 0 <= self.slowlog_threshold_us <= (usec if work_usec is None else work_usec)
 
     def add_slow(self, usec: int, args: tuple[bytes, ...], peer: str, client_name: str) -> None:
         kept = [arg if len(arg) <= SLOWLOG_ARG_BYTES else arg[:SLOWLOG_ARG_BYTES] + b"... (%d more bytes)" % (len(arg) - SLOWLOG_ARG_BYTES) for arg in args[:SLOWLOG_ARGS]]

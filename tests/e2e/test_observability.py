@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from attrs import evolve
 
 from mi.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
+from storage import Shard
 from support import RawClient, make_config, resp_command
 
 OK = SimpleString("OK")
@@ -108,3 +111,23 @@ async def test_monitor_can_leave_the_values_out(nursery, tmp_path):
     assert line.endswith('"SET" "card" "..."') and "4111" not in line
     await watcher.aclose()
     await writer.aclose()
+
+
+async def test_a_write_waiting_on_a_slow_disk_counts_in_its_latency_not_the_slowlog(tmp_path, nursery, monkeypatch):
+    """Under load every write waits for a group commit; logging each as slow would flood the log."""
+    original = Shard.write_batch
+
+    def slow_disk(self, *args, **kwargs):
+        time.sleep(0.06)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Shard, "write_batch", slow_disk)
+    config = make_config(tmp_path / "data")
+    config = evolve(config, slowlog=evolve(config.slowlog, threshold=0.03))
+    server = await nursery.start(serve, config)
+    client = await RawClient.connect(server.state.port)
+    assert await client.command("SET", "k", "v") == OK
+    latency = fields(await client.command("INFO", "latencystats"))["latency_percentiles_usec_set"]
+    assert float(dict(part.split("=") for part in latency.split(","))["p50"]) >= 60_000
+    assert await client.command("SLOWLOG", "LEN") == 0
+    await client.aclose()
