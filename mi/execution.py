@@ -6,8 +6,11 @@ depends on what it touches:
 - only reads: on the event loop, in read transactions (instant, consistent: see the gate below);
 - writes on one shard: as one op in that shard's group commit (an op that raises is rolled back
   alone, so a failing EXEC leaves nothing);
-- writes on several shards: ``storage.multishard.run_across`` on a worker thread, holding the
-  writer lock of each involved shard so nothing else writes them meanwhile.
+- writes on several shards: in a batch of such units, which ``storage.multishard.run_batch_across``
+  runs on a worker thread and commits once across the union of their shards (group commit again:
+  a multi-shard commit costs several syncs), holding the writer lock of each of those shards so
+  nothing else writes them meanwhile. One batch runs at a time; units arriving meanwhile wait
+  for the next.
 
 The read gate: a multi-shard write commits shard by shard. While it does, readers on the event
 loop wait, so no one sees one shard changed and another not yet.
@@ -25,7 +28,7 @@ from attrs import define, field, frozen
 from mi.keyspace import Keyspace
 from protocol.commands import Command, Keyed
 from storage import shard_index
-from storage.multishard import run_across
+from storage.multishard import run_batch_across
 
 if TYPE_CHECKING:
     from mi.state import ServerState
@@ -113,6 +116,8 @@ class Committing:
 class UnitRunner:
     state: ServerState
     gate: ReadGate = field(factory=ReadGate)
+    _across_turn: trio.Lock = field(factory=trio.Lock)
+    _across_pending: list[_AcrossShards] = field(factory=list)
 
     async def start(self, unit: Unit) -> Done | Committing:
         """Start ``unit``; its outcome is ``(reply, deadlines)``, or the exception it raised.
@@ -153,24 +158,59 @@ class UnitRunner:
             keyspace.close()
 
     async def _across(self, unit: Unit) -> Any:
+        """Run a unit that writes several shards, in the next batch of such units: one group
+        commit across the shards of all of them (``storage.multishard.run_batch_across``)."""
+        waiting = _AcrossShards(unit)
+        self._across_pending.append(waiting)
+        try:
+            async with self._across_turn:  # one batch at a time, in order of arrival
+                if not waiting.done:
+                    await self._run_across_batch()
+        except BaseException:
+            if waiting in self._across_pending:  # cancelled before its batch ran: it never will
+                self._across_pending.remove(waiting)
+            raise
+        return waiting.outcome
+
+    async def _run_across_batch(self) -> None:
         state = self.state
-        indexes = sorted(unit.shards)
+        batch, self._across_pending = self._across_pending, []
+        indexes = sorted(set().union(*(waiting.unit.shards for waiting in batch)))
         shards = [state.store.shards[index] for index in indexes]
-        count, now, ns = len(state.writers), state.now_ms(), unit.default_ns
+        count, now = len(state.writers), state.now_ms()
 
-        def body(txns: Any) -> tuple[Any, list[int]]:
-            keyspace = Keyspace.writing(txns, count, now, ns, state.namespace_settings.of, self.count_elsewhere)
-            return unit.body(keyspace), keyspace.deadlines
-
-        async with AsyncExitStack() as locks:
-            for index in indexes:  # in index order: two units can never wait on each other
-                await locks.enter_async_context(state.writers[index].lock)
-            try:
-                return await trio.to_thread.run_sync(
-                    run_across, shards, body, _ThreadWindow(self.gate), unit.label
+        def body_of(unit: Unit) -> Callable[[Any], tuple[Any, list[int]]]:
+            def body(txns: Any) -> tuple[Any, list[int]]:
+                keyspace = Keyspace.writing(
+                    {index: txns[index] for index in unit.shards}, count, now, unit.default_ns,
+                    state.namespace_settings.of, self.count_elsewhere,
                 )
-            except Exception as error:  # noqa: BLE001 - the outcome, as for a writer's op
-                return error
+                return unit.body(keyspace), keyspace.deadlines
+
+            return body
+
+        try:
+            async with AsyncExitStack() as locks:
+                for index in indexes:  # in index order: two batches can never wait on each other
+                    await locks.enter_async_context(state.writers[index].lock)
+                outcomes = await trio.to_thread.run_sync(
+                    run_batch_across, shards, [body_of(w.unit) for w in batch], _ThreadWindow(self.gate),
+                    [w.unit.label for w in batch],
+                )
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                waiting.outcome = outcome
+                waiting.done = True
+        finally:  # cancelled while waiting for the locks: the next batch takes these along
+            self._across_pending[:0] = [waiting for waiting in batch if not waiting.done]
+
+
+@define(eq=False)
+class _AcrossShards:
+    """A unit waiting for its batch of multi-shard writes."""
+
+    unit: Unit
+    done: bool = False
+    outcome: Any = None
 
 
 def _capture(run: Callable[[], Any]) -> Any:

@@ -29,7 +29,7 @@ from storage.errors import DataDirError
 from storage.shard import Shard, ShardTxn
 from storage.txn import WriteTxn
 
-__all__ = ["CommitWindow", "recover_intents", "run_across"]
+__all__ = ["CommitWindow", "recover_intents", "run_across", "run_batch_across"]
 
 T = TypeVar("T")
 
@@ -55,29 +55,109 @@ def run_across(
     Whatever ``body`` raises is raised after every transaction is aborted. Call on one thread, with
     no other writer active on these shards until it returns.
     """
+    (outcome,) = run_batch_across(shards, [body], window, [label])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def run_batch_across(
+    shards: Sequence[Shard],
+    bodies: Sequence[Callable[[Mapping[int, WriteTxn]], T]],
+    window: CommitWindow | None = None,
+    labels: Sequence[str] | None = None,
+) -> list[T | Exception]:
+    """Group commit for transactions across shards: run ``bodies`` in order in one write
+    transaction per shard, then commit all or nothing, once. Returns each body's result, or the
+    exception it raised.
+
+    A body that raises leaves no trace and does not affect the others: if it had written, every
+    transaction is aborted and the batch is run again without it (bodies are deterministic
+    functions of the data, so the others compute the same effects). If the commit itself fails
+    (a full map, a disk error), a batch of several is run again one body at a time, so only the
+    bodies that cannot commit fail. Each body's changes are journaled as one entry per shard,
+    named by its label. Call on one thread, with no other writer active on these shards.
+    """
+    labels = list(labels) if labels is not None else ["write"] * len(bodies)
+    failed: dict[int, Exception] = {}
+    while True:  # terminates: each restart adds a body to ``failed``
+        try:
+            return _attempt_batch(shards, bodies, window, labels, failed)
+        except _Restart:
+            continue
+        except _CommitFailed as failure:
+            if len(bodies) == 1:
+                return [failure.error]
+            return [
+                outcome
+                for body, label in zip(bodies, labels, strict=True)
+                for outcome in run_batch_across(shards, [body], window, [label])
+            ]
+        except Exception as error:  # noqa: BLE001 - e.g. a shard that cannot begin: all fail
+            return [error] * len(bodies)
+
+
+class _Restart(Exception):
+    """Abort this attempt and run the batch again, without the bodies that failed."""
+
+
+class _CommitFailed(Exception):
+    """Nothing was committed: the batch may be run again, one body at a time."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _attempt_batch(
+    shards: Sequence[Shard],
+    bodies: Sequence[Callable[[Mapping[int, WriteTxn]], T]],
+    window: CommitWindow | None,
+    labels: list[str],
+    failed: dict[int, Exception],
+) -> list[T | Exception]:
     txns: list[ShardTxn] = []
+    outcomes: list[T | Exception] = []
     try:
         for shard in sorted(shards, key=lambda s: s.index):
             txns.append(shard.begin())
-        result = body({txn.shard.index: txn.ops for txn in txns})
-        for txn in txns:
-            if txn.state.failure is not None:  # an LMDB error the body swallowed
-                raise txn.state.failure
+        by_index = {txn.shard.index: txn.ops for txn in txns}
+        for position, body in enumerate(bodies):
+            if position in failed:
+                outcomes.append(failed[position])
+                continue
+            marks = [len(txn.state.log) for txn in txns]
+            changes = [txn.state.changes for txn in txns]
+            try:
+                outcomes.append(body(by_index))
+            except Exception as error:  # noqa: BLE001 - a body's failure is its outcome
+                failed[position] = error
+                if [txn.state.changes for txn in txns] != changes:  # it wrote: roll it back
+                    raise _Restart from None
+                outcomes.append(error)
+            for txn in txns:
+                if txn.state.failure is not None:  # an LMDB error the body swallowed
+                    failed.setdefault(position, txn.state.failure)
+                    raise _Restart
+            for txn, mark in zip(txns, marks, strict=True):
+                txn.add_entry(labels[position], txn.state.log[mark:])
     except BaseException:
         for txn in txns:
             txn.abort()
         raise
     changed = [txn for txn in txns if txn.state.changes]
-    for txn in changed:
-        txn.add_entry(label, txn.state.log)
-    for txn in txns:
-        if not txn.state.changes:
-            txn.commit()  # nothing to write: ends the transaction without an abort (see shard.py)
-    if len(changed) <= 1:
-        _commit_all(changed)
-        return result
-    _commit_with_intent(changed, window)
-    return result
+    try:
+        for txn in txns:
+            if not txn.state.changes:
+                txn.commit()  # nothing to write: ends the transaction without an abort (see shard.py)
+        if len(changed) <= 1:
+            _commit_all(changed)
+        else:
+            _commit_with_intent(changed, window)
+    except Exception as error:
+        if any(txn.committed for txn in changed):  # it stands (an intent finishes it): never re-run
+            return [error] * len(bodies)
+        raise _CommitFailed(error) from error
+    return outcomes
 
 
 def _commit_all(txns: Sequence[ShardTxn]) -> None:

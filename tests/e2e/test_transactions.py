@@ -300,3 +300,47 @@ async def test_closing_a_connection_forgets_its_watches(server, port):
     with trio.fail_after(5):
         while len(server.state.watches):
             await trio.sleep(0.01)
+
+
+async def test_concurrent_cross_shard_transactions_share_commits_and_fail_alone(port):
+    """Many clients' EXECs over two shards run in batches: each applied exactly once, and one
+    failing in a batch leaves nothing and takes nothing of the others with it."""
+    clients, rounds = 12, 15
+    first, second = keys_on(0, clients * rounds, "x"), keys_on(1, clients * rounds, "y")
+
+    def run(worker: int) -> list[bool]:
+        client = redis.Redis(port=port, socket_timeout=10)
+        applied = []
+        for step in range(rounds):
+            slot = worker * rounds + step
+            fails = slot % 3 == 0
+            with client.pipeline() as pipe:
+                pipe.incrby(first[slot], slot)  # not idempotent: a transaction applied twice shows
+                pipe.incrby(second[slot], slot)
+                if fails:
+                    pipe.set(TOO_LONG_KEY, "v")
+                try:
+                    pipe.execute()
+                    applied.append(True)
+                except redis.ResponseError as error:
+                    assert "rolled back" in str(error)
+                    applied.append(False)
+        client.close()
+        return applied
+
+    outcomes: dict[int, list[bool]] = {}
+
+    async def worker(index: int) -> None:
+        outcomes[index] = await trio.to_thread.run_sync(run, index)
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            for index in range(clients):
+                nursery.start_soon(worker, index)
+    reader = ThreadedRedis(port)
+    for index, applied in outcomes.items():
+        for step, ok in enumerate(applied):
+            slot = index * rounds + step
+            assert ok == (slot % 3 != 0)
+            expected = slot if ok else None  # mi stores an integer as one
+            assert (await reader.get(first[slot]), await reader.get(second[slot])) == (expected, expected)

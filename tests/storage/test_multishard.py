@@ -8,7 +8,7 @@ from shard_helpers import get, put
 from storage import Store
 from storage.changes import Change, ChangeOp, IntentDamaged, decode_intent, encode_intent
 from storage.errors import DataDirError
-from storage.multishard import recover_intents, run_across
+from storage.multishard import recover_intents, run_across, run_batch_across
 
 
 class Boom(Exception):
@@ -146,3 +146,53 @@ def test_damaged_intent_stops_the_store_from_opening(tmp_path):
         txn.commit()
         with pytest.raises(DataDirError, match="shard 0"):
             recover_intents(store.shards)
+
+
+def _journal(shard):
+    with shard.read() as txn:
+        return [(entry.label, [change.key for change in entry.changes]) for entry in txn.journal(0)]
+
+
+def test_a_batch_commits_every_body_once_with_an_entry_each(tmp_path):
+    """Group commit across shards: each body's results, its own journal entries, one commit."""
+    with _open(tmp_path) as store:
+        bodies = [
+            lambda txns: (txns[0].put("ns", b"a", 1, 0), txns[1].put("ns", b"b", 1, 0)) and "first",
+            lambda txns: txns[1].put("ns", b"c", 2, 0) and "second",
+            lambda txns: (txns[0].put("ns", b"a", 3, 0), txns[1].put("ns", b"b", 3, 0)) and "third",
+        ]
+        assert run_batch_across(store.shards, bodies, labels=["EXEC", "SET", "MSET"]) == ["first", "second", "third"]
+        assert (get(store.shards[0], "ns", b"a").value, get(store.shards[1], "ns", b"b").value) == (3, 3)
+        assert _journal(store.shards[0]) == [("EXEC", [b"a"]), ("MSET", [b"a"])]
+        assert _journal(store.shards[1]) == [("EXEC", [b"b"]), ("SET", [b"c"]), ("MSET", [b"b"])]
+        assert store.shards[0].intents() == []
+
+
+def test_a_body_that_fails_after_writing_is_rolled_back_alone(tmp_path):
+    """The others commit as if it had never run; its error is its outcome."""
+    with _open(tmp_path) as store:
+        put(store.shards[0], "ns", b"a", b"old")
+
+        def failing(txns):
+            txns[0].put("ns", b"a", b"lost", 0)
+            txns[1].put("ns", b"lost", b"lost", 0)
+            raise Boom
+
+        bodies = [
+            lambda txns: txns[1].put("ns", b"b", b"kept", 0) and "before",
+            failing,
+            lambda txns: (txns[0].get("ns", b"a", 0).value, txns[1].put("ns", b"c", b"kept", 0))[0],
+        ]
+        before, error, seen = run_batch_across(store.shards, bodies)
+        assert before == "before" and isinstance(error, Boom)
+        assert seen == b"old", "the body after it never saw the failed body's write"
+        assert get(store.shards[0], "ns", b"a").value == b"old"
+        assert get(store.shards[1], "ns", b"lost") is None
+        assert (get(store.shards[1], "ns", b"b").value, get(store.shards[1], "ns", b"c").value) == (b"kept", b"kept")
+        assert [label for label, _keys in _journal(store.shards[1])] == ["write", "write"]
+
+
+def test_run_across_raises_what_its_body_raised(tmp_path):
+    """The one-body form keeps its contract: the exception, not an outcome."""
+    with _open(tmp_path) as store, pytest.raises(Boom):
+        run_across(store.shards, lambda txns: (_ for _ in ()).throw(Boom()))
