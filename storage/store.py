@@ -32,7 +32,7 @@ from storage.shard import (
 
 __all__ = ["DEFAULT_MAX_DB_SIZE", "DEFAULT_SHARDS", "MAX_SHARDS", "MIN_SHARD_MAP_SIZE", "Store", "lock_data_dir"]
 
-DEFAULT_SHARDS = 4
+DEFAULT_SHARDS = 1  # one group commit queue: fastest for a single process (docs/benchmarks.md)
 MAX_SHARDS = 256
 DEFAULT_MAX_DB_SIZE = 16 * 1024**3  # total across shards
 MIN_SHARD_MAP_SIZE = 64 * 1024  # below this a shard cannot hold its own bookkeeping

@@ -20,12 +20,13 @@ IO_TIMEOUT = 10  # seconds: a guard against hangs, never a timing assumption
 
 
 def make_config(data_dir: Path, **storage: Any) -> Config:
-    """Defaults, on a temp data dir, any free port, small map so tests stay light."""
+    """Defaults, on a temp data dir, any free port, small map so tests stay light, and 4 shards
+    (not the default 1) so that everything runs across shards."""
     config = load_config(Path(__file__).parent.parent / "conf" / "mi.toml", environ={})
     config = evolve(config, server=evolve(config.server, port=0))
     return evolve(
         config,
-        storage=evolve(config.storage, data_dir=str(data_dir), **{"max_db_size": 1 << 30, **storage}),
+        storage=evolve(config.storage, data_dir=str(data_dir), **{"max_db_size": 1 << 30, "shards": 4, **storage}),
     )
 
 

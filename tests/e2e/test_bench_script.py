@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -38,5 +37,6 @@ def test_bench_prints_a_row_per_workload_with_figures_for_every_server():
         cells = row.split("|")
         redis_rate, mi_rate, bare_rate, lowlevel_rate = (cells[i] for i in (2, 3, 8, 9))
         for rate in (redis_rate, mi_rate, bare_rate, lowlevel_rate):
-            assert float(re.match(r"\s*([\d,]+)", rate).group(1).replace(",", "")) > 0, row
+            # (a run this short can be too quick for redis-benchmark's clock: "inf" is a figure too)
+            assert float(rate.split()[0].replace(",", "")) > 0, row
     assert "1.0x" in rows[0], "the targets of issue 8 are shown"

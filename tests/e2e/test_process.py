@@ -198,7 +198,7 @@ def test_kill_9_during_cross_shard_transactions_leaves_each_whole(tmp_path, roun
     more in flight), so it falls anywhere in the commit sequence, including between two shards.
     """
     keys = keys_on_every_shard(4)
-    server = ServerProcess(tmp_path / "data")
+    server = ServerProcess(tmp_path / "data", "--shards", "4")
     acknowledged = 0
     counting = threading.Lock()
     kill_after = 20 + 15 * round_
@@ -235,7 +235,7 @@ def test_kill_9_during_cross_shard_transactions_leaves_each_whole(tmp_path, roun
 
 def test_mi_journal_reads_beside_a_running_server_and_follows(tmp_path):
     """`mi journal` prints what the live server committed, then new entries as they come."""
-    server = ServerProcess(tmp_path / "data")
+    server = ServerProcess(tmp_path / "data", "--shards", "4")
     client = server.client()
     client.execute_command("SET", "{feed}a", "1", "FROM", "jobs")
     base = [sys.executable, "-m", "mi.cli", "journal", "--data-dir", str(tmp_path / "data")]

@@ -13,7 +13,7 @@ from storage import MAX_KEY_SIZE, shard_index
 from support import RawClient, ThreadedRedis, make_config
 
 OK, QUEUED = SimpleString("OK"), SimpleString("QUEUED")
-SHARDS = 4  # make_config's new data dir gets the default count
+SHARDS = 4  # make_config's shard count
 TOO_LONG_KEY = b"x" * (MAX_KEY_SIZE + 1)  # refused when the command runs, not when it is queued
 
 

@@ -25,5 +25,5 @@ def shard(shard_path: Path) -> Iterator[Shard]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "data", max_db_size=64 * 1024**2) as store:
+    with Store.open(tmp_path / "data", shards=4, max_db_size=64 * 1024**2) as store:
         yield store

@@ -21,13 +21,13 @@ def open_store(path, **options):
 
 
 def test_new_data_dir_gets_manifest_and_default_shards(tmp_path):
-    """A first open creates the dir, a format-1 manifest and four shard directories."""
+    """A first open creates the dir, a format-1 manifest and one shard directory (the default)."""
     path = tmp_path / "new" / "data"
     with open_store(path) as store:
-        assert len(store.shards) == 4
+        assert len(store.shards) == 1
     manifest = json.loads((path / "manifest.json").read_text())
-    assert (manifest["format"], manifest["shards"]) == (1, 4)
-    assert sorted(p.name for p in path.glob("shard-*")) == [f"shard-00{i}" for i in range(4)]
+    assert (manifest["format"], manifest["shards"]) == (1, 1)
+    assert sorted(p.name for p in path.glob("shard-*")) == ["shard-000"]
 
 
 def test_reopen_uses_the_manifest_shard_count(tmp_path):
