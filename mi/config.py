@@ -1,24 +1,38 @@
 """Configuration: attrs classes, loaded from TOML, then environment, then command-line flags.
 
-Precedence is flag > environment variable (``MI_PORT``...) > ``conf/mi.toml`` > the defaults
-below, which ``conf/mi.toml`` repeats with comments (a test keeps the two equal). An unknown or
-ill-typed option is a startup error that names it.
+Precedence is flag > environment variable > ``conf/mi.toml`` > the defaults below, which
+``conf/mi.toml`` repeats with comments (a test keeps the two equal). An unknown or ill-typed option
+is a startup error that names it.
+
+Every option can come from the environment: ``MI_<SECTION>_<OPTION>`` (``MI_LIMITS_IDLE_TIMEOUT``),
+as text parsed like a string in the file (an empty value unsets an option that may be unset); a
+table option (``namespaces``, ``auth.users``) takes a JSON object whose entries replace the file's
+same-named ones (``MI_NAMESPACES``, ``MI_AUTH_USERS``). The short names of ``OVERRIDES``
+(``MI_PORT``, ``MI_DATA_DIR``...) are aliases; with both set, the long name wins. Other ``MI_*``
+variables are ignored (``mi cli`` reads ``MI_PASSWORD``, for one).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
+import attrs
 import cattrs
 from attrs import define, field, validators
 
 from storage import InvalidNamespace, validate_namespace
 
-__all__ = ["Config", "ConfigError", "find_config_file", "is_http_url", "is_namespace", "load_config", "parse_seconds", "parse_size"]
+__all__ = [
+    "ENVIRONMENT", "Config", "ConfigError", "find_config_file", "is_http_url", "is_namespace",
+    "load_config", "parse_bool", "parse_seconds", "parse_size",
+]
 
 DEFAULT_CONFIG_FILE = Path("conf/mi.toml")
 
@@ -76,6 +90,19 @@ def parse_seconds(text: str | int | float) -> float:
     return float(match.group(1)) * _SECONDS_UNITS[match.group(2) or "s"]
 
 
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def parse_bool(value: str | bool) -> bool:
+    """``"yes"`` -> True, ``"False"`` -> False; anything but true/false, yes/no, 1/0 is an error."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    msg = f"invalid boolean {value!r}: use true or false (or yes/no, 1/0)"
+    raise ValueError(msg)
+
+
 def _positive(instance: Any, attribute: Any, value: int | float) -> None:
     if value <= 0:
         msg = f"{attribute.name} must be greater than 0, got {value}"
@@ -110,7 +137,7 @@ class ServerConfig:
 @define
 class StorageConfig:
     data_dir: str = "data"
-    # None: 4 for a new data dir, and whatever an existing one was created with.
+    # None: 1 (storage.DEFAULT_SHARDS) for a new data dir; an existing one keeps its count.
     shards: int | None = field(default=None, validator=validators.optional(_positive))
     durability: Literal["strict", "relaxed"] = "strict"
     relaxed_sync_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
@@ -280,7 +307,8 @@ class Config:
     log: LogConfig = field(factory=LogConfig)
 
 
-# Flags and environment variables that override one option each: name -> (section, option).
+# Flags that override one option each: name -> (section, option). ``MI_<NAME>`` is also a short
+# environment variable for it, beside the long ``MI_<SECTION>_<OPTION>``.
 OVERRIDES: dict[str, tuple[str, str]] = {
     "host": ("server", "host"),
     "port": ("server", "port"),
@@ -299,6 +327,69 @@ OVERRIDES: dict[str, tuple[str, str]] = {
 _converter = cattrs.Converter(forbid_extra_keys=True)
 _converter.register_structure_hook(ByteSize, lambda value, _: ByteSize(parse_size(value)))
 _converter.register_structure_hook(Seconds, lambda value, _: Seconds(parse_seconds(value)))
+# cattrs would take bool("false") for True.
+_converter.register_structure_hook(bool, lambda value, _: parse_bool(value))
+
+
+class EnvOption(NamedTuple):
+    """An option the environment can set: where it goes in the config, and its attrs field."""
+
+    path: tuple[str, ...]  # ("server", "port"), or ("namespaces",) for a top-level table
+    attribute: attrs.Attribute
+    table: bool  # JSON; a dict is merged entry by entry over the file's
+
+
+def _without_none(tp: Any) -> tuple[Any, bool]:
+    """``X | None`` -> (X, True); other types -> (the type, False)."""
+    if get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
+        rest = [arg for arg in get_args(tp) if arg is not type(None)]
+        return (rest[0] if len(rest) == 1 else Union[tuple(rest)]), True
+    return tp, False
+
+
+def _is_scalar(tp: Any) -> bool:
+    tp, _ = _without_none(tp)
+    return get_origin(tp) is Literal or isinstance(tp, type) and issubclass(tp, (str, int, float, bool))
+
+
+def _environment_options() -> dict[str, EnvOption]:
+    """Every option's long variable, derived from the classes so a new option gets one too."""
+    options: dict[str, EnvOption] = {}
+
+    def add(path: tuple[str, ...], attribute: attrs.Attribute) -> None:
+        name = "MI_" + "_".join(path).upper()
+        if name in options:  # e.g. a section "a_b" beside section "a" with option "b"
+            msg = f"environment variable {name} would stand for two options"
+            raise RuntimeError(msg)
+        options[name] = EnvOption(path, attribute, not _is_scalar(attribute.type))
+
+    for section in attrs.fields(attrs.resolve_types(Config)):
+        if attrs.has(section.type):
+            for option in attrs.fields(attrs.resolve_types(section.type)):
+                add((section.name, option.name), option)
+        else:
+            add((section.name,), section)
+    return options
+
+
+def _with_aliases(options: dict[str, EnvOption]) -> dict[str, EnvOption]:
+    """The long names, then the short ``MI_<NAME>`` of each flag in OVERRIDES (MI_PORT...)."""
+    by_path = {option.path: option for option in options.values()}
+    names = dict(options)
+    for alias, path in OVERRIDES.items():
+        name = f"MI_{alias.upper()}"
+        if names.setdefault(name, by_path[path]).path != path:  # MI_LOG_LEVEL is both, rightly
+            msg = f"short environment variable {name} is the long name of another option"
+            raise RuntimeError(msg)
+    return names
+
+
+# Every environment variable mi reads for its configuration -> the option it sets.
+ENVIRONMENT: dict[str, EnvOption] = _with_aliases(_environment_options())
+# Option -> its variables, the long name first.
+_ENV_NAMES: dict[tuple[str, ...], list[str]] = {}
+for _name, _option in ENVIRONMENT.items():
+    _ENV_NAMES.setdefault(_option.path, []).append(_name)
 
 
 def _describe_one(error: BaseException, expected: Any) -> str:
@@ -308,13 +399,74 @@ def _describe_one(error: BaseException, expected: Any) -> str:
         return "missing"
     if get_origin(expected) is Literal:
         return f"must be one of {', '.join(get_args(expected))}"
-    if expected is None or isinstance(error, ValueError) and expected in (ByteSize, Seconds):
+    if expected is None or isinstance(error, ValueError) and expected in (ByteSize, Seconds, bool):
         return str(error)
     return f"{error} (expected {getattr(expected, '__name__', expected)})"
 
 
 def _describe(error: Exception) -> str:
     return "; ".join(cattrs.transform_error(error, path="config", format_exception=_describe_one))
+
+
+def _env_value(name: str, text: str, option: EnvOption) -> Any:
+    """The variable's value as the file would hold it, checked now so an error names the variable."""
+    where = f"environment variable {name} (config.{'.'.join(option.path)})"
+    tp, optional = _without_none(option.attribute.type)
+    if option.table:
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError as error:
+            msg = f"{where} is not valid JSON: {error}"  # not the text: it may hold password hashes
+            raise ConfigError(msg) from None
+        if get_origin(tp) is dict and not isinstance(value, dict):
+            msg = f'{where} must be a JSON object: {{"name": {{"option": value, ...}}, ...}}'
+            raise ConfigError(msg)
+    elif optional and not text.strip():
+        value = None  # MI_LIMITS_IDLE_TIMEOUT= unsets what the file set
+    else:
+        value = text
+    try:
+        structured = _converter.structure(value, option.attribute.type)
+    except Exception as error:
+        if isinstance(error, ExceptionGroup):  # a table: say which entry, under the variable's name
+            detail = "; ".join(cattrs.transform_error(error, path=name, format_exception=_describe_one))
+        else:
+            detail = _describe_one(error, tp)
+        msg = f"{where}: {detail}"
+        raise ConfigError(msg) from None
+    if option.attribute.validator is not None:
+        try:
+            option.attribute.validator(None, option.attribute, structured)
+        except ValueError as error:
+            msg = f"{where}: {error}"
+            raise ConfigError(msg) from None
+    return value  # unstructured: cattrs builds the whole config from it with the file's values
+
+
+def _put(raw: dict[str, Any], path: tuple[str, ...], value: Any, *, merge: bool = False) -> None:
+    """Set ``raw[path]``, creating sections; ``merge`` lays a dict's entries over the file's."""
+    table = raw
+    for depth, key in enumerate(path[:-1]):
+        table = table.setdefault(key, {})
+        if not isinstance(table, dict):
+            msg = f"invalid configuration: config.{'.'.join(path[:depth + 1])} must be a table"
+            raise ConfigError(msg)
+    current = table.get(path[-1])
+    if merge and isinstance(value, dict) and isinstance(current, dict):
+        value = {**current, **value}
+    table[path[-1]] = value
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for path, names in _ENV_NAMES.items():
+        # The long name wins over a short alias: an image may set MI_DATA_DIR as a default that
+        # a user's MI_STORAGE_DATA_DIR should override, not clash with.
+        name = next((name for name in names if name in environ), None)
+        if name is None:
+            continue
+        option = ENVIRONMENT[name]
+        value = _env_value(name, environ[name], option)
+        _put(raw, path, value, merge=option.table)
 
 
 def find_config_file(path: str | Path | None) -> Path | None:
@@ -327,7 +479,7 @@ def find_config_file(path: str | Path | None) -> Path | None:
 def load_config(
     path: str | Path | None = None,
     *,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Config:
     """Build the configuration. ``path=None`` uses ``conf/mi.toml`` when it exists."""
@@ -344,14 +496,10 @@ def load_config(
             msg = f"config file {file} is not valid TOML: {error}"
             raise ConfigError(msg) from None
 
-    for name, (section, option) in OVERRIDES.items():
-        value = environ.get(f"MI_{name.upper()}")
-        if value is not None:
-            raw.setdefault(section, {})[option] = value  # cattrs parses the text
+    _apply_environment(raw, environ)
     for name, value in (overrides or {}).items():
         if value is not None:
-            section, option = OVERRIDES[name]
-            raw.setdefault(section, {})[option] = value
+            _put(raw, OVERRIDES[name], value)
 
     try:
         config = _converter.structure(raw, Config)
