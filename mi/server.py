@@ -15,6 +15,7 @@ from functools import partial
 import trio
 from attrs import define, field
 
+from mi import systemd
 from mi.auth import check_listening
 from mi.config import Config
 from mi.logs import get_logger
@@ -154,10 +155,12 @@ class Server:
                     durability=self.config.storage.durability,
                     tls=tls is not None,
                 )
+                systemd.ready(config.host, state.port)
                 task_status.started(state.port)
                 await self._shutdown.wait()
                 accepting.cancel_scope.cancel()
             log.info("server.stopping", connections=len(state.sessions))
+            systemd.stopping()
             state.terminating = True
             state.due_signals.wake_all()  # consumers blocked in TAKE answer now, empty-handed
             for session in list(state.sessions.values()):
