@@ -4,6 +4,8 @@ retries, consumers, typed errors, pool exhaustion, a server restart mid-use, and
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,12 +17,14 @@ from pathlib import Path
 import pytest
 import redis
 
+from mi.auth import hash_password
 from mi.client import (
     AsyncClient,
     AuthenticationFailed,
     AuthenticationRequired,
     Client,
     CommandFailed,
+    PermissionDenied,
     PoolExhausted,
     RateLimited,
     TransactionAborted,
@@ -38,15 +42,16 @@ def _free_port() -> int:
 class Server:
     """`mi serve` on a port of our choosing (so that a restart keeps it), logs discarded."""
 
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.data_dir, self.extra, self.port = data_dir, extra, _free_port()
+        self.env = {**os.environ, **(env or {})}
         self.start()
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mi.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
              "--log-level", "warning", *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -167,14 +172,20 @@ def test_error_replies_become_typed_errors(client, server):
     client.execute("NAMESPACE", "CONFIG", client.ns, "SET", "rate", "none")
 
 
-def test_authentication_errors(tmp_path):
-    """No password: AuthenticationRequired; a wrong one: AuthenticationFailed; the right one works."""
-    secured = Server(tmp_path / "data", "--requirepass", "s3cret")
+def test_authentication_and_permission_errors(tmp_path):
+    """No password: AuthenticationRequired; a wrong one: AuthenticationFailed; a user writing
+    outside its namespaces: PermissionDenied; the right password works."""
+    users = {"alice": {"password": hash_password("alice-pw"), "read": ["orders"], "write": ["orders"]}}
+    secured = Server(tmp_path / "data", "--requirepass", "s3cret", env={"MI_AUTH_USERS": json.dumps(users)})
     try:
         with Client(port=secured.port) as anonymous, pytest.raises(AuthenticationRequired):
             anonymous.get("k")
         with Client(port=secured.port, password="wrong") as wrong, pytest.raises(AuthenticationFailed):
             wrong.get("k")
+        with Client(port=secured.port, username="alice", password="alice-pw", ns="orders") as alice:
+            alice.set("k", 1)
+            with pytest.raises(PermissionDenied):
+                alice.set("k", 1, ns="billing")
         with Client(port=secured.port, password="s3cret") as right:
             right.set("k", 1)
             assert right.get("k") == 1
