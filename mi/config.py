@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 import types
 from collections.abc import Mapping
@@ -27,7 +26,16 @@ import attrs
 import cattrs
 from attrs import define, field, validators
 
-from storage import InvalidNamespace, validate_namespace
+from mi.config_values import (
+    ByteSize,
+    ConfigError,
+    Seconds,
+    is_http_url,
+    is_namespace,
+    parse_bool,
+    parse_seconds,
+    parse_size,
+)
 
 __all__ = [
     "ENVIRONMENT", "Config", "ConfigError", "find_config_file", "is_http_url", "is_namespace",
@@ -35,73 +43,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_FILE = Path("conf/mi.toml")
-
-_SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
-               "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
-_HTTP_URL_RE = re.compile(r"https?://[^\s/]+(/\S*)?")
-
-
-def is_namespace(name: str) -> bool:
-    """A valid namespace name (storage's rule)."""
-    try:
-        validate_namespace(name)
-    except InvalidNamespace:
-        return False
-    return True
-
-
-def is_http_url(text: str) -> bool:
-    return _HTTP_URL_RE.fullmatch(text) is not None
-
-_SECONDS_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the option and the problem."""
-
-
-class ByteSize(int):
-    """A size in bytes, written in config as ``16MiB``, ``64KiB`` or a plain integer."""
-
-
-class Seconds(float):
-    """A duration in seconds, written in config as ``250ms``, ``10s``, ``1m`` or a plain number."""
-
-
-def parse_size(text: str | int) -> int:
-    """``"16MiB"`` -> 16777216; plain integers are bytes."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(text))
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
-        msg = f"invalid size {text!r}: use an integer with an optional unit (KiB, MiB, GiB, KB, MB...)"
-        raise ValueError(msg)
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
-
-
-def parse_seconds(text: str | int | float) -> float:
-    """``"250ms"`` -> 0.25, ``"1s"`` -> 1.0; plain numbers are seconds."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(text))
-    if not match:
-        msg = f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h"
-        raise ValueError(msg)
-    return float(match.group(1)) * _SECONDS_UNITS[match.group(2) or "s"]
-
-
-_BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-
-
-def parse_bool(value: str | bool) -> bool:
-    """``"yes"`` -> True, ``"False"`` -> False; anything but true/false, yes/no, 1/0 is an error."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
-        return _BOOL_WORDS[value.strip().lower()]
-    msg = f"invalid boolean {value!r}: use true or false (or yes/no, 1/0)"
-    raise ValueError(msg)
-
 
 def _positive(instance: Any, attribute: Any, value: int | float) -> None:
     if value <= 0:
