@@ -218,7 +218,10 @@ def test_pool_exhaustion_waits_then_raises(server):
         small.execute("NAMESPACE", "CONFIG", "pool", "SET", "on_expire", "deliver")
         busy = threading.Thread(target=small.execute, args=("TAKE", "FROM", "pool", "BLOCK", "1500"))
         busy.start()
-        time.sleep(0.2)  # the TAKE holds the only connection (it blocks for 1.5 s)
+        with redis.Redis(port=server.port) as observer:  # the TAKE holds the only connection
+            deadline = time.monotonic() + 5
+            while observer.info("clients")["blocked_clients"] == 0:
+                assert time.monotonic() < deadline, "the TAKE never blocked"
         started = time.monotonic()
         with pytest.raises(PoolExhausted):
             small.get("k")
@@ -230,14 +233,16 @@ def test_pool_exhaustion_waits_then_raises(server):
 def test_a_server_restart_mid_use_costs_a_pause_not_an_error(tmp_path):
     """The pooled connection dies with the server; the next call reconnects and finds the data."""
     restarting = Server(tmp_path / "data")
+    comeback = threading.Timer(0.3, restarting.start)  # back a moment later, on the same port
     try:
         with Client(port=restarting.port, ns="durable", retries=10) as client:
             client.set("k", {"kept": True})
             restarting.stop()
-            threading.Timer(0.3, restarting.start).start()  # back a moment later, same port
+            comeback.start()
             assert client.get("k") == {"kept": True}
     finally:
-        time.sleep(0.5)
+        if comeback.ident is not None:
+            comeback.join()
         restarting.stop()
 
 
