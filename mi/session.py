@@ -60,6 +60,7 @@ class Session:
     parser: RequestParser | None = None
     idle_since: float | None = None  # trio time: waiting for a request since
     sending_since: float | None = None  # trio time: sending replies since
+    waiting_in_take: bool = False  # TAKE ... BLOCK is waiting for a message: nothing is in flight
     _timed_out: str | None = None
     _watchdog: trio.CancelScope | None = None
     _closing: bool = False
@@ -107,12 +108,19 @@ class Session:
         self._closing = True
 
     def stop_reading(self) -> None:
-        """Shutdown or CLIENT KILL: end the session once its current batch is answered, at once
-        if it is waiting for a request. (Bytes arriving in that same instant may go unanswered,
-        as if they had come a moment later; a write among them may still commit, as in a crash.
-        A cancel scope per read would close that gap, at a tenth of the throughput.)"""
+        """Shutdown: end the session once its current batch is answered, at once if it is
+        waiting for a request. (Bytes arriving in that same instant may go unanswered, as if they
+        had come a moment later; a write among them may still commit, as in a crash. A cancel
+        scope per read would close that gap, at a tenth of the throughput.)"""
         self._closing = True
         if self.idle_since is not None and self._watchdog is not None:
+            self._watchdog.cancel()
+
+    def kill(self) -> None:
+        """CLIENT KILL: as ``stop_reading``, and a TAKE ... BLOCK waiting for a message (it holds
+        none yet) ends at once too, without an answer (at shutdown it answers empty instead)."""
+        self.stop_reading()
+        if self.waiting_in_take and self._watchdog is not None:
             self._watchdog.cancel()
 
     def describe(self) -> str:

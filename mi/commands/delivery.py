@@ -54,11 +54,13 @@ async def take(session: Session, command: Take) -> list[dict[str, Any]]:
         if command.block_ms is None or state.terminating:
             return []
         state.blocked_clients += 1
+        session.waiting_in_take = True  # CLIENT KILL may end the connection now: nothing is taken
         try:
             with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
                 await woken.wait()
         finally:
             state.blocked_clients -= 1
+            session.waiting_in_take = False
         if waiting.cancelled_caught:
             return []
 

@@ -123,7 +123,7 @@ def client_kill(session: Session, command: ClientKill) -> int | SimpleString:
         if other.client_id == command.client_id or other.peer == command.addr
     ]
     for other in doomed:
-        other.stop_reading()
+        other.kill()
     if command.old_form:
         if not doomed:
             raise CommandError("ERR", "No such client")

@@ -13,7 +13,7 @@ from mi.config import NamespaceSettings
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import shard_index
-from support import IO_TIMEOUT, RawClient, as_map, make_config, wait_reaped
+from support import IO_TIMEOUT, RawClient, as_map, make_config, resp_command, wait_reaped
 
 OK = SimpleString("OK")
 SHARDS = 4
@@ -190,6 +190,20 @@ async def test_a_blocked_take_does_not_hold_up_shutdown(timed_server, client):
             while not got:
                 await trio.sleep(0.01)
     assert got == [[]]
+
+
+async def test_client_kill_ends_a_blocked_take_at_once(timed_server, client):
+    """A consumer waiting in TAKE BLOCK 0 holds nothing: CLIENT KILL closes it without waiting."""
+    victim = await RawClient.connect(timed_server.state.port)
+    victim_id = await victim.command("CLIENT", "ID")
+    await victim.send(resp_command("TAKE", "FROM", "jobs", "BLOCK", "0"))
+    with trio.fail_after(IO_TIMEOUT):
+        while timed_server.state.blocked_clients == 0:
+            await trio.sleep(0.01)
+    assert await client.command("CLIENT", "KILL", "ID", victim_id) == 1
+    assert await victim.is_closed()
+    assert timed_server.state.blocked_clients == 0
+    await victim.aclose()
 
 
 async def test_flushns_forgets_messages_due_and_in_flight(timed_server, client, clock):
