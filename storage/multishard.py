@@ -26,7 +26,8 @@ from typing import Protocol, TypeVar
 
 from storage.changes import decode_intent, encode_intent
 from storage.errors import DataDirError
-from storage.shard import Shard, ShardTxn
+from storage.shard import Shard
+from storage.shard_txn import ShardTxn
 from storage.txn import WriteTxn
 
 __all__ = ["CommitWindow", "recover_intents", "run_across", "run_batch_across"]

@@ -24,7 +24,6 @@ when an op fails after writing, on an LMDB error, or when the map is full.
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +33,11 @@ import attrs
 import lmdb
 from attrs import frozen
 
+from storage.batch import run_batch
 from storage.errors import DataDirError, StorageError, StorageFull
 from storage.expiry import LMDB_MAX_KEY_SIZE
-from storage.changes import Change, ChangeOp
-from storage.journal import encode_entry, entry_key, entry_seq
+from storage.changes import Change
+from storage.journal import entry_seq
 from storage.delivery import DeliveryDbs
 from storage.names import (
     DUE_DB,
@@ -51,6 +51,7 @@ from storage.names import (
     db_name,
     namespace_of,
 )
+from storage.shard_txn import REVISION, REVISION_KEY, ShardTxn
 from storage.txn import SETTING_PREFIX, ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
 
 __all__ = [
@@ -67,9 +68,6 @@ DEFAULT_MAX_NAMESPACES = 1024
 DEFAULT_MAX_READERS = 256  # Trio's 40 worker threads, the event loop, CLI tools, with room to spare
 FILE_MODE = 0o700  # messages are private to the server's user
 
-JOURNAL_RELIEF_STEPS = (1000, 100, 10)  # oldest journal entries dropped when the map is full
-_REVISION_KEY = b"revision"  # in mi/meta: the highest revision ever handed out (u64)
-_REVISION = struct.Struct(">Q")
 
 WriteOp = Callable[[WriteTxn], Any]
 
@@ -86,88 +84,9 @@ class ShardStats:
     revision: int  # the last revision handed out
 
 
-class _Restart(Exception):
-    """Abort this attempt and run the batch again (without the ops that failed)."""
-
-
-class _BatchFull(Exception):
-    """The map is full: abort, then run the ops one transaction each.
-
-    ``relievable``: the op was not storing a record when it hit the ceiling (a delete, or the
-    journal entry at commit), so dropping old journal entries may let it through.
-    """
-
-    def __init__(self, error: StorageFull, *, relievable: bool = True) -> None:
-        self.error = error
-        self.relievable = relievable
-
-
 def _abort_unless(committed: bool, txn: lmdb.Transaction) -> None:
     if not committed:
         txn.abort()
-
-
-class ShardTxn:
-    """An open write transaction on one shard (see ``Shard.begin``)."""
-
-    def __init__(self, shard: Shard, txn: lmdb.Transaction, ops: WriteTxn, state: TxnState) -> None:
-        self.shard = shard
-        self.ops = ops
-        self.state = state
-        self._txn = txn
-        self._finished = False
-        self.committed = False
-        self._entries: list[tuple[str, list[Change]]] = []
-
-    def add_entry(self, label: str, changes: list[Change]) -> None:
-        """Journal ``changes`` as one operation named ``label``, written by ``commit``."""
-        if changes:
-            self._entries.append((label, changes))
-
-    def commit(self) -> None:
-        """Commit (and with durability, sync); ``StorageFull`` or ``StorageError`` if it fails."""
-        shard = self.shard
-        if self.state.failure is not None:  # an op swallowed an LMDB error: this cannot commit
-            self.abort()
-            raise self.state.failure
-        revision = shard._revisions.last  # noqa: SLF001 - the shard's own transaction
-        seq = shard.journal_last
-        try:
-            if revision != shard._revisions.persisted:  # noqa: SLF001
-                self._txn.put(_REVISION_KEY, _REVISION.pack(revision), db=shard._meta_db)  # noqa: SLF001
-            now_ms = time.time_ns() // 1_000_000
-            for label, changes in self._entries:
-                seq += 1
-                entry = encode_entry(seq, now_ms, label, changes)
-                self._txn.put(entry_key(seq), entry, db=shard._journal_db, append=True)  # noqa: SLF001
-            self._txn.commit()
-        except lmdb.Error as error:
-            self.abort()
-            if isinstance(error, lmdb.MapFullError):
-                raise shard._full() from None  # noqa: SLF001
-            msg = (
-                f"shard {shard.index}: could not write to disk ({error}); is the disk full? Nothing"
-                " of this write was applied; acknowledged writes are safe"
-            )
-            raise StorageError(msg) from error
-        self._finished = self.committed = True
-        shard.journal_last = seq
-        shard._committed(revision, self.state)  # noqa: SLF001
-
-    def put_intent(self, intent: bytes) -> bytes:
-        """Store a cross-shard intent in this transaction; returns its key."""
-        key = _REVISION.pack(self.shard._revisions.allocate())  # noqa: SLF001 - unique, increasing
-        self.state.changes += 1
-        try:
-            self._txn.put(key, intent, db=self.shard._intent_db)  # noqa: SLF001
-        except lmdb.Error as error:
-            raise self.ops._failure(error) from error  # noqa: SLF001 - flags map-full for commit
-        return key
-
-    def abort(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._txn.abort()
 
 
 class Shard:
@@ -306,8 +225,8 @@ class Shard:
 
     def _counters(self, txn: lmdb.Transaction) -> tuple[int, int]:
         """The last revision handed out and the newest journal sequence number."""
-        raw = None if self._meta_db is None else txn.get(_REVISION_KEY, db=self._meta_db)
-        revision = 0 if raw is None else _REVISION.unpack(raw)[0]
+        raw = None if self._meta_db is None else txn.get(REVISION_KEY, db=self._meta_db)
+        revision = 0 if raw is None else REVISION.unpack(raw)[0]
         journal_last = 0
         if self._journal_db is not None:
             with txn.cursor(db=self._journal_db) as cursor:
@@ -469,128 +388,13 @@ class Shard:
     # -- writes ------------------------------------------------------------------------------
 
     def write_batch(self, ops: Sequence[WriteOp], labels: Sequence[str] | None = None) -> list[Any]:
-        """Run ``ops`` in order in one write transaction, commit once, return their outcomes.
-
-        Each op that changes something gets a journal entry named by its label (default "write").
-
-        Each outcome is the op's result, or the exception it raised. An op that raises leaves no
-        trace and does not affect the others: if it had already written, the transaction is
-        aborted and the batch re-run without it (ops are deterministic functions of the database,
-        so the others compute the same effects). When the map is full, the ops are re-run one
-        transaction each, so only those that do not fit get ``StorageFull``. A namespace new to
-        this shard is created inside the batch's transaction (we are on the writer thread, the
-        only one that calls open_db after startup); its handle is published after the commit.
+        """Run ``ops`` in order in one write transaction, commit once, return their outcomes (each
+        op's result, or the exception it raised): group commit, see ``storage.batch``.
 
         Call from one thread at a time per shard; the whole call stays on that thread.
         """
         self._check_open()
-        ops = list(ops)
-        labels = list(labels) if labels is not None else ["write"] * len(ops)
-        if not ops:
-            return []
-        try:
-            return self._run(ops, labels, {})
-        except _BatchFull:
-            pass
-        outcomes: list[Any] = []
-        for op, label in zip(ops, labels, strict=True):
-            try:
-                outcomes.extend(self._run([op], [label], {}))
-            except _BatchFull as full:
-                # Deletes must work on a full map (they are how space comes back): the journal
-                # gives way for them, its oldest entries dropped. Stores just get StorageFull.
-                if not full.relievable or not self._drop_oldest_journal_entries():
-                    outcomes.append(full.error)
-                    continue
-                try:
-                    outcomes.extend(self._run([op], [label], {}))
-                except _BatchFull as again:
-                    outcomes.append(again.error)
-        return outcomes
-
-    def _drop_oldest_journal_entries(self) -> int:
-        """Make room when the map is full; how many entries went (0: none could).
-
-        Deleting needs a few fresh pages too (LMDB copies on write), so smaller steps are tried
-        when a big one does not fit.
-        """
-        for count in JOURNAL_RELIEF_STEPS:
-            txn = self.begin()
-            try:
-                removed = txn.ops.trim_journal(keep_entries=0, keep_bytes=0, drop_before_ms=0, limit=count)
-                if not removed:
-                    txn.abort()
-                    return 0
-                txn.commit()
-            except StorageFull:
-                txn.abort()
-                continue
-            except BaseException:
-                txn.abort()
-                raise
-            return removed
-        return 0
-
-    def _run(self, ops: list[WriteOp], labels: list[str], failed: dict[int, Exception]) -> list[Any]:
-        # Terminates: each restart adds an op to ``failed``.
-        while True:
-            try:
-                return self._attempt(ops, labels, failed)
-            except _Restart:
-                continue
-
-    def _attempt(self, ops: list[WriteOp], labels: list[str], failed: dict[int, Exception]) -> list[Any]:
-        """One try at the batch, skipping the ops in ``failed``; commits or raises to restart."""
-        txn = self.begin()
-        log = txn.state.log
-        try:
-            outcomes: list[Any] = []
-            for index, op in enumerate(ops):
-                if index in failed:
-                    outcomes.append(failed[index])
-                    continue
-                mark = len(log)
-                self._apply(index, op, txn.ops, txn.state, failed, outcomes)
-                if index not in failed:
-                    txn.add_entry(labels[index], log[mark:])
-        except BaseException:  # _Restart, _BatchFull, or a bug
-            txn.abort()
-            raise
-        try:
-            txn.commit()
-        except StorageFull as full:
-            stores = any(change.op is ChangeOp.PUT for change in log)
-            raise _BatchFull(full, relievable=not stores) from None
-        return outcomes
-
-    @staticmethod
-    def _apply(
-        index: int,
-        op: WriteOp,
-        wtxn: WriteTxn,
-        state: TxnState,
-        failed: dict[int, Exception],
-        outcomes: list[Any],
-    ) -> None:
-        changes = state.changes
-        try:
-            outcome = op(wtxn)
-        except Exception as error:  # noqa: BLE001 - an op's failure is its outcome
-            outcome = error if not isinstance(error, lmdb.Error) else StorageError(f"LMDB error: {error}")
-            raised = True
-        else:
-            raised = False
-        # The flags first: they hold even if the op swallowed the exception that reported them.
-        if state.map_full:
-            raise _BatchFull(state.failure, relievable=not state.full_while_storing)
-        if state.failure is not None:  # an LMDB error: the transaction can only be aborted
-            failed[index] = outcome if raised else state.failure
-            raise _Restart
-        if raised:
-            failed[index] = outcome
-            if state.changes != changes:  # it wrote before raising: roll it back by re-running
-                raise _Restart
-        outcomes.append(outcome)
+        return run_batch(self, list(ops), list(labels) if labels is not None else ["write"] * len(ops))
 
     def begin(self) -> ShardTxn:
         """A write transaction driven by the caller: ops on ``.ops``, then ``commit()`` or ``abort()``.
