@@ -31,7 +31,8 @@ from storage.shard import (
     WriteOp,
 )
 from storage.store import DEFAULT_MAX_DB_SIZE, DEFAULT_SHARDS, MAX_SHARDS, Store
-from storage.txn import ReadTxn, WriteTxn
+from storage.read_txn import ReadTxn
+from storage.txn import WriteTxn
 
 __all__ = [
     "DEFAULT_MAX_DB_SIZE",

@@ -38,7 +38,7 @@ from storage.errors import DataDirError, StorageError
 from storage.manifest import MANIFEST_NAME, write_manifest
 from storage.shard import Shard
 from storage.store import Store, lock_data_dir, shard_dir_name
-from storage.txn import ReadTxn
+from storage.read_txn import ReadTxn
 
 __all__ = [
     "SNAPSHOT_FORMAT",
