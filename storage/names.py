@@ -17,6 +17,7 @@ __all__ = [
     "INFLIGHT_DB",
     "LEASES_DB",
     "INTENT_DB",
+    "INTERNAL_DBS",
     "INTERNAL_DB_COUNT",
     "JOURNAL_DB",
     "MAX_NAMESPACE_LENGTH",
@@ -36,7 +37,8 @@ JOURNAL_DB = b"mi/journal"  # the operation journal (see storage.journal)
 DUE_DB = b"mi/due"  # messages due for delivery (see storage.delivery)
 INFLIGHT_DB = b"mi/inflight"  # ... handed out under a lease
 LEASES_DB = b"mi/leases"  # ... their leases, by end time
-# Internal databases, with room for the ones still to come (journal...): part of max_dbs.
+INTERNAL_DBS = frozenset({EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB, DUE_DB, INFLIGHT_DB, LEASES_DB})
+# Internal databases, with room for the ones still to come: part of max_dbs.
 INTERNAL_DB_COUNT = 8
 
 _NAMESPACE_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_NAMESPACE_LENGTH}}}")

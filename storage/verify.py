@@ -35,6 +35,7 @@ from storage.names import (
     INFLIGHT_DB,
     INTENT_DB,
     INTERNAL_DB_COUNT,
+    INTERNAL_DBS,
     JOURNAL_DB,
     db_name,
     namespace_of,
@@ -123,6 +124,7 @@ class _Databases:
     intents: Any
     due: Any
     inflight: Any
+    strays: list[bytes]  # main-DB keys that are neither a namespace nor an internal database
 
     def all(self) -> list[Any]:
         handles = [*self.namespaces.values(), self.expiry, self.journal, self.intents, self.due, self.inflight]
@@ -170,8 +172,17 @@ def verify_data_dir(
     for index in range(manifest.shards):
         scan.report.shards += 1
         _verify_shard(path / shard_dir_name(index), index, scan)
+    for extra in _extra_shard_indexes(path, manifest.shards):
+        problem = f"{shard_dir_name(extra)} is not in the manifest, which counts {manifest.shards} shards"
+        scan.add(Damage(extra, "shard", None, None, problem))
     scan.report.namespaces = len(scan.namespaces)
     return scan.report
+
+
+def _extra_shard_indexes(path: Path, shards: int) -> list[int]:
+    """Shard directories beyond the manifest's count: left over, or a manifest that lost count."""
+    found = (child.name.removeprefix("shard-") for child in path.glob("shard-*") if child.is_dir())
+    return sorted(int(number) for number in found if number.isdigit() and int(number) >= shards)
 
 
 def count_items(path: Path) -> int:
@@ -257,6 +268,7 @@ def _open_databases(env: lmdb.Environment, names: list[bytes]) -> _Databases:
     return _Databases(
         {ns: env.open_db(db_name(ns), create=False) for ns in namespaces},
         *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB, DUE_DB, INFLIGHT_DB)),
+        [name for name in names if namespace_of(name) is None and name.removesuffix(b"\0") not in INTERNAL_DBS],
     )
 
 
@@ -271,6 +283,8 @@ def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
     try:
         with _opened(shard_dir) as (env, dbs):
             scan.namespaces.update(dbs.namespaces)
+            for name in dbs.strays:  # mi never writes there: another program did, or damage
+                scan.add(Damage(index, "shard", None, name, "unexpected entry in the main database"))
             steps: list[tuple[str, Callable[[lmdb.Transaction], None]]] = [
                 (f"namespace {ns!r}", _record_checker(index, ns, dbs, scan)) for ns in dbs.namespaces
             ]

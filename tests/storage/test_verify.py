@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import lmdb
 import pytest
 from shard_helpers import raw_update, write
 
@@ -159,6 +160,29 @@ def test_missing_shard_dir_is_shard_damage_and_the_rest_is_scanned(data_dir):
     assert report.shards == SHARDS
     assert 0 < report.records < RECORDS
     assert count_items(data_dir) == report.records + report.expiring + report.journal_entries
+
+
+def test_shard_dir_beyond_the_manifest_is_reported(data_dir):
+    """A leftover shard-002 beside a 2-shard manifest is named, and the two real shards pass."""
+    shutil.copytree(data_dir / shard_dir_name(0), data_dir / shard_dir_name(SHARDS))
+    report = verify_data_dir(data_dir)
+    (damage,) = report.damage
+    assert (damage.shard, damage.area) == (SHARDS, "shard")
+    assert "not in the manifest, which counts 2 shards" in damage.problem
+    assert report.records == RECORDS
+
+
+def test_stray_key_in_the_main_database_is_reported(data_dir):
+    """mi keeps nothing but its databases in the main DB: anything else is named, key and all."""
+    env = lmdb.open(str(data_dir / shard_dir_name(1)), max_dbs=16, map_size=64 * 1024**2)
+    try:
+        with env.begin(write=True) as txn:
+            txn.put(b"stray", b"value")
+    finally:
+        env.close()
+    (damage,) = verify_data_dir(data_dir).damage
+    assert (damage.shard, damage.area, damage.key) == (1, "shard", b"stray")
+    assert damage.problem == "unexpected entry in the main database"
 
 
 def test_snapshot_without_lock_files_is_verifiable(data_dir):
