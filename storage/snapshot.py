@@ -22,7 +22,9 @@ the way; the data dir is replaced only after every check passed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -369,6 +371,25 @@ def _sync_dirs(*paths: Path) -> None:
             os.close(fd)
 
 
+_RENAME_EXCHANGE = 2  # renameat2(2): swap the two paths atomically
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths atomically; False where renameat2's RENAME_EXCHANGE is missing."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without it
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # an old kernel, or a file system without it
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
 def _publish(temp: Path, target: Path) -> None:
     """Rename the finished ``temp`` to ``target`` (new or an empty dir) and make it durable."""
     try:
@@ -380,7 +401,15 @@ def _publish(temp: Path, target: Path) -> None:
 
 
 def _replace(data_dir: Path, temp: Path) -> None:
-    """Swap the restored ``temp`` in for ``data_dir``, then delete the old contents."""
+    """Swap the restored ``temp`` in for ``data_dir``, then delete the old contents.
+
+    Where the kernel can (Linux), the two swap places in one atomic step: a crash leaves the old
+    data dir or the restored one, never neither. Elsewhere, two renames.
+    """
+    if _exchange(temp, data_dir):
+        _sync_dirs(data_dir.parent)
+        shutil.rmtree(temp, ignore_errors=True)  # the old data, now under the temp name
+        return
     old = data_dir.parent / f".{data_dir.name}.replaced-tmp-{os.getpid()}"
     shutil.rmtree(old, ignore_errors=True)
     os.rename(data_dir, old)

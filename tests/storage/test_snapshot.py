@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,20 @@ def test_restore_never_overwrites_a_data_dir_without_force(data: Path, snapshot:
     assert b"later" in values(data)
     restore_snapshot(snapshot, data, force=True)
     assert values(data) == {key: b"v" + key for key in KEYS}
+
+
+def test_restore_with_force_swaps_the_data_dir_in_one_step(data: Path, snapshot: Path, monkeypatch) -> None:
+    """Linux: the restored copy and the old data dir trade places atomically (renameat2), so no
+    moment exists without a data dir; the old contents are gone afterwards."""
+    with Store.open(data, max_db_size=MAP) as store:
+        fill(store, [b"later"])
+    renames: list[tuple[str, str]] = []
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", lambda a, b: (renames.append((str(a), str(b))), real_rename(a, b))[1])
+    restore_snapshot(snapshot, data, force=True)
+    assert values(data) == {key: b"v" + key for key in KEYS}
+    assert str(data) not in {source for source, _ in renames}, "the data dir was never moved aside"
+    assert sorted(p.name for p in data.parent.iterdir() if p.name.startswith(".")) == []
 
 
 def test_restore_refuses_a_data_dir_a_server_has_open(data: Path, snapshot: Path) -> None:
