@@ -20,6 +20,7 @@ from mi.commands.transactions import RUN_IN_MULTI, Transaction
 from mi.execution import Committing, Unit, shards_of
 from mi.keyspace import Keyspace
 from mi.logs import get_logger
+from mi.ratelimit import Limit
 from mi.watches import touched_by
 from protocol import errors
 from protocol.commands import Quit
@@ -271,16 +272,16 @@ class Session:
         if user is None:
             return None if type(command) in PRE_AUTH_COMMANDS else errors.noauth()
         refusal = denied(user, command, self.current_namespace)
-        limits = self.server.rate_limits
-        if refusal is None and user.rate is not None:
-            refusal = limits.check("user", user.name, user.rate, user.burst)
+        if refusal is not None:
+            return refusal
+        limits: list[Limit] = [] if user.rate is None else [("user", user.name, user.rate, user.burst)]
         table = self.server.namespace_settings
-        charged = refusal is None and table.any_rate and not is_admin(command)  # operators can lift limits
-        for ns in namespaces_of(command, self.current_namespace) if charged else ():
-            settings = table.of(ns)
-            if settings.rate is not None and (refusal := limits.check("ns", ns, settings.rate, settings.burst)):
-                break
-        return refusal
+        if table.any_rate and not is_admin(command):  # operators can lift limits
+            for ns in namespaces_of(command, self.current_namespace):
+                settings = table.of(ns)
+                if settings.rate is not None:
+                    limits.append(("ns", ns, settings.rate, settings.burst))
+        return self.server.rate_limits.check_all(limits) if limits else None
 
     def _write_unit(self, request: Request, command: Any, handler: Any) -> Unit:
         """A write command as a unit of its own; it breaks the watches on its keys."""

@@ -54,3 +54,11 @@ async def test_a_rate_set_at_run_time(raw, frozen):
     assert await raw.command("NAMESPACE", "CONFIG", "live", "SET", "rate", "none") == OK, "never limited"
     frozen[0] += 1  # the default user's own limit (5 at once here) refills
     assert await raw.command("SET", "b", "1", "FROM", "live") == OK
+
+
+async def test_a_command_a_namespace_refuses_costs_the_user_nothing(raw, frozen):
+    """All or nothing: two SETs the namespace refuses leave the user's five-at-once budget at three."""
+    replies = [await raw.command("SET", f"k{i}", "v", "FROM", "slow") for i in range(4)]
+    assert [limited(r) for r in replies] == [False, False, True, True]
+    pings = [await raw.command("PING") for _ in range(4)]
+    assert pings[:3] == [SimpleString("PONG")] * 3 and limited(pings[3])
