@@ -54,7 +54,10 @@ class ShardWriter:
     async def submit(self, op: WriteOp, label: str = "write") -> PendingWrite:
         """Queue ``op`` for the next commit; await the returned write's ``wait()`` for its outcome."""
         write = PendingWrite(op, label)
-        await self._send.send(write)
+        try:
+            self._send.send_nowait(write)  # the common case: no trip through the scheduler
+        except trio.WouldBlock:  # the queue is full: the disk is behind, wait for room
+            await self._send.send(write)
         return write
 
     async def write(self, op: WriteOp, label: str = "write") -> Any:
