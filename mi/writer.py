@@ -56,7 +56,9 @@ class ShardWriter:
         write = PendingWrite(op, label)
         try:
             self._send.send_nowait(write)  # the common case: no trip through the scheduler
-        except trio.WouldBlock:  # the queue is full: the disk is behind, wait for room
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            # The queue is full (the disk is behind): wait for room. Or the writer has stopped:
+            # send raises as before, or Cancelled first when this task is being cancelled too.
             await self._send.send(write)
         return write
 
