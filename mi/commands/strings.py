@@ -25,17 +25,21 @@ def store_message(
     keep_ttl: bool = False,
     condition: str | None = None,
     priority: int | None = None,
+    want_old: bool = False,
 ) -> tuple[bool, Record | None]:
     """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis, or
     takes the namespace's ``default_ttl``. ``priority`` orders delivery (None: the default).
 
-    Returns whether it was written (NX/XX may refuse), and the live record it replaced.
+    Returns whether it was written (NX/XX may refuse), and the live record it replaced (read
+    only when NX, XX, KEEPTTL or ``want_old`` needs it: decoding it is a good part of a SET).
     """
-    try:
-        old = keyspace.get(ns, key)
-        exists = old is not None
-    except CorruptRecord:  # a damaged record still occupies the key; overwriting repairs it
-        old, exists = None, True
+    old, exists = None, False
+    if condition or keep_ttl or want_old:
+        try:
+            old = keyspace.get(ns, key)
+            exists = old is not None
+        except CorruptRecord:  # a damaged record still occupies the key; overwriting repairs it
+            old, exists = None, True
     if (condition == "NX" and exists) or (condition == "XX" and not exists):
         return False, old
     if keep_ttl:
@@ -65,6 +69,7 @@ def set_(keyspace: Keyspace, command: Set) -> SimpleString | Stored | None:
         keep_ttl=command.keep_ttl,
         condition=command.condition,
         priority=command.priority,
+        want_old=command.get,
     )
     if command.get:  # SET ... GET answers the old value, written or not
         return None if old is None else Stored(old.value)
