@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import redis
 import redis.asyncio
-import redis.asyncio.retry
+import redis.asyncio.retry  # ClientBase takes flavour.retry.Retry
 
 from mi.client.errors import MiError, TransactionConflict, translate
 from mi.client.wire import (
-    Duration, Message, QueuedWrites, Value, backoff, messages_of, pool_options, store_args, take_args, ttl_ms,
+    AttemptBase, ClientBase, ConsumerBase, Duration, Message, TransactionBase, Value, messages_of, store_args, ttl_ms,
 )
 
 __all__ = ["AsyncClient", "AsyncConsumer", "AsyncTransaction"]
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """``Client`` over asyncio (redis.asyncio): the same options and methods, awaited."""
 
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 7379, *, ns: str = "default",
-        username: str | None = None, password: str | None = None, max_connections: int = 16,
-        timeout: float = 5.0, connect_timeout: float = 5.0, pool_timeout: float = 5.0,
-        health_check_interval: float = 30.0, retries: int = 3, ssl: bool = False,
-        ssl_ca_certs: str | None = None,
-    ) -> None:
-        options = pool_options(
-            host, port, username, password, max_connections, timeout, connect_timeout,
-            pool_timeout, health_check_interval, ssl, ssl_ca_certs,
-        )
-        if ssl:
-            options["connection_class"] = redis.asyncio.SSLConnection
-        self.ns = ns
-        self.timeout = timeout
-        retry = redis.asyncio.retry.Retry(backoff(), retries)
-        self.pool = redis.asyncio.BlockingConnectionPool(**options, retry=retry)
-        self._redis = redis.asyncio.Redis(connection_pool=self.pool)
+    flavour = redis.asyncio
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -86,13 +68,8 @@ class AsyncClient:
         return AsyncConsumer(self, ns or self.ns, lease, count, block)
 
 
-class AsyncTransaction:
+class AsyncTransaction(TransactionBase):
     """``Transaction`` over asyncio: the same rules, with ``async with`` and ``async for``."""
-
-    def __init__(self, client: AsyncClient, watch: tuple[str, ...], ns: str, retries: int) -> None:
-        self.client, self.watch, self.ns, self.retries = client, watch, ns, retries
-        self.results: list[Any] | None = None
-        self._attempt: _AsyncAttempt | None = None
 
     async def __aenter__(self) -> _AsyncAttempt:
         self._attempt = _AsyncAttempt(self, last=True)
@@ -110,12 +87,7 @@ class AsyncTransaction:
                 return
 
 
-class _AsyncAttempt(QueuedWrites):
-    def __init__(self, transaction: AsyncTransaction, last: bool) -> None:
-        self.transaction, self.last, self.done, self.ns = transaction, last, False, transaction.ns
-        self._pipe = transaction.client._redis.pipeline(transaction=True)
-        self._writing = False
-
+class _AsyncAttempt(AttemptBase):
     async def __aenter__(self) -> _AsyncAttempt:
         tx = self.transaction
         if tx.watch:
@@ -153,14 +125,8 @@ class _AsyncAttempt(QueuedWrites):
 
 
 
-class AsyncConsumer:
+class AsyncConsumer(ConsumerBase):
     """``Consumer`` over asyncio: ``async with client.consume(...) as messages: async for ...``."""
-
-    def __init__(self, client: AsyncClient, ns: str, lease: Duration | None, count: int, block: float) -> None:
-        self.client, self.ns, self.lease, self.count = client, ns, lease, count
-        self.block_ms = max(1, round(min(block, client.timeout * 0.8) * 1000))
-        self._waiting: deque[Message] = deque()
-        self._current: Message | None = None
 
     async def __aenter__(self) -> AsyncConsumer:
         return self
@@ -168,10 +134,8 @@ class AsyncConsumer:
     async def __aexit__(self, kind: type[BaseException] | None, *_: Any) -> None:
         if kind is None:
             await self._settle()
-        for message in ([self._current] if kind is not None and self._current else []) + list(self._waiting):
+        for message in self._leftovers(failed=kind is not None):
             await self.client.execute("NACK", self.ns, message.id)
-        self._current = None
-        self._waiting.clear()
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self
@@ -179,8 +143,7 @@ class AsyncConsumer:
     async def __anext__(self) -> Message:
         await self._settle()
         while not self._waiting:
-            reply = await self.client.execute(*take_args(self.ns, self.count, self.block_ms, self.lease))
-            self._waiting.extend(messages_of(reply))
+            self._waiting.extend(messages_of(await self.client.execute(*self._take_command())))
         self._current = self._waiting.popleft()
         return self._current
 

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import redis
-import redis.retry
+import redis.retry  # ClientBase takes flavour.retry.Retry
 
 from mi.client.errors import MiError, TransactionConflict, translate
 from mi.client.wire import (
-    Duration, Message, QueuedWrites, Value, backoff, messages_of, pool_options, store_args, take_args, ttl_ms,
+    AttemptBase, ClientBase, ConsumerBase, Duration, Message, TransactionBase, Value, messages_of, store_args, ttl_ms,
 )
 
 __all__ = ["Client", "Consumer", "Transaction"]
 
 
-class Client:
+class Client(ClientBase):
     """A pool of connections to one mi server; safe to share between threads.
 
     ``ns`` is the namespace of every call that does not name one. ``max_connections`` bounds the
@@ -29,23 +28,7 @@ class Client:
     not an error).
     """
 
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 7379, *, ns: str = "default",
-        username: str | None = None, password: str | None = None, max_connections: int = 16,
-        timeout: float = 5.0, connect_timeout: float = 5.0, pool_timeout: float = 5.0,
-        health_check_interval: float = 30.0, retries: int = 3, ssl: bool = False,
-        ssl_ca_certs: str | None = None,
-    ) -> None:
-        options = pool_options(
-            host, port, username, password, max_connections, timeout, connect_timeout,
-            pool_timeout, health_check_interval, ssl, ssl_ca_certs,
-        )
-        if ssl:
-            options["connection_class"] = redis.SSLConnection
-        self.ns = ns
-        self.timeout = timeout
-        self.pool = redis.BlockingConnectionPool(**options, retry=redis.retry.Retry(backoff(), retries))
-        self._redis = redis.Redis(connection_pool=self.pool)
+    flavour = redis
 
     def __enter__(self) -> Client:
         return self
@@ -99,7 +82,7 @@ class Client:
         return Consumer(self, ns or self.ns, lease, count, block)
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """A transaction, run once as a context manager, or retried on conflict as an iterable::
 
         with client.transaction() as tx:                  # once
@@ -114,11 +97,6 @@ class Transaction:
     conflict raises ``TransactionConflict`` (after ``retries`` more attempts when iterating); a
     failing command raises ``TransactionAborted`` and nothing is applied.
     """
-
-    def __init__(self, client: Client, watch: tuple[str, ...], ns: str, retries: int) -> None:
-        self.client, self.watch, self.ns, self.retries = client, watch, ns, retries
-        self.results: list[Any] | None = None
-        self._attempt: _Attempt | None = None
 
     def __enter__(self) -> _Attempt:
         self._attempt = _Attempt(self, last=True)
@@ -136,12 +114,7 @@ class Transaction:
                 return
 
 
-class _Attempt(QueuedWrites):
-    def __init__(self, transaction: Transaction, last: bool) -> None:
-        self.transaction, self.last, self.done, self.ns = transaction, last, False, transaction.ns
-        self._pipe = transaction.client._redis.pipeline(transaction=True)
-        self._writing = False
-
+class _Attempt(AttemptBase):
     def __enter__(self) -> _Attempt:
         tx = self.transaction
         if tx.watch:
@@ -179,7 +152,7 @@ class _Attempt(QueuedWrites):
 
 
 
-class Consumer:
+class Consumer(ConsumerBase):
     """Takes due messages and hands them out one by one::
 
         with client.consume("jobs", lease="30s") as messages:
@@ -194,22 +167,14 @@ class Consumer:
     comes.
     """
 
-    def __init__(self, client: Client, ns: str, lease: Duration | None, count: int, block: float) -> None:
-        self.client, self.ns, self.lease, self.count = client, ns, lease, count
-        self.block_ms = max(1, round(min(block, client.timeout * 0.8) * 1000))
-        self._waiting: deque[Message] = deque()
-        self._current: Message | None = None
-
     def __enter__(self) -> Consumer:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
         if kind is None:
             self._settle()
-        self._give_back([self._current] if kind is not None and self._current else [])
-        self._current = None
-        self._give_back(list(self._waiting))
-        self._waiting.clear()
+        for message in self._leftovers(failed=kind is not None):
+            self.client.execute("NACK", self.ns, message.id)
 
     def __iter__(self) -> Consumer:
         return self
@@ -217,7 +182,7 @@ class Consumer:
     def __next__(self) -> Message:
         self._settle()
         while not self._waiting:
-            self._waiting.extend(messages_of(self.client.execute(*take_args(self.ns, self.count, self.block_ms, self.lease))))
+            self._waiting.extend(messages_of(self.client.execute(*self._take_command())))
         self._current = self._waiting.popleft()
         return self._current
 
@@ -225,7 +190,3 @@ class Consumer:
         if self._current is not None:
             self.client.execute("ACK", self.ns, self._current.id)
             self._current = None
-
-    def _give_back(self, messages: list[Message]) -> None:
-        for message in messages:
-            self.client.execute("NACK", self.ns, message.id)

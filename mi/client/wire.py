@@ -5,6 +5,7 @@ queued writes (queueing does no I/O)."""
 from __future__ import annotations
 
 import json
+from collections import deque
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +13,8 @@ import redis
 from attrs import frozen
 from redis.backoff import ExponentialBackoff
 
-__all__ = ["Duration", "Message", "QueuedWrites", "Value", "backoff", "duration", "messages_of", "pool_options",
-           "store_args", "take_args", "ttl_ms"]
+__all__ = ["AttemptBase", "ClientBase", "ConsumerBase", "Duration", "Message", "TransactionBase", "Value",
+           "duration", "messages_of", "store_args", "take_args", "ttl_ms"]
 
 Value = str | bytes | int | bool | dict | list
 Duration = int | float | timedelta | str  # seconds, or a duration the server reads ("5m", "250ms")
@@ -83,36 +84,53 @@ def take_args(ns: str, count: int, block_ms: int, lease: Duration | None) -> lis
     return args if lease is None else [*args, "LEASE", duration(lease)]
 
 
-def pool_options(
-    host: str, port: int, username: str | None, password: str | None, max_connections: int,
-    timeout: float, connect_timeout: float, pool_timeout: float, health_check_interval: float,
-    ssl: bool, ssl_ca_certs: str | None,
-) -> dict[str, Any]:
-    """The pool's settings, the same for both flavours."""
-    options: dict[str, Any] = {
-        "host": host, "port": port, "username": username, "password": password,
-        "max_connections": max_connections, "timeout": pool_timeout,
-        "socket_timeout": timeout, "socket_connect_timeout": connect_timeout,
-        "health_check_interval": health_check_interval,
-        "protocol": 3, "decode_responses": True, "encoding_errors": "surrogateescape",
-        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
-    }
-    if ssl:
-        options["ssl_ca_certs"] = ssl_ca_certs
-    return options
+class ClientBase:
+    """What both clients are built from: the settings, the pool and redis-py's client, taken from
+    ``flavour`` (``redis`` or ``redis.asyncio``, which name their classes alike)."""
+
+    flavour: Any
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 7379, *, ns: str = "default",
+        username: str | None = None, password: str | None = None, max_connections: int = 16,
+        timeout: float = 5.0, connect_timeout: float = 5.0, pool_timeout: float = 5.0,
+        health_check_interval: float = 30.0, retries: int = 3, ssl: bool = False,
+        ssl_ca_certs: str | None = None,
+    ) -> None:
+        options: dict[str, Any] = {
+            "host": host, "port": port, "username": username, "password": password,
+            "max_connections": max_connections, "timeout": pool_timeout,
+            "socket_timeout": timeout, "socket_connect_timeout": connect_timeout,
+            "health_check_interval": health_check_interval,
+            "protocol": 3, "decode_responses": True, "encoding_errors": "surrogateescape",
+            "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+        }
+        if ssl:
+            options.update(connection_class=self.flavour.SSLConnection, ssl_ca_certs=ssl_ca_certs)
+        self.ns = ns
+        self.timeout = timeout
+        retry = self.flavour.retry.Retry(ExponentialBackoff(cap=1.0, base=0.05), retries)  # 50 ms, doubling, <= 1 s
+        self.pool = self.flavour.BlockingConnectionPool(**options, retry=retry)
+        self._redis = self.flavour.Redis(connection_pool=self.pool)
 
 
-def backoff() -> ExponentialBackoff:
-    return ExponentialBackoff(cap=1.0, base=0.05)  # 50 ms, doubling, at most 1 s between tries
+class TransactionBase:
+    """A transaction's settings and EXEC's replies, for either flavour."""
+
+    def __init__(self, client: ClientBase, watch: tuple[str, ...], ns: str, retries: int) -> None:
+        self.client, self.watch, self.ns, self.retries = client, watch, ns, retries
+        self.results: list[Any] | None = None
+        self._attempt: Any = None
 
 
-class QueuedWrites:
-    """The writes of a transaction attempt, queued until EXEC (the same in both flavours: queueing
-    does no I/O)."""
+class AttemptBase:
+    """One try at a transaction: its pipeline, and its writes queued until EXEC (the same in both
+    flavours: queueing does no I/O)."""
 
-    _pipe: Any
-    _writing: bool
-    ns: str
+    def __init__(self, transaction: TransactionBase, last: bool) -> None:
+        self.transaction, self.last, self.done, self.ns = transaction, last, False, transaction.ns
+        self._pipe = transaction.client._redis.pipeline(transaction=True)  # noqa: SLF001 - our own client
+        self._writing = False
 
     def _queue(self, *args: Any) -> None:
         if not self._writing:
@@ -128,3 +146,25 @@ class QueuedWrites:
 
     def expire(self, key: str, ttl: int | float | timedelta) -> None:
         self._queue("PEXPIRE", key, ttl_ms(ttl), "FROM", self.ns)
+
+
+class ConsumerBase:
+    """A consumer's settings and the messages it holds, for either flavour."""
+
+    def __init__(self, client: ClientBase, ns: str, lease: Duration | None, count: int, block: float) -> None:
+        self.client, self.ns, self.lease, self.count = client, ns, lease, count
+        self.block_ms = max(1, round(min(block, client.timeout * 0.8) * 1000))  # a reply within timeout
+        self._waiting: deque[Message] = deque()
+        self._current: Message | None = None
+
+    def _take_command(self) -> list[Any]:
+        return take_args(self.ns, self.count, self.block_ms, self.lease)
+
+    def _leftovers(self, failed: bool) -> list[Message]:
+        """At the end of the block, what to give back: the message being handled if it failed,
+        and those taken but not handed out. Forgets them all."""
+        back = [self._current] if failed and self._current is not None else []
+        back += self._waiting
+        self._current = None
+        self._waiting.clear()
+        return back
