@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,47 @@ from protocol.reader import ReplyReader
 from storage import shard_index
 
 IO_TIMEOUT = 10  # seconds: a guard against hangs, never a timing assumption
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerOnPort:
+    """`mi serve` as a process, on a port chosen here (so a restart keeps it), its logs discarded:
+    for tests whose client is not Trio (Hypothesis, blocking clients)."""
+
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir, self.extra, self.port = data_dir, extra, free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mi.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+             "--log-level", "warning", *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env,
+        )
+        give_up = time.monotonic() + IO_TIMEOUT * 3
+        while True:  # until it listens (a guard, not a timing assumption)
+            assert self.proc.poll() is None, "the server exited before listening"
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < give_up, "the server never listened"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM: a graceful shutdown."""
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
 
 
 def make_config(data_dir: Path, **storage: Any) -> Config:

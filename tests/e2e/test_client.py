@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -31,46 +26,12 @@ from mi.client import (
     TransactionConflict,
     WrongType,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`mi serve` on a port of our choosing (so that a restart keeps it), logs discarded."""
-
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        self.data_dir, self.extra, self.port = data_dir, extra, _free_port()
-        self.env = {**os.environ, **(env or {})}
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mi.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-             "--log-level", "warning", *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "the server exited at start"
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("the server did not listen")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+from support import ServerOnPort
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("client") / "data")
+def server(tmp_path_factory) -> Iterator[ServerOnPort]:
+    running = ServerOnPort(tmp_path_factory.mktemp("client") / "data")
     yield running
     running.stop()
 
@@ -176,7 +137,7 @@ def test_authentication_and_permission_errors(tmp_path):
     """No password: AuthenticationRequired; a wrong one: AuthenticationFailed; a user writing
     outside its namespaces: PermissionDenied; the right password works."""
     users = {"alice": {"password": hash_password("alice-pw"), "read": ["orders"], "write": ["orders"]}}
-    secured = Server(tmp_path / "data", "--requirepass", "s3cret", env={"MI_AUTH_USERS": json.dumps(users)})
+    secured = ServerOnPort(tmp_path / "data", "--requirepass", "s3cret", env={"MI_AUTH_USERS": json.dumps(users)})
     try:
         with Client(port=secured.port) as anonymous, pytest.raises(AuthenticationRequired):
             anonymous.get("k")
@@ -232,7 +193,7 @@ def test_pool_exhaustion_waits_then_raises(server):
 
 def test_a_server_restart_mid_use_costs_a_pause_not_an_error(tmp_path):
     """The pooled connection dies with the server; the next call reconnects and finds the data."""
-    restarting = Server(tmp_path / "data")
+    restarting = ServerOnPort(tmp_path / "data")
     comeback = threading.Timer(0.3, restarting.start)  # back a moment later, on the same port
     try:
         with Client(port=restarting.port, ns="durable", retries=10) as client:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import resource
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from hypothesis import strategies as st
 
 from protocol import CommandError
 from protocol.replies import SimpleString
-from support import IO_TIMEOUT, RawClient, resp_command
+from support import IO_TIMEOUT, RawClient, ServerOnPort, resp_command
 
 pytestmark = pytest.mark.slow
 
@@ -71,29 +69,11 @@ async def canary_round(canary: RawClient, n: int) -> None:
 @pytest.fixture(scope="module")
 def server_process(tmp_path_factory) -> Iterator[tuple[subprocess.Popen, int]]:
     """A real ``mi serve`` for the fuzz test (hypothesis runs its examples outside Trio)."""
-    data = tmp_path_factory.mktemp("fuzz") / "data"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mi.cli", "serve", "--port", str(port), "--data-dir", str(data),
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-    )
+    server = ServerOnPort(tmp_path_factory.mktemp("fuzz") / "data")
     try:
-        give_up = time.monotonic() + IO_TIMEOUT * 3
-        while True:  # until it listens (a guard, not a timing assumption)
-            assert proc.poll() is None, "the server exited before listening"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < give_up, "the server never listened"
-                time.sleep(0.05)
-        yield proc, port
+        yield server.proc, server.port
     finally:
-        proc.kill()
-        proc.wait(timeout=30)
+        server.kill()
 
 
 def rss_mb(pid: int) -> float:
