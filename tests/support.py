@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from mi.config import Config, load_config
 from protocol.encoder import encode_request
 from protocol.parser import NEED_DATA
 from protocol.reader import ReplyReader
+from protocol.replies import SimpleString
 from storage import shard_index
 
 IO_TIMEOUT = 10  # seconds: a guard against hangs, never a timing assumption
@@ -173,3 +176,37 @@ class ThreadedRedis:
 def as_map(reply: Any) -> dict:
     """A map reply: a dict in RESP3, a flat list of keys and values in RESP2."""
     return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+class Canary:
+    """Another client, pinging the server over its own connection while a test does something
+    hostile: ``worst`` is the longest time between two of its replies, so a request that stalls
+    every client shows (in an in-process server too, where a blocked event loop stops both)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.rounds = 0
+
+
+@contextlib.asynccontextmanager
+async def canary(port: int, interval: float = 0.01) -> AsyncIterator[Canary]:
+    """Ping ``port`` every ``interval`` until the block ends; the block asserts on ``worst``."""
+    stats = Canary()
+    client = await RawClient.connect(port)
+
+    async def ping_forever() -> None:
+        last = time.perf_counter()
+        while True:
+            assert await client.command("PING") == SimpleString("PONG")
+            now = time.perf_counter()
+            stats.worst, last = max(stats.worst, now - last), now
+            stats.rounds += 1
+            await trio.sleep(interval)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ping_forever)
+            yield stats
+            nursery.cancel_scope.cancel()
+    finally:
+        await client.aclose()
