@@ -18,8 +18,8 @@ loop wait, so no one sees one shard changed and another not yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -27,7 +27,7 @@ from attrs import define, field, frozen
 
 from mi.keyspace import Keyspace
 from protocol.commands import Command, Keyed
-from storage import shard_index
+from storage import ReadTxn, shard_index
 from storage.multishard import run_batch_across
 
 if TYPE_CHECKING:
@@ -139,6 +139,15 @@ class UnitRunner:
 
             return Committing(await state.writers[index].submit(op, unit.label))
         return Done(await self._across(unit))
+
+    @asynccontextmanager
+    async def reading_every_shard(self) -> AsyncIterator[list[ReadTxn]]:
+        """A read transaction on every shard, all begun while no multi-shard commit is half done,
+        for a command that reads a whole namespace. They may be used on a worker thread (py-lmdb
+        opens LMDB with MDB_NOTLS, so a read transaction can move between threads), one at a time."""
+        await self.gate.wait_open()
+        with ExitStack() as stack:  # no await from the gate to the last begin: one instant
+            yield [stack.enter_context(shard.read()) for shard in self.state.store.shards]
 
     def count_elsewhere(self, ns: str, skip: set[int]) -> int:
         """Records of ``ns`` on the shards not in ``skip``, as last committed (any thread)."""

@@ -152,23 +152,19 @@ async def keys(session: Session, command: Keys) -> list[bytes]:
     ns = session.namespace(command.ns)
     matches = compile_glob(command.pattern)
     now = session.server.now_ms()
-
-    def scan_all() -> list[bytes]:
-        found = []
-        for shard in session.server.store.shards:
-            with shard.read() as txn:
-                found.extend(key for key in txn.iter_keys(ns, now) if matches(key))
-        return found
-
     try:
-        # A full scan can take long on a big namespace: keep the event loop free meanwhile.
-        return await trio.to_thread.run_sync(scan_all)
+        async with session.server.units.reading_every_shard() as txns:
+            # A full scan can take long on a big namespace: keep the event loop free meanwhile.
+            return await trio.to_thread.run_sync(
+                lambda: [key for txn in txns for key in txn.iter_keys(ns, now) if matches(key)]
+            )
     except StorageError as error:
         raise as_command_error(error) from None
 
 
-@REGISTRY.connection(Scan)
-def scan(session: Session, command: Scan) -> list:
+@REGISTRY.task(Scan)
+async def scan(session: Session, command: Scan) -> list:
+    await session.server.units.gate.wait_open()  # from here on one instant: no await below
     ns = session.namespace(command.ns)
     cursors = session.server.scan_cursors
     position = cursors.resume(command.cursor, ns)

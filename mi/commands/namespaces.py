@@ -41,10 +41,11 @@ def flushns(keyspace: Keyspace, command: Flushns) -> SimpleString:
     return SimpleString("OK")
 
 
-@REGISTRY.connection(NamespaceInfo)
-def namespace_info(session: Session, command: NamespaceInfo) -> dict[str, Any]:
+@REGISTRY.task(NamespaceInfo)
+async def namespace_info(session: Session, command: NamespaceInfo) -> dict[str, Any]:
     """Messages held (expired, unreaped ones included, as DBSIZE), scheduled (with a TTL), due
     and in flight, how long the oldest due one has waited, and the settings."""
+    await session.server.units.gate.wait_open()  # every shard at one instant: no await below
     keys = scheduled = due = in_flight = 0
     oldest: int | None = None
     for shard in session.server.store.shards:
