@@ -3,30 +3,61 @@
 Auth is on when ``auth.requirepass`` is set (the ``default`` user, full access) or any user is
 configured (``[auth.users.NAME]``, with a salted scrypt hash from ``mi passwd``). Until a connection
 authenticates it may only send AUTH, HELLO, PING and QUIT, in small requests. Failed attempts
-from one address are slowed, then refused for a while, and logged without the password.
+are counted per (address, user) and per user, slowed, then refused for a while
+(``mi.auth_attempts``), and logged without the password. A command that returns stored data needs
+read permission on its namespaces, one that changes them write permission (both, for GETDEL).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
 import ipaddress
 import os
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 import attrs
 import trio
 from attrs import define, field, frozen
 
+from mi.auth_attempts import AuthAttempts
 from mi.config import AuthConfig
 from mi.glob import compile_glob
 from mi.logs import get_logger
 from protocol import errors
 from protocol.command_specs import COMMAND_SPECS
-from protocol.commands import Auth, Command, Hello, Ping, Quit
+from protocol.commands import (
+    Ack,
+    Auth,
+    Command,
+    Copy,
+    Del,
+    Expire,
+    Flushns,
+    Hdel,
+    Hello,
+    Hset,
+    HsetFields,
+    Journal,
+    Lrem,
+    Lset,
+    LsetIndex,
+    Ltrim,
+    Monitor,
+    Mset,
+    Nack,
+    Persist,
+    Ping,
+    Push,
+    Quit,
+    Rename,
+    Set,
+    SlowlogGet,
+    Snapshot,
+)
 from protocol.errors import CommandError
 from protocol.parser import Limits
 
@@ -36,12 +67,14 @@ __all__ = [
     "PRE_AUTH_LIMITS",
     "Authenticator",
     "User",
+    "access_of",
     "check_listening",
     "default_user",
     "denied",
     "is_admin",
     "namespaces_of",
     "hash_password",
+    "returns_stored_data",
 ]
 
 log = get_logger("mi.auth")
@@ -53,7 +86,8 @@ PRE_AUTH_LIMITS = Limits(max_inline_size=4096, max_bulk_len=4096, max_array_len=
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 SLOWDOWN_STEP = 0.05  # seconds added to each failed attempt's answer, per recent failure
 SLOWDOWN_MAX = 1.0
-MAX_TRACKED_ADDRESSES = 10_000
+MAX_CONCURRENT_CHECKS = 8  # password checks running at once, all users together
+MAX_CONCURRENT_CHECKS_PER_USER = 2
 
 _SPECS = {spec.name: spec for top in COMMAND_SPECS.values() for spec in (top, *top.subcommands)}
 
@@ -98,6 +132,11 @@ class User:
         """May do anything (the default user; then no command needs a check)."""
         return self.admin and self.read == (b"*",) and self.write == (b"*",)
 
+    @property
+    def reads_every_namespace(self) -> bool:
+        """Its read globs include ``*`` (what JOURNAL, MONITOR, SNAPSHOT and SLOWLOG GET need)."""
+        return b"*" in self.read
+
     def may(self, ns: str, *, write: bool) -> bool:
         patterns = self.write if write else self.read
         name = ns.encode()
@@ -122,18 +161,51 @@ def is_admin(command: Command) -> bool:
     return "admin" in _flags(command)
 
 
+# Writes whose reply tells nothing of what is stored (OK, a count, a length): write permission
+# is enough. Every other write returns stored data (SET ... GET, GETDEL, GETEX, LPOP, INCRBY,
+# HINCRBY, TAKE), so it needs read as well; a write command added later needs read until it is
+# listed here.
+_WRITE_ONLY = frozenset({
+    Ack, Del, Expire, Flushns, Hdel, Hset, HsetFields, Lrem, Lset, LsetIndex, Ltrim, Mset, Nack,
+    Persist, Push, Rename,
+})  # fmt: skip
+# What shows every namespace's data at once (the journal, every command as it runs, a copy of
+# the whole store, other clients' arguments): admin, and read on every namespace.
+_READS_EVERY_NAMESPACE = frozenset({Journal, Monitor, Snapshot, SlowlogGet})
+
+
+def returns_stored_data(command: Command) -> bool:
+    """Whether the reply may carry stored values (then the command needs read permission)."""
+    if "write" not in _flags(command):
+        return True  # reads, and anything unflagged (WATCH tells whether a key changed)
+    if isinstance(command, Set):
+        return command.get
+    return type(command) not in _WRITE_ONLY
+
+
 def denied(user: User, command: Command, current_ns: str) -> CommandError | None:
     """Why ``user`` may not run ``command`` (None: it may)."""
     if user.unrestricted:
         return None
-    flags = _flags(command)
-    if "admin" in flags and not user.admin:
+    if "admin" in _flags(command) and not user.admin:
         return errors.noperm_command(command.name)
-    write = "write" in flags
-    for ns in namespaces_of(command, current_ns):
-        if not user.may(ns, write=write):
+    if type(command) in _READS_EVERY_NAMESPACE and not user.reads_every_namespace:
+        return errors.noperm_every_namespace(command.name)
+    for ns, read, write in access_of(command, current_ns):
+        if (read and not user.may(ns, write=False)) or (write and not user.may(ns, write=True)):
             return errors.noperm_namespace(ns)
     return None
+
+
+def access_of(command: Command, current_ns: str) -> list[tuple[str, bool, bool]]:
+    """(namespace, needs read, needs write) for each namespace the command touches. COPY reads
+    its source and writes its target (the source's namespace without TO)."""
+    touched = namespaces_of(command, current_ns)
+    if isinstance(command, Copy):
+        return [(touched[0], True, False), (touched[-1], False, True)]
+    write = "write" in _flags(command)
+    read = returns_stored_data(command)
+    return [(ns, read, write) for ns in touched]
 
 
 @functools.cache
@@ -151,20 +223,21 @@ def namespaces_of(command: Command, current_ns: str) -> list[str]:
     return found
 
 
-@define
-class _Failures:
-    """Recent failed attempts from one address."""
-
-    times: deque[float] = field(factory=deque)
-    locked_until: float = 0.0
-
-
 @define(eq=False)
 class Authenticator:
+    """Checks passwords: a few at a time (scrypt costs 16 MiB and tens of ms each), each attempt
+    counted against its budgets before its check (``mi.auth_attempts``)."""
+
     config: AuthConfig
     clock: Callable[[], float] = time.monotonic
     failures_total: int = 0
-    _failures: dict[str, _Failures] = field(factory=lambda: defaultdict(_Failures))
+    attempts: AuthAttempts = field(init=False)
+    _checks: trio.CapacityLimiter = field(init=False)
+    _per_user: dict[str, trio.CapacityLimiter] = field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self.attempts = AuthAttempts(self.config, lambda: self.clock())
+        self._checks = trio.CapacityLimiter(MAX_CONCURRENT_CHECKS)
 
     @property
     def enabled(self) -> bool:
@@ -172,26 +245,39 @@ class Authenticator:
 
     async def authenticate(self, username: bytes | None, password: bytes, peer: str) -> User:
         """The user ``username`` (None: default) if ``password`` is right; else ``CommandError``
-        (WRONGPASS, slowed by recent failures, or refused while the address is locked out)."""
+        (WRONGPASS, slowed by recent failures, or refused while a budget is spent)."""
         if not self.enabled:  # as Redis's passwordless default user: any password, but name it
             if username is None:
                 raise errors.auth_not_configured()
             return default_user(self.config)
         host = peer.rsplit(":", 1)[0]
-        record = self._failures[host]
-        now = self.clock()
-        if record.locked_until > now:
-            raise errors.auth_locked_out(int(record.locked_until - now) + 1)
         name = "default" if username is None else username.decode("utf-8", "replace")
-        user = await trio.to_thread.run_sync(self._check, name, password)
+        attempt = self.attempts.reserve(host, name)  # before any await: parallel attempts count
+        try:
+            async with self._slot_for(attempt.user):  # a flood on one user keeps to its slots
+                user = await trio.to_thread.run_sync(self._check, name, password, limiter=self._checks)
+        except BaseException:
+            self.attempts.abandoned(attempt)
+            raise
         if user is not None:
-            self._failures.pop(host, None)
+            self.attempts.succeeded(attempt)
             log.info("auth.succeeded", peer=peer, user=name)
             return user
-        recent = self._fail(record, host, now)
+        recent = self.attempts.failed(attempt)
+        self.failures_total += 1
         log.warning("auth.failed", peer=peer, user=name, recent_failures=recent)
-        await trio.sleep(min(SLOWDOWN_STEP * recent, SLOWDOWN_MAX))
+        await trio.sleep(min(SLOWDOWN_STEP * recent, SLOWDOWN_MAX))  # only a failure waits
         raise errors.wrongpass()
+
+    @contextlib.asynccontextmanager
+    async def _slot_for(self, name: str) -> AsyncIterator[None]:
+        limiter = self._per_user.setdefault(name, trio.CapacityLimiter(MAX_CONCURRENT_CHECKS_PER_USER))
+        try:
+            async with limiter:
+                yield
+        finally:
+            if limiter.borrowed_tokens == 0 and limiter.statistics().tasks_waiting == 0:
+                self._per_user.pop(name, None)
 
     def _check(self, name: str, password: bytes) -> User | None:
         """The user if the password is right (the same work whether or not the user exists)."""
@@ -205,23 +291,6 @@ class Authenticator:
         if not check_password(password, user.password):
             return None
         return User(name, _globs(user.read), _globs(user.write), user.admin, user.rate, user.burst)
-
-    def _fail(self, record: _Failures, host: str, now: float) -> int:
-        """Count a failure; lock the address out at max_failures. The failures in the window."""
-        self.failures_total += 1
-        window = self.config.failure_window
-        if len(self._failures) > MAX_TRACKED_ADDRESSES:  # many addresses: forget the quiet ones
-            for quiet in [h for h, r in self._failures.items() if r.locked_until < now and r is not record]:
-                del self._failures[quiet]
-        record.times.append(now)
-        while record.times and record.times[0] < now - window:
-            record.times.popleft()
-        recent = len(record.times)
-        if recent >= self.config.max_failures:
-            record.locked_until = now + self.config.lockout
-            record.times.clear()
-            log.warning("auth.locked_out", peer=host, seconds=self.config.lockout)
-        return recent
 
 
 def check_listening(host: str, config: AuthConfig) -> None:

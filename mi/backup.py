@@ -42,8 +42,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     snapshot = commands.add_parser(
         "snapshot",
         help="copy every shard, consistently, into a new directory",
-        description="Against a running server (--host/--port; --out is a path on the server's"
-        " machine), or offline from a data dir no server is using (--data-dir).",
+        description="Against a running server (--host/--port; --out is a new directory inside the"
+        " server's snapshot dir, [snapshots] dir: a relative name is taken there), or offline from a"
+        " data dir no server is using (--data-dir).",
     )
     snapshot.add_argument("--out", metavar="DIR", required=True, help="the new snapshot directory")
     snapshot.add_argument("--data-dir", metavar="DIR", help="snapshot this data dir offline")
@@ -73,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
+    if args.data_dir is None:  # the server's path: a relative one is inside its snapshot dir
+        return _snapshot_online(partial(connect, args), args.out)
     out = Path(args.out).resolve()
-    if args.data_dir is None:
-        return _snapshot_online(partial(connect, args), out)
     try:
         store = Store.open(args.data_dir, readonly=True, exclusive=True)
     except DataDirError as error:
@@ -93,7 +94,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _snapshot_online(connect: Callable[..., WireClient], out: Path) -> int:
+def _snapshot_online(connect: Callable[..., WireClient], out: str) -> int:
     """SNAPSHOT TO on one connection; on a terminal, SNAPSHOT STATUS on another feeds the bar."""
     started = time.monotonic()
     result: dict[str, Any] = {}
@@ -101,7 +102,7 @@ def _snapshot_online(connect: Callable[..., WireClient], out: Path) -> int:
     def take() -> None:
         try:
             with connect(timeout=None) as client:
-                result["path"] = client.call("SNAPSHOT", "TO", str(out))
+                result["path"] = client.call("SNAPSHOT", "TO", out)
         except (OSError, CommandError) as error:
             result["error"] = error
 

@@ -120,7 +120,10 @@ class JournalConfig:
 
 @define
 class SnapshotConfig:
-    dir: str = "snapshots"  # where SNAPSHOT without TO, and periodic snapshots, go
+    # Where SNAPSHOT without TO, and periodic snapshots, go; SNAPSHOT TO may write only inside it.
+    dir: str = "snapshots"
+    # The most the snapshots in dir may take together; unset: only the disk's free space bounds it.
+    max_bytes: ByteSize | None = field(default=None, validator=validators.optional(_positive))
     interval: Seconds | None = field(default=None, validator=validators.optional(_positive))
     keep: int = field(default=7, validator=_positive)
 
@@ -188,7 +191,15 @@ class UserConfig:
 @define
 class AuthConfig:
     # The password of the "default" user (full access), in clear as with Redis's requirepass.
-    requirepass: str | None = None
+def _password(instance: Any, attribute: Any, value: str) -> None:
+    if not value:
+        msg = (f"{attribute.name}: an empty password would let anyone in; set a real one, or leave it"
+               " unset (MI_REQUIREPASS= also means none) to turn the password off")
+        raise ValueError(msg)
+
+
+    # Never empty: that would turn auth on with a password anyone can send.
+    requirepass: str | None = field(default=None, validator=validators.optional(_password))
     # The default user's rate limit in ops/s (with auth off, everyone is the default user) and
     # the burst allowed above it (unset: one second's worth). Unset rate: no limit.
     rate: float | None = field(default=None, validator=validators.optional(_positive))
@@ -196,11 +207,14 @@ class AuthConfig:
     users: dict[str, UserConfig] = field(factory=dict)
     # Without auth the server listens on loopback only; true lets it listen anywhere anyway.
     unprotected: bool = False
-    # Failed AUTHs from one address within failure_window make it wait lockout before trying again.
+    # Failed AUTHs from one address for one user within failure_window make that address wait
+    # lockout before trying that user again; max_user_failures from all addresses together make
+    # every address that has not logged in as the user lately wait too (docs/security.md).
     max_failures: int = field(default=10, validator=_positive)
     failure_window: Seconds = field(default=Seconds(60.0), validator=_positive)
     lockout: Seconds = field(default=Seconds(60.0), validator=_positive)
 
+    max_user_failures: int = field(default=100, validator=_positive)
     @property
     def enabled(self) -> bool:
         return self.requirepass is not None or bool(self.users)

@@ -25,11 +25,12 @@ from attrs import define, field
 
 from mi.config import SnapshotConfig
 from mi.logs import get_logger
+from mi.snapshot_target import SnapshotRefused, check_room, snapshot_target
 from mi.writer import ShardWriter
 from storage import StorageError, Store
 from storage.snapshot import SNAPSHOT_MANIFEST, temp_dir_for, temp_dirs
 
-__all__ = ["SnapshotBusy", "Snapshotter"]
+__all__ = ["SnapshotBusy", "SnapshotRefused", "Snapshotter"]
 
 log = get_logger("mi.snapshot")
 
@@ -68,16 +69,26 @@ class Snapshotter:
     last: SnapshotRun | None = None
     taken: int = 0  # snapshots completed since the server started
 
-    async def take(self, out: Path | None = None) -> SnapshotRun:
-        """Take a snapshot into ``out``, or into a new dir in the snapshot dir, after which the
-        oldest there beyond ``keep`` are deleted; returns its run.
+    async def take(self, out: str | None = None) -> SnapshotRun:
+        """Take a snapshot into ``out`` (a new dir inside the snapshot dir: ``mi.snapshot_target``),
+        or into a new dir named by the time there, after which the oldest there beyond ``keep``
+        are deleted; returns its run.
 
-        ``SnapshotBusy`` if one is under way; storage errors (a full disk, an existing dir) raise.
+        ``SnapshotBusy`` if one is under way; ``SnapshotRefused`` for a target outside the
+        snapshot dir or no room for it; storage errors (a full disk, an existing dir) raise.
         """
         if self.running is not None:
             msg = f"a snapshot is already being taken (into {self.running.path})"
             raise SnapshotBusy(msg)
-        run = self.running = SnapshotRun(Path(out).resolve() if out is not None else self._new_path())
+        root, data_dir = Path(self.config.dir), self.store.path
+        try:
+            path = snapshot_target(out, root, data_dir) if out is not None else self._new_path()
+            needed = sum(stats.used_pages * stats.page_size for stats in self.store.stats())
+            check_room(path, needed, root, self.config.max_bytes, data_dir)
+        except SnapshotRefused as refusal:
+            log.warning("snapshot.refused", requested=out, reason=str(refusal))
+            raise
+        run = self.running = SnapshotRun(path)
         log.info("snapshot.started", path=str(run.path))
         try:
             await self._copy(run)
@@ -142,7 +153,7 @@ class Snapshotter:
             return
         while True:
             await trio.sleep(interval)
-            with contextlib.suppress(SnapshotBusy, StorageError, OSError):
+            with contextlib.suppress(SnapshotBusy, SnapshotRefused, StorageError, OSError):
                 await self.take()  # a failure is logged; the next interval tries again
 
     def prune(self) -> list[Path]:

@@ -20,6 +20,7 @@ __all__ = [
     "auth_not_configured",
     "corrupt_record",
     "empty_key",
+    "auth_user_locked_out",
     "hello_syntax_error",
     "invalid_client_attribute",
     "invalid_client_name",
@@ -41,6 +42,8 @@ __all__ = [
     "noperm_command",
     "noperm_namespace",
     "not_boolean",
+    "noperm_every_namespace",
+    "snapshot_refused",
     "not_integer",
     "not_json_array",
     "not_json_object",
@@ -244,6 +247,20 @@ def noperm_namespace(ns: str) -> CommandError:
 
 def noperm_command(name: str) -> CommandError:
     return CommandError("NOPERM", f"this user has no permissions to run the '{name}' command")
+def auth_user_locked_out(seconds: int) -> CommandError:
+    return CommandError("ERR", f"too many failed authentications for this user; try again in {seconds} s")
+
+
+def noperm_every_namespace(name: str) -> CommandError:
+    return CommandError(
+        "NOPERM", f"this user has no permissions to run the '{name}' command, which reads every namespace"
+    )
+
+
+def snapshot_refused(reason: str) -> CommandError:
+    return CommandError("ERR", f"snapshot refused: {reason}")
+
+
 
 
 def hello_syntax_error(option: bytes) -> CommandError:

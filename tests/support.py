@@ -76,6 +76,8 @@ def make_config(data_dir: Path, **storage: Any) -> Config:
     return evolve(
         config,
         storage=evolve(config.storage, data_dir=str(data_dir), **{"max_db_size": 1 << 30, "shards": 4, **storage}),
+    # SNAPSHOT TO writes only inside the snapshot dir: the test's own temp dir, beside the data.
+    config = evolve(config, snapshots=evolve(config.snapshots, dir=str(data_dir.parent)))
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
-from mi.snapshotter import SnapshotBusy
+from mi.snapshotter import SnapshotBusy, SnapshotRefused
+from protocol import errors
 from protocol.commands import Journal, Monitor, Snapshot, SnapshotStatus
 from protocol.errors import CommandError
 from storage import StorageError
@@ -34,11 +34,12 @@ def journal(session: Session, command: Journal) -> list[str]:
 @REGISTRY.task(Snapshot)
 async def snapshot(session: Session, command: Snapshot) -> str:
     """Take a snapshot (this connection waits; others go on); the reply is its path."""
-    out = Path(command.out) if command.out is not None else None
     try:
-        run = await session.server.snapshotter.take(out)
+        run = await session.server.snapshotter.take(command.out)
     except SnapshotBusy as error:
         raise CommandError("ERR", str(error)) from None
+    except SnapshotRefused as error:
+        raise errors.snapshot_refused(str(error)) from None
     except (StorageError, OSError) as error:
         raise CommandError("ERR", f"snapshot failed: {error}") from None
     return str(run.path)

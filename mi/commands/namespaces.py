@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
+from mi.commands.server import readable_namespaces
 from mi.keyspace import Keyspace
 from mi.namespace_settings import parse_option, render
 from protocol.commands import (
@@ -30,8 +31,9 @@ def select(session: Session, command: Select) -> SimpleString:
 
 @REGISTRY.connection(Namespaces)
 def namespaces(session: Session, command: Namespaces) -> list[str]:
-    """Namespaces that hold or held data (one is created by its first write)."""
-    return session.server.store.namespaces()
+    """Namespaces that hold or held data (one is created by its first write), of those the user
+    may read."""
+    return readable_namespaces(session)
 
 
 @REGISTRY.write(Flushns)

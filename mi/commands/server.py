@@ -218,7 +218,7 @@ def config_get(session: Session, command: ConfigGet) -> dict[str, str]:
 def _info_server(session: Session) -> dict[str, Any]:
     server = session.server
     uptime = int(time.time() - server.started_at)
-    return {
+    figures: dict[str, Any] = {
         "redis_version": REDIS_COMPATIBLE_VERSION,
         "mi_version": VERSION,
         "redis_mode": "standalone",
@@ -233,6 +233,13 @@ def _info_server(session: Session) -> dict[str, Any]:
         "shards": len(server.store.shards),
         "durability": server.config.storage.durability,
     }
+    if not session.user.admin:  # where the server's files are, and its pid, are for operators
+        for private in _ADMIN_ONLY_SERVER_FIELDS:
+            figures.pop(private)
+    return figures
+
+
+_ADMIN_ONLY_SERVER_FIELDS = ("process_id", "config_file", "data_dir")
 
 
 def _info_clients(session: Session) -> dict[str, Any]:
@@ -284,8 +291,9 @@ def _info_persistence(session: Session) -> dict[str, Any]:
 
 
 def _info_keyspace(session: Session) -> list[str]:
+    """The namespaces the user may read, each with its key counts."""
     lines = []
-    for ns in session.server.store.namespaces():
+    for ns in readable_namespaces(session):
         keys = expiring = 0
         for shard in session.server.store.shards:
             with shard.read() as txn:
@@ -293,6 +301,12 @@ def _info_keyspace(session: Session) -> list[str]:
                 expiring += txn.count_expiring(ns)
         lines.append(f"ns={ns},keys={keys},expires={expiring}")
     return lines
+
+
+def readable_namespaces(session: Session) -> list[str]:
+    """The namespaces that hold or held data, of those the connection's user may read."""
+    user = session.user
+    return [ns for ns in session.server.store.namespaces() if user.unrestricted or user.may(ns, write=False)]
 
 
 def _info_stats(session: Session) -> dict[str, Any]:
