@@ -188,9 +188,6 @@ class UserConfig:
     burst: int | None = field(default=None, validator=validators.optional(_not_negative))  # default: rate
 
 
-@define
-class AuthConfig:
-    # The password of the "default" user (full access), in clear as with Redis's requirepass.
 def _password(instance: Any, attribute: Any, value: str) -> None:
     if not value:
         msg = (f"{attribute.name}: an empty password would let anyone in; set a real one, or leave it"
@@ -198,6 +195,9 @@ def _password(instance: Any, attribute: Any, value: str) -> None:
         raise ValueError(msg)
 
 
+@define
+class AuthConfig:
+    # The password of the "default" user (full access), in clear as with Redis's requirepass.
     # Never empty: that would turn auth on with a password anyone can send.
     requirepass: str | None = field(default=None, validator=validators.optional(_password))
     # The default user's rate limit in ops/s (with auth off, everyone is the default user) and
@@ -211,10 +211,10 @@ def _password(instance: Any, attribute: Any, value: str) -> None:
     # lockout before trying that user again; max_user_failures from all addresses together make
     # every address that has not logged in as the user lately wait too (docs/security.md).
     max_failures: int = field(default=10, validator=_positive)
+    max_user_failures: int = field(default=100, validator=_positive)
     failure_window: Seconds = field(default=Seconds(60.0), validator=_positive)
     lockout: Seconds = field(default=Seconds(60.0), validator=_positive)
 
-    max_user_failures: int = field(default=100, validator=_positive)
     @property
     def enabled(self) -> bool:
         return self.requirepass is not None or bool(self.users)
