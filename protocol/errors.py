@@ -18,9 +18,9 @@ __all__ = [
     "ProtocolError",
     "auth_locked_out",
     "auth_not_configured",
+    "auth_user_locked_out",
     "corrupt_record",
     "empty_key",
-    "auth_user_locked_out",
     "hello_syntax_error",
     "invalid_client_attribute",
     "invalid_client_name",
@@ -39,15 +39,15 @@ __all__ = [
     "no_such_protocol",
     "noauth",
     "noauth_hello",
+    "noperm_every_namespace",
     "noperm_command",
     "noperm_namespace",
     "not_boolean",
-    "noperm_every_namespace",
-    "snapshot_refused",
     "not_integer",
     "not_json_array",
     "not_json_object",
     "storage_error",
+    "snapshot_refused",
     "storage_full",
     "too_many_namespaces",
     "syntax_error",
@@ -241,12 +241,6 @@ def auth_locked_out(seconds: int) -> CommandError:
     return CommandError("ERR", f"too many failed authentications from this address; try again in {seconds} s")
 
 
-def noperm_namespace(ns: str) -> CommandError:
-    return CommandError("NOPERM", f"this user has no permissions to access the '{ns}' namespace")
-
-
-def noperm_command(name: str) -> CommandError:
-    return CommandError("NOPERM", f"this user has no permissions to run the '{name}' command")
 def auth_user_locked_out(seconds: int) -> CommandError:
     return CommandError("ERR", f"too many failed authentications for this user; try again in {seconds} s")
 
@@ -261,6 +255,12 @@ def snapshot_refused(reason: str) -> CommandError:
     return CommandError("ERR", f"snapshot refused: {reason}")
 
 
+def noperm_namespace(ns: str) -> CommandError:
+    return CommandError("NOPERM", f"this user has no permissions to access the '{ns}' namespace")
+
+
+def noperm_command(name: str) -> CommandError:
+    return CommandError("NOPERM", f"this user has no permissions to run the '{name}' command")
 
 
 def hello_syntax_error(option: bytes) -> CommandError:
