@@ -73,11 +73,11 @@ def make_config(data_dir: Path, **storage: Any) -> Config:
     (not the default 1) so that everything runs across shards."""
     config = load_config(Path(__file__).parent.parent / "conf" / "mi.toml", environ={})
     config = evolve(config, server=evolve(config.server, port=0))
+    # SNAPSHOT TO writes only inside the snapshot dir: the test's own temp dir, beside the data.
+    config = evolve(config, snapshots=evolve(config.snapshots, dir=str(data_dir.parent)))
     return evolve(
         config,
         storage=evolve(config.storage, data_dir=str(data_dir), **{"max_db_size": 1 << 30, "shards": 4, **storage}),
-    # SNAPSHOT TO writes only inside the snapshot dir: the test's own temp dir, beside the data.
-    config = evolve(config, snapshots=evolve(config.snapshots, dir=str(data_dir.parent)))
     )
 
 
