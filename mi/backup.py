@@ -167,6 +167,10 @@ def _scan(path: Path, label: str) -> VerifyReport:
         log.error("verify.damaged", where=damage.describe(), shard=damage.shard, area=damage.area,
                   namespace=damage.namespace,
                   key=None if damage.key is None else damage.key.decode("utf-8", "backslashreplace"))
+    for shard, item in report.quarantine:
+        log.warning("verify.quarantined", where=f"shard {shard}, {item.describe()}", shard=shard, area=item.area,
+                    namespace=item.namespace, key=item.key.decode("utf-8", "backslashreplace"), reason=item.reason,
+                    at_ms=item.at_ms, id=item.id)
     if report.truncated:
         log.error("verify.more_damage", not_listed=report.damaged - len(report.damage))
     (log.info if report.ok else log.error)("verify.finished", path=str(path), ok=report.ok, **report.summary())

@@ -20,10 +20,20 @@ from mi.logs import get_logger
 from mi.writer import ShardWriter
 from storage import Store, WriteTxn
 from storage.delivery import Delivery
+from storage.quarantine import Quarantined
 
-__all__ = ["DueSignals", "settle", "take_available"]
+__all__ = ["DueSignals", "log_quarantined", "settle", "take_available"]
 
 log = get_logger("mi.delivery")
+
+
+def log_quarantined(shard: int, items: Sequence[Quarantined]) -> None:
+    """One structured event per item set aside (``storage.quarantine``)."""
+    for item in items:
+        log.error(
+            "storage.quarantined", shard=shard, area=item.area, ns=item.namespace,
+            key=item.key.decode("utf-8", "backslashreplace")[:200], reason=item.reason, id=item.id,
+        )
 
 
 @define
@@ -82,7 +92,8 @@ async def take_available(
     now leased.
 
     Each shard's queue is in order; the most urgent ``count`` across shards decide how many to
-    take from each, and each shard's take is one durable commit.
+    take from each, and each shard's take is one durable commit. A damaged message met on the way
+    is quarantined by storage (and logged here); the next good one is taken instead.
     """
     candidates = []
     for shard in store.shards:
@@ -94,12 +105,14 @@ async def take_available(
         outcome = await writers[index].write(_take(ns, now_ms, lease_ms, how_many), "TAKE")
         if isinstance(outcome, Exception):
             raise outcome
-        taken += [(index, delivery) for delivery in outcome]
+        deliveries, quarantined = outcome
+        log_quarantined(index, quarantined)
+        taken += [(index, delivery) for delivery in deliveries]
     return sorted(taken, key=lambda item: (item[1].priority, item[1].record.expires_at))
 
 
 def _take(ns: str, now_ms: int, lease_ms: int, count: int) -> Callable[[WriteTxn], Any]:
-    return lambda txn: txn.delivery.take(ns, now_ms, lease_ms, count)
+    return lambda txn: (txn.delivery.take(ns, now_ms, lease_ms, count), txn.quarantined)
 
 
 def wait_seconds(deadline_ms: float, now_ms: int) -> float:

@@ -71,6 +71,12 @@ class _Collector(Collector):
             journal.add_metric([shard], writer.shard.journal_last)
         yield from (commits, writes, journal)
 
+        quarantined = GaugeMetricFamily("mi_quarantined", "Damaged items set aside (mi verify lists them)", labels=["shard"])
+        for shard in state.store.shards:
+            with shard.read() as txn:
+                quarantined.add_metric([str(shard.index)], txn.delivery.count_quarantined())
+        yield quarantined
+
         keys = GaugeMetricFamily("mi_namespace_keys", "Messages held, by namespace", labels=["namespace"])
         for ns in state.store.namespaces():
             total = 0

@@ -17,7 +17,7 @@ from storage.errors import (
     TooManyNamespaces,
     ValueTooLarge,
 )
-from storage.expiry import MAX_KEY_SIZE
+from storage.limits import MAX_KEY_SIZE
 from storage.manifest import FORMAT_VERSION, Manifest
 from storage.names import MAX_NAMESPACE_LENGTH, validate_namespace
 from storage.records import Kind, Record, Value, decode_record, encode_record

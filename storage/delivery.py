@@ -18,6 +18,10 @@ The due queue is ordered by namespace, then priority (0 first), then deadline, s
 first entries under the namespace's prefix. ``record`` is the message's record as it was stored
 (its own CRC, type, deadline and priority); a CRC over the database key and value guards the rest.
 Delivery ids come from the shard's revision counter: unique per shard, never reused.
+
+A message that fails its check is set aside in ``mi/quarantine`` (``storage.quarantine``) by the
+move that meets it, and the move goes on with the next one: a damaged message never blocks its
+queue, and a lease that ends on a damaged one never stops the reaper.
 """
 
 from __future__ import annotations
@@ -31,13 +35,25 @@ import attrs
 import lmdb
 from attrs import frozen
 
-from storage.errors import CorruptRecord, StorageError
+from storage.errors import CorruptRecord, KeyTooLarge, StorageError
+from storage.names import LMDB_MAX_KEY_SIZE
+from storage.quarantine import Quarantined, decode_quarantined, encode_quarantined
 from storage.records import Record, decode_header, decode_record, record_priority
 
 if TYPE_CHECKING:
     from storage.txn import RevisionCounter, TxnState
 
-__all__ = ["DEFAULT_PRIORITY", "Delivery", "DeliveryDbs", "DeliveryTxn", "check_due_entry", "decode_inflight"]
+__all__ = [
+    "DEFAULT_PRIORITY",
+    "DUE_KEY_OVERHEAD",
+    "Delivery",
+    "DeliveryDbs",
+    "DeliveryTxn",
+    "check_due_entry",
+    "decode_inflight",
+    "encode_due_key",
+    "undeliverable",
+]
 
 DEFAULT_PRIORITY = 1024  # as beanstalkd: 0 is the most urgent
 
@@ -48,6 +64,7 @@ _PRIORITY_DEADLINE = struct.Struct(">IQ")
 _DUE_VALUE = struct.Struct(">II")  # crc, attempts
 _INFLIGHT_HEAD = struct.Struct(">IIQ")  # crc, attempts, lease_until
 _LEASE = struct.Struct(">QQ")  # lease_until, delivery id
+DUE_KEY_OVERHEAD = 1 + _PRIORITY_DEADLINE.size  # beside the namespace name and the key
 
 
 @frozen
@@ -55,6 +72,7 @@ class DeliveryDbs:
     due: Any
     inflight: Any
     leases: Any
+    quarantine: Any = None  # None: opened read-only before it existed (so empty)
 
 
 @frozen
@@ -79,7 +97,7 @@ def _namespace_prefix(namespace: str) -> bytes:
     return bytes((len(name),)) + name
 
 
-def _due_key(namespace: str, priority: int, deadline: int, key: bytes) -> bytes:
+def encode_due_key(namespace: str, priority: int, deadline: int, key: bytes) -> bytes:
     return _namespace_prefix(namespace) + _PRIORITY_DEADLINE.pack(priority, deadline) + key
 
 
@@ -91,6 +109,37 @@ def _sealed(db_key: bytes, body: bytes) -> bytes:
 def _check(db_key: bytes, value: bytes | memoryview, what: str) -> None:
     if len(value) < 4 or zlib.crc32(value[4:], zlib.crc32(db_key)) != _U32.unpack_from(value)[0]:
         raise CorruptRecord(None, db_key, f"{what} fails its CRC check")
+
+
+def undeliverable(namespace: str, key: bytes, data: bytes | memoryview) -> str | None:
+    """Why record ``data`` cannot join the due queue (damaged, or a key too long), or None."""
+    try:
+        decode_record(key, data, namespace=namespace)
+    except CorruptRecord as error:
+        return error.reason
+    size = len(_namespace_prefix(namespace)) + _PRIORITY_DEADLINE.size + len(key)
+    if size > LMDB_MAX_KEY_SIZE:
+        return f"its due-queue key would be {size} bytes, over LMDB's {LMDB_MAX_KEY_SIZE}"
+    return None
+
+
+def _lenient_namespace(value: bytes | memoryview) -> str | None:
+    """The namespace named in an in-flight value, however damaged (for the quarantine)."""
+    start = _INFLIGHT_HEAD.size + 1
+    if len(value) < start:
+        return None
+    return bytes(value[start : start + value[start - 1]]).decode("ascii", "replace") or None
+
+
+def _lenient_key(value: bytes | memoryview) -> bytes | None:
+    """The key named in an in-flight value, if its length field is plausible."""
+    try:
+        offset = _INFLIGHT_HEAD.size + 1 + value[_INFLIGHT_HEAD.size]
+        (length,) = _U16.unpack_from(value, offset)
+    except (IndexError, struct.error):
+        return None
+    key = bytes(value[offset + _U16.size : offset + _U16.size + length])
+    return key if len(key) == length and key else None
 
 
 def check_due_entry(due_key: bytes, value: bytes | memoryview) -> None:
@@ -167,27 +216,43 @@ class DeliveryTxn:
         """Put a message (record bytes ``data``) in the due queue of ``namespace``."""
         _kind, deadline, _revision = decode_header(key, data, namespace=namespace)
         priority = record_priority(data)
-        due_key = _due_key(namespace, DEFAULT_PRIORITY if priority is None else priority, deadline, key)
+        due_key = encode_due_key(namespace, DEFAULT_PRIORITY if priority is None else priority, deadline, key)
+        if len(due_key) > LMDB_MAX_KEY_SIZE:  # refused before LMDB sees it (see storage.limits)
+            raise KeyTooLarge(len(key), LMDB_MAX_KEY_SIZE - (len(due_key) - len(key)))
         self._write(lambda: self._txn.put(due_key, _sealed(due_key, _DUE_VALUE.pack(0, attempts) + data), db=self._dbs.due))
 
     def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int) -> list[Delivery]:
-        """Hand out up to ``limit`` due messages of ``namespace``, each leased until now + lease."""
-        taken = []
-        for due_key, value in list(self._due_entries(namespace, limit)):
-            key = due_key[len(_namespace_prefix(namespace)) + _PRIORITY_DEADLINE.size :]
-            _check(due_key, value, "a due message")
-            attempts = _DUE_VALUE.unpack_from(value)[1] + 1
-            data = bytes(value[_DUE_VALUE.size :])
-            record = decode_record(key, data, namespace=namespace)
-            delivery = Delivery(self._revisions.allocate(), namespace, key, record, data, attempts, now_ms + lease_ms)
-            self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
-            self._hold(delivery)
-            taken.append(delivery)
+        """Hand out up to ``limit`` due messages of ``namespace``, each leased until now + lease.
+
+        A damaged message met on the way is quarantined and the next one taken instead.
+        """
+        taken: list[Delivery] = []
+        while len(taken) < limit:
+            entries = list(self._due_entries(namespace, limit - len(taken)))
+            if not entries:
+                break
+            for due_key, value in entries:  # each leaves the due queue, taken or set aside
+                key = due_key[len(_namespace_prefix(namespace)) + _PRIORITY_DEADLINE.size :]
+                self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+                try:
+                    _check(due_key, value, "a due message")
+                    data = bytes(value[_DUE_VALUE.size :])
+                    record = decode_record(key, data, namespace=namespace)
+                except CorruptRecord as error:
+                    self.quarantine("due", namespace, key, value, error.reason, now_ms)
+                    continue
+                attempts = _DUE_VALUE.unpack_from(value)[1] + 1
+                delivery = Delivery(self._revisions.allocate(), namespace, key, record, data, attempts, now_ms + lease_ms)
+                self._hold(delivery)
+                taken.append(delivery)
         return taken
 
     def ack(self, namespace: str, delivery_id: int) -> bool:
         """Done with: the message goes for good. False if no such delivery is in flight."""
-        delivery = self._inflight(delivery_id)
+        try:
+            delivery = self._inflight(delivery_id)
+        except CorruptRecord:  # left for its lease's end, when the reaper quarantines it
+            return False
         if delivery is None or delivery.namespace != namespace:
             return False
         self._release(delivery)
@@ -227,28 +292,100 @@ class DeliveryTxn:
         self.enqueue(delivery.namespace, delivery.key, delivery.data, delivery.attempts)
 
     def expired_leases(self, now_ms: int, limit: int) -> list[Delivery]:
-        """Deliveries whose lease ended at or before ``now_ms``, taken out of flight (earliest first)."""
-        ids = []
+        """Deliveries whose lease ended at or before ``now_ms``, taken out of flight (earliest first).
+
+        A damaged one is quarantined instead; a lease whose delivery is gone is dropped.
+        """
+        expired = []
+        for lease in self._ended_leases(now_ms, limit):
+            delivery_id = _LEASE.unpack(lease)[1]
+            try:
+                delivery = self._inflight(delivery_id)
+            except CorruptRecord as error:
+                self._set_aside_inflight(lease, error.reason, now_ms)
+                continue
+            if delivery is None or _LEASE.pack(delivery.lease_until, delivery.id) != lease:
+                self._write(lambda lease=lease: self._txn.delete(lease, db=self._dbs.leases))
+                continue
+            self._release(delivery)
+            expired.append(delivery)
+        return expired
+
+    def set_aside_lease(self, now_ms: int, reason: str) -> bool:
+        """Quarantine the delivery of the earliest lease ended by ``now_ms`` (one the reaper
+        cannot handle, ``reason`` saying why); False if no lease has ended."""
+        leases = self._ended_leases(now_ms, 1)
+        if leases:
+            self._set_aside_inflight(leases[0], reason, now_ms)
+        return bool(leases)
+
+    def quarantine(
+        self, area: str, namespace: str | None, key: bytes, value: bytes | memoryview, reason: str, now_ms: int
+    ) -> Quarantined:
+        """Keep ``value`` (taken from ``area``) in the quarantine; the caller removes it from there."""
+        item = Quarantined(self._revisions.allocate(), now_ms, area, namespace, bytes(key), reason, bytes(value))
+        raw_id, body = encode_quarantined(item)
+        self._write(lambda: self._txn.put(raw_id, body, db=self._dbs.quarantine))
+        self._state.quarantined.append(item)
+        return item
+
+    def quarantined(self) -> Iterator[Quarantined]:
+        """What this shard's quarantine holds, oldest first (an undecodable entry as a stub)."""
+        if self._dbs.quarantine is None:
+            return
+        try:
+            with self._txn.cursor(db=self._dbs.quarantine) as cursor:
+                for raw_id, value in cursor:
+                    try:
+                        yield decode_quarantined(raw_id, value)
+                    except ValueError as error:
+                        yield Quarantined(0, 0, "quarantine", None, bytes(raw_id), str(error), bytes(value))
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def count_quarantined(self, namespace: str | None = None) -> int:
+        """How many items the quarantine holds (O(1)), or with ``namespace``, how many of its own."""
+        if self._dbs.quarantine is None:
+            return 0
+        if namespace is not None:
+            return sum(1 for item in self.quarantined() if item.namespace == namespace)
+        try:
+            return self._txn.stat(self._dbs.quarantine)["entries"]
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _ended_leases(self, now_ms: int, limit: int) -> list[bytes]:
+        """The keys of the first ``limit`` leases that ended at or before ``now_ms``."""
+        leases: list[bytes] = []
         try:
             with self._txn.cursor(db=self._dbs.leases) as cursor:
                 found = cursor.first()
-                while found and len(ids) < limit:
-                    lease_until, delivery_id = _LEASE.unpack(cursor.key())
-                    if lease_until > now_ms:
+                while found and len(leases) < limit:
+                    lease = bytes(cursor.key())
+                    if _LEASE.unpack(lease)[0] > now_ms:
                         break
-                    ids.append(delivery_id)
+                    leases.append(lease)
                     found = cursor.next()
         except lmdb.Error as error:
             raise self._failure(error) from error
-        expired = []
-        for delivery_id in ids:
-            delivery = self._inflight(delivery_id)
-            if delivery is not None:
-                self._release(delivery)
-                expired.append(delivery)
-        return expired
+        return leases
 
-    # -- internals -------------------------------------------------------------------------------
+    def _set_aside_inflight(self, lease: bytes, reason: str, now_ms: int) -> Quarantined | None:
+        """Quarantine what is in flight under ``lease`` (its bytes as they are), and drop both."""
+        raw_id = lease[8:]
+        try:
+            value = self._txn.get(raw_id, db=self._dbs.inflight)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        self._write(lambda: self._txn.delete(lease, db=self._dbs.leases))
+        if value is None:
+            return None
+        key = _lenient_key(value) or raw_id
+        item = self.quarantine("in flight", _lenient_namespace(value), key, value, reason, now_ms)
+        self._write(lambda: self._txn.delete(raw_id, db=self._dbs.inflight))
+        return item
 
     def _due_entries(self, namespace: str, limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
         prefix = _namespace_prefix(namespace)

@@ -5,19 +5,17 @@ an empty value. LMDB orders keys bytewise, so big-endian deadlines put the earli
 the first key of the index is the next record to expire, in any namespace. The index is updated in
 the same write transaction as the record, so it never disagrees with the data.
 
-Index keys must fit LMDB's 511-byte key limit, which bounds the record key size for everyone.
+Index keys must fit LMDB's 511-byte key limit, which bounds the record key size for everyone
+(``storage.limits``).
 """
 
 from __future__ import annotations
 
 import struct
 
-from storage.names import MAX_NAMESPACE_LENGTH
-
 __all__ = [
     "DEADLINE_SIZE",
-    "LMDB_MAX_KEY_SIZE",
-    "MAX_KEY_SIZE",
+    "EXPIRY_KEY_OVERHEAD",
     "NAMESPACE_LENGTH_SIZE",
     "decode_index_key",
     "encode_index_key",
@@ -25,10 +23,9 @@ __all__ = [
     "index_namespace",
 ]
 
-LMDB_MAX_KEY_SIZE = 511  # py-lmdb's bundled LMDB (MDB_MAXKEYSIZE); checked at open
 DEADLINE_SIZE = 8
 NAMESPACE_LENGTH_SIZE = 1
-MAX_KEY_SIZE = LMDB_MAX_KEY_SIZE - DEADLINE_SIZE - NAMESPACE_LENGTH_SIZE - MAX_NAMESPACE_LENGTH
+EXPIRY_KEY_OVERHEAD = DEADLINE_SIZE + NAMESPACE_LENGTH_SIZE  # beside the namespace name and the key
 
 _DEADLINE = struct.Struct(">Q")
 _PREFIX_SIZE = DEADLINE_SIZE + NAMESPACE_LENGTH_SIZE

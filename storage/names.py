@@ -20,15 +20,18 @@ __all__ = [
     "INTERNAL_DBS",
     "INTERNAL_DB_COUNT",
     "JOURNAL_DB",
+    "LMDB_MAX_KEY_SIZE",
     "MAX_NAMESPACE_LENGTH",
     "META_DB",
     "NAMESPACE_PREFIX",
+    "QUARANTINE_DB",
     "db_name",
     "namespace_of",
     "validate_namespace",
 ]
 
 MAX_NAMESPACE_LENGTH = 64
+LMDB_MAX_KEY_SIZE = 511  # py-lmdb's bundled LMDB (MDB_MAXKEYSIZE); checked at open
 NAMESPACE_PREFIX = b"ns/"
 EXPIRY_DB = b"mi/expiry"
 META_DB = b"mi/meta"
@@ -37,9 +40,10 @@ JOURNAL_DB = b"mi/journal"  # the operation journal (see storage.journal)
 DUE_DB = b"mi/due"  # messages due for delivery (see storage.delivery)
 INFLIGHT_DB = b"mi/inflight"  # ... handed out under a lease
 LEASES_DB = b"mi/leases"  # ... their leases, by end time
-INTERNAL_DBS = frozenset({EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB, DUE_DB, INFLIGHT_DB, LEASES_DB})
+QUARANTINE_DB = b"mi/quarantine"  # damaged items set aside (see storage.quarantine)
+INTERNAL_DBS = frozenset({EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB, DUE_DB, INFLIGHT_DB, LEASES_DB, QUARANTINE_DB})
 # Internal databases, with room for the ones still to come: part of max_dbs.
-INTERNAL_DB_COUNT = 8
+INTERNAL_DB_COUNT = 16
 
 _NAMESPACE_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_NAMESPACE_LENGTH}}}")
 

@@ -15,7 +15,8 @@ import lmdb
 
 from storage.delivery import DeliveryDbs, DeliveryTxn
 from storage.errors import CorruptRecord, StorageError
-from storage.expiry import MAX_KEY_SIZE, decode_index_key, index_namespace
+from storage.expiry import decode_index_key, index_namespace
+from storage.limits import LMDB_MAX_KEY_SIZE
 from storage.journal import JournalEntry, decode_entry, entry_key, entry_seq
 from storage.records import Record, decode_header, decode_record
 
@@ -23,7 +24,9 @@ __all__ = ["ReadTxn", "deadline_or_zero", "is_live", "lmdb_failure", "storable"]
 
 
 def storable(key: bytes) -> bool:
-    return 0 < len(key) <= MAX_KEY_SIZE
+    """Whether ``key`` can be looked up: any key LMDB holds (older data dirs took longer keys
+    than a write accepts now, see ``storage.limits``)."""
+    return 0 < len(key) <= LMDB_MAX_KEY_SIZE
 
 
 def lmdb_failure(error: lmdb.Error) -> StorageError:

@@ -35,7 +35,7 @@ from attrs import frozen
 
 from storage.batch import run_batch
 from storage.errors import DataDirError, StorageError, StorageFull
-from storage.expiry import LMDB_MAX_KEY_SIZE
+from storage.limits import LMDB_MAX_KEY_SIZE
 from storage.changes import Change
 from storage.journal import entry_seq
 from storage.delivery import DeliveryDbs
@@ -48,6 +48,7 @@ from storage.names import (
     JOURNAL_DB,
     LEASES_DB,
     META_DB,
+    QUARANTINE_DB,
     db_name,
     namespace_of,
 )
@@ -214,7 +215,8 @@ class Shard:
             self._internal_db(name, txn) for name in (EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB)
         )
         delivery = [self._internal_db(name, txn) for name in (DUE_DB, INFLIGHT_DB, LEASES_DB)]
-        self._delivery_dbs = None if None in delivery else DeliveryDbs(*delivery)
+        quarantine = self._internal_db(QUARANTINE_DB, txn)
+        self._delivery_dbs = None if None in delivery else DeliveryDbs(*delivery, quarantine=quarantine)
 
     def _internal_db(self, name: bytes, txn: lmdb.Transaction | None) -> Any:
         """An internal DB, created if missing; read-only, a DB not there yet is None (empty)."""
@@ -272,7 +274,8 @@ class Shard:
         lmdb_txn = txn._txn  # noqa: SLF001 - same package
         handles = [*txn._dbs.values(), self._expiry_db, self._meta_db, self._intent_db, self._journal_db]  # noqa: SLF001
         if self._delivery_dbs is not None:
-            handles += [self._delivery_dbs.due, self._delivery_dbs.inflight, self._delivery_dbs.leases]
+            dbs = self._delivery_dbs
+            handles += [dbs.due, dbs.inflight, dbs.leases, dbs.quarantine]
         try:
             stats = [lmdb_txn.stat(db) for db in handles if db is not None] + [self._env.stat()]
             page_size = self._env.stat()["psize"]

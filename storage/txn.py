@@ -16,7 +16,8 @@ import lmdb
 from attrs import define, frozen
 
 from storage.changes import Change, ChangeOp
-from storage.delivery import DeliveryDbs, DeliveryTxn
+from storage.delivery import DeliveryDbs, DeliveryTxn, undeliverable
+from storage.quarantine import Quarantined
 from storage.journal import entry_timestamp
 from storage.errors import (
     InvalidKey,
@@ -26,8 +27,8 @@ from storage.errors import (
     TooManyNamespaces,
     ValueTooLarge,
 )
+from storage.limits import MAX_KEY_SIZE
 from storage.expiry import (
-    MAX_KEY_SIZE,
     decode_index_key,
     encode_index_key,
     index_deadline,
@@ -99,6 +100,7 @@ class TxnState:
     failure: StorageError | None = None  # any LMDB error (map full included): abort the transaction
     created: dict[str, Any] = attrs.Factory(dict)  # namespace DBs created: publish after commit
     log: list[Change] = attrs.Factory(list)  # every change made: for the journal and intents
+    quarantined: list[Quarantined] = attrs.Factory(list)  # items set aside: for the caller to log
 
     def record(self, change: Change) -> None:
         self.log.append(change)
@@ -251,22 +253,15 @@ class WriteTxn(ReadTxn):
         in a namespace that ``delivers``, moved to its due queue (``storage.delivery``).
 
         Examines at most ``limit`` index entries; returns the ``(namespace, key)`` of each record
-        removed. An entry whose record is gone or has another deadline is just dropped.
+        removed. An entry whose record is gone or has another deadline is just dropped. A record
+        that cannot be delivered (damaged, or a key too long for the due queue) is quarantined
+        (``quarantined``), so it never stops the others.
         """
         removed: list[tuple[str, bytes]] = []
         if limit < 1:
             return removed
         try:
-            due: list[bytes] = []
-            with self._txn.cursor(db=self._expiry_db) as cursor:
-                found = cursor.first()
-                while found and len(due) < limit:
-                    index_key = bytes(cursor.key())
-                    if index_deadline(index_key) > now_ms:
-                        break
-                    due.append(index_key)
-                    found = cursor.next()
-            for index_key in due:
+            for index_key in self._due_index_keys(now_ms, limit):
                 self._state.changes += 1
                 self._txn.delete(index_key, db=self._expiry_db)
                 entry = self._due_record(index_key)
@@ -274,13 +269,46 @@ class WriteTxn(ReadTxn):
                     namespace, key = entry
                     if delivers is not None and delivers(namespace):
                         data = bytes(self._txn.get(key, db=self._dbs[namespace]))
-                        self.delivery.enqueue(namespace, key, data)
+                        problem = undeliverable(namespace, key, data)
+                        if problem is None:
+                            self.delivery.enqueue(namespace, key, data)
+                        else:
+                            self.delivery.quarantine("record", namespace, key, data, problem, now_ms)
                     self._txn.delete(key, db=self._dbs[namespace])
                     self._state.record(Change(ChangeOp.DELETE, namespace, key))
                     removed.append(entry)
         except lmdb.Error as error:
             raise self._failure(error) from error
         return removed
+
+    def set_aside_due(self, now_ms: int, reason: str) -> bool:
+        """Take the earliest index entry due by ``now_ms`` out of the reaper's way (one it cannot
+        handle, ``reason`` saying why): its record, if any, is quarantined. False if none is due."""
+        try:
+            due = self._due_index_keys(now_ms, 1)
+            if not due:
+                return False
+            self._state.changes += 1
+            self._txn.delete(due[0], db=self._expiry_db)
+            try:
+                _deadline, namespace, key = decode_index_key(due[0])
+            except ValueError:
+                return True
+            db = self._dbs.get(namespace)
+            data = None if db is None else self._txn.get(key, db=db)
+            if data is None:
+                return True
+            self.delivery.quarantine("record", namespace, key, data, reason, now_ms)
+            self._txn.delete(key, db=db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        self._state.record(Change(ChangeOp.DELETE, namespace, key))
+        return True
+
+    @property
+    def quarantined(self) -> list[Quarantined]:
+        """The items this transaction has set aside so far (``storage.quarantine``)."""
+        return list(self._state.quarantined)
 
     def drop_namespace(self, namespace: str) -> int:
         """Empty ``namespace`` (its records and their index entries, and its messages due or in
@@ -359,6 +387,19 @@ class WriteTxn(ReadTxn):
             self._move_index_entry(namespace, key, old_deadline, record.expires_at)
         except lmdb.Error as error:
             raise self._failure(error, storing=True) from error
+
+    def _due_index_keys(self, now_ms: int, limit: int) -> list[bytes]:
+        """The first ``limit`` expiry index keys due at or before ``now_ms``."""
+        due: list[bytes] = []
+        with self._txn.cursor(db=self._expiry_db) as cursor:
+            found = cursor.first()
+            while found and len(due) < limit:
+                index_key = bytes(cursor.key())
+                if index_deadline(index_key) > now_ms:
+                    break
+                due.append(index_key)
+                found = cursor.next()
+        return due
 
     def _due_record(self, index_key: bytes) -> tuple[str, bytes] | None:
         """``(namespace, key)`` of the record an index entry points at, if it is still due by it."""

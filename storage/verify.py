@@ -2,8 +2,9 @@
 
 Every shard's environment is opened read-only and each of its databases scanned in one read
 transaction: every record's CRC and payload, the expiry index against the records (both ways),
-the journal's CRCs, the cross-shard intents, and the messages due or in flight. Each problem found becomes a ``Damage``
-naming the shard, namespace and key; nothing is repaired.
+the journal's CRCs, the cross-shard intents, and the messages due or in flight. Each problem found
+becomes a ``Damage`` naming the shard, namespace and key; nothing is repaired. Items the server set
+aside (``storage.quarantine``) are listed apart: they are damage already dealt with, not damage.
 
 A live data dir (with ``lock.mdb``) is read beside its server through LMDB's lock file; a snapshot
 has no lock file and is opened without one. Each cross-check (record -> index entry, index entry ->
@@ -29,6 +30,7 @@ from storage.expiry import decode_index_key, encode_index_key
 from storage.journal import JournalDamaged, decode_entry, entry_seq
 from storage.manifest import read_manifest
 from storage.delivery import check_due_entry, decode_inflight
+from storage.quarantine import Quarantined, decode_quarantined
 from storage.names import (
     DUE_DB,
     EXPIRY_DB,
@@ -37,6 +39,7 @@ from storage.names import (
     INTERNAL_DB_COUNT,
     INTERNAL_DBS,
     JOURNAL_DB,
+    QUARANTINE_DB,
     db_name,
     namespace_of,
 )
@@ -88,8 +91,10 @@ class VerifyReport:
     journal_entries: int = 0
     pending_intents: int = 0  # intact cross-shard intents, finished at the next server start
     delivery_entries: int = 0  # messages due or in flight (storage.delivery)
+    quarantined: int = 0  # items set aside by the server (storage.quarantine): not damage
     damaged: int = 0
     damage: list[Damage] = Factory(list)
+    quarantine: list[tuple[int, Quarantined]] = Factory(list)  # (shard, item): the first ones
 
     @property
     def ok(self) -> bool:
@@ -110,6 +115,7 @@ class VerifyReport:
             "journal_entries": self.journal_entries,
             "pending_intents": self.pending_intents,
             "delivery_entries": self.delivery_entries,
+            "quarantined": self.quarantined,
             "damaged": self.damaged,
         }
 
@@ -124,10 +130,14 @@ class _Databases:
     intents: Any
     due: Any
     inflight: Any
+    quarantine: Any
     strays: list[bytes]  # main-DB keys that are neither a namespace nor an internal database
 
     def all(self) -> list[Any]:
-        handles = [*self.namespaces.values(), self.expiry, self.journal, self.intents, self.due, self.inflight]
+        handles = [
+            *self.namespaces.values(), self.expiry, self.journal, self.intents, self.due, self.inflight,
+            self.quarantine,
+        ]
         return [db for db in handles if db is not None]
 
 
@@ -267,7 +277,7 @@ def _open_databases(env: lmdb.Environment, names: list[bytes]) -> _Databases:
     namespaces = sorted({ns for ns in map(namespace_of, names) if ns is not None})
     return _Databases(
         {ns: env.open_db(db_name(ns), create=False) for ns in namespaces},
-        *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB, DUE_DB, INFLIGHT_DB)),
+        *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB, DUE_DB, INFLIGHT_DB, QUARANTINE_DB)),
         [name for name in names if namespace_of(name) is None and name.removesuffix(b"\0") not in INTERNAL_DBS],
     )
 
@@ -298,6 +308,8 @@ def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
                 steps.append(("the due queue", _delivery_checker(index, dbs.due, "due", check_due_entry, scan)))
             if dbs.inflight is not None:
                 steps.append(("the messages in flight", _delivery_checker(index, dbs.inflight, "in flight", decode_inflight, scan)))
+            if dbs.quarantine is not None:
+                steps.append(("the quarantine", _quarantine_lister(index, dbs, scan)))
             for what, check in steps:
                 try:
                     with env.begin(buffers=True) as txn:
@@ -424,6 +436,26 @@ def _delivery_checker(
                     scan.add(Damage(index, "delivery", None, bytes(view), f"message {where}: {reason}"))
 
     return check_all
+
+
+def _quarantine_lister(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
+    """Every item the server set aside, listed (an undecodable one is damage)."""
+    report = scan.report
+
+    def check(txn: lmdb.Transaction) -> None:
+        with txn.cursor(db=dbs.quarantine) as cursor:
+            for view, value in cursor:
+                scan.tick()
+                try:
+                    item = decode_quarantined(view, value)
+                except ValueError as error:
+                    scan.add(Damage(index, "quarantine", None, _number(view), str(error)))
+                    continue
+                report.quarantined += 1
+                if len(report.quarantine) < scan.max_damage:
+                    report.quarantine.append((index, item))
+
+    return check
 
 
 def _number(view: bytes | memoryview) -> bytes:

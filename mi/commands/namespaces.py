@@ -46,21 +46,24 @@ def flushns(keyspace: Keyspace, command: Flushns) -> SimpleString:
 @REGISTRY.task(NamespaceInfo)
 async def namespace_info(session: Session, command: NamespaceInfo) -> dict[str, Any]:
     """Messages held (expired, unreaped ones included, as DBSIZE), scheduled (with a TTL), due
-    and in flight, how long the oldest due one has waited, and the settings."""
+    and in flight, how long the oldest due one has waited, the damaged ones set aside
+    (quarantined, see docs/reliability.md), and the settings."""
     await session.server.units.gate.wait_open()  # every shard at one instant: no await below
-    keys = scheduled = due = in_flight = 0
+    keys = scheduled = due = in_flight = quarantined = 0
     oldest: int | None = None
     for shard in session.server.store.shards:
         with shard.read() as txn:
             keys += txn.count(command.ns)
             scheduled += txn.count_expiring(command.ns)
             shard_due, shard_in_flight, shard_oldest = txn.delivery.counts(command.ns)
+            quarantined += txn.delivery.count_quarantined(command.ns)
         due += shard_due
         in_flight += shard_in_flight
         if shard_oldest is not None:
             oldest = shard_oldest if oldest is None else min(oldest, shard_oldest)
     oldest_due_ms = 0 if oldest is None else max(session.server.now_ms() - oldest, 0)
     counts = {"keys": keys, "scheduled": scheduled, "due": due, "in_flight": in_flight, "oldest_due_ms": oldest_due_ms}
+    counts["quarantined"] = quarantined
     return {**counts, **_settings(session, command.ns)}
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shard_helpers import get, open_shard, put, raw_update, write
-from storage.expiry import (
-    LMDB_MAX_KEY_SIZE,
-    MAX_KEY_SIZE,
-    decode_index_key,
-    encode_index_key,
-)
+from storage.delivery import encode_due_key
+from storage.expiry import decode_index_key, encode_index_key
+from storage.limits import LMDB_MAX_KEY_SIZE, MAX_KEY_SIZE
 from storage.names import MAX_NAMESPACE_LENGTH
 
 
@@ -31,11 +28,13 @@ def test_index_keys_sort_by_deadline_first():
     assert [decode_index_key(k)[0] for k in ordered] == [1, 299, 300, 2**40]
 
 
-def test_max_key_size_leaves_room_for_the_index_prefix():
-    """MAX_KEY_SIZE is LMDB's 511 minus deadline, length byte and longest namespace."""
-    assert MAX_KEY_SIZE == 511 - 8 - 1 - 64 == 438
-    longest = encode_index_key(2**64 - 1, "n" * MAX_NAMESPACE_LENGTH, b"k" * MAX_KEY_SIZE)
-    assert len(longest) == LMDB_MAX_KEY_SIZE
+def test_max_key_size_leaves_room_for_every_index_built_from_a_key():
+    """The longest key a write accepts, in the longest namespace, fits the expiry index and the
+    due queue (the larger: length byte, priority, deadline), and one byte more would not."""
+    namespace, key = "n" * MAX_NAMESPACE_LENGTH, b"k" * MAX_KEY_SIZE
+    assert MAX_KEY_SIZE == 511 - 1 - 4 - 8 - 64 == 434
+    sizes = [len(encode_index_key(2**64 - 1, namespace, key)), len(encode_due_key(namespace, 2**32 - 1, 2**64 - 1, key))]
+    assert max(sizes) == LMDB_MAX_KEY_SIZE
 
 
 def test_malformed_index_key_raises_value_error():

@@ -78,6 +78,7 @@ def test_clean_data_dir_is_ok_with_its_counts(data_dir):
         "journal_entries": RECORDS,
         "pending_intents": 0,
         "delivery_entries": 0,
+        "quarantined": 0,
         "damaged": 0,
     }
     assert all(n > 0 for n in calls)

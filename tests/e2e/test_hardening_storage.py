@@ -1,0 +1,232 @@
+"""Issue 15, storage and delivery: no key a write accepts, and no damaged entry, stops the reaper
+or a queue; damage is set aside (quarantined), counted, logged and listed by ``mi verify``.
+
+Each test builds the data dir's state offline with ``Store`` (as an older server or a disk would
+have left it), then serves it over TCP.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lmdb
+import pytest
+import trio
+from attrs import evolve
+from structlog.testing import capture_logs
+
+from mi.config import NamespaceSettings
+from mi.server import Server
+from mi.state import wall_clock_ms
+from protocol.errors import CommandError
+from protocol.replies import SimpleString
+from storage import MAX_KEY_SIZE, Store, encode_record
+from storage.changes import Change, ChangeOp
+from storage.store import shard_dir_name
+from storage.verify import verify_data_dir
+from support import IO_TIMEOUT, RawClient, as_map, make_config
+
+OK = SimpleString("OK")
+LONGEST_NS = "n" * 64
+PAST = 1_000  # a deadline long gone (unix ms)
+
+
+def delivering(tmp_path: Path, **namespaces: NamespaceSettings):
+    config = make_config(tmp_path / "data", shards=1)
+    return evolve(config, namespaces={name.replace("_", "-"): s for name, s in namespaces.items()})
+
+
+async def serve(config, script, now_ms=wall_clock_ms):
+    """Start a server, run ``script(client, server)``, stop it gracefully; its result."""
+    server = Server(config, now_ms=now_ms)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.run)
+        client = await RawClient.connect(port)
+        try:
+            return await script(client, server)
+        finally:
+            await client.aclose()
+            server.request_shutdown()
+
+
+async def until(condition) -> None:
+    with trio.fail_after(IO_TIMEOUT):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+def offline(data_dir: Path, *ops):
+    """Run storage ops in one write transaction of the only shard, server down; their outcomes."""
+    with Store.open(data_dir, shards=1) as store:
+        outcomes = store.shards[0].write_batch(list(ops))
+    for outcome in outcomes:
+        assert not isinstance(outcome, Exception), outcome
+    return outcomes
+
+
+def stored(ns: str, key: bytes, value: bytes, revision: int, deadline: int = PAST):
+    """A record put as it is, unchecked (as a server with a higher key limit stored it)."""
+    change = Change(ChangeOp.PUT, ns, key, encode_record(key, value, deadline, revision))
+    return lambda txn: txn.redo(change)
+
+
+def due(ns: str):
+    return lambda txn: txn.reap_due(PAST + 1, 100, lambda name: name == ns)
+
+
+def taken(ns: str, lease_ms: int = 1):
+    return lambda txn: txn.delivery.take(ns, PAST + 1, lease_ms, 100)
+
+
+def flip_last_byte(data_dir: Path, db_name: bytes, key_ends: bytes) -> None:
+    """Damage one byte of the entry of ``db_name`` whose key (or, in flight, value) names ``key_ends``."""
+    env = lmdb.open(str(data_dir / shard_dir_name(0)), max_dbs=32, map_size=1 << 30)
+    try:
+        with env.begin(write=True) as txn:
+            db = env.open_db(db_name, txn=txn, create=False)
+            for db_key, value in list(txn.cursor(db=db)):
+                if db_key.endswith(key_ends) or key_ends in value[:100]:
+                    damaged = bytearray(value)
+                    damaged[-1] ^= 0xFF
+                    txn.put(db_key, bytes(damaged), db=db)
+                    return
+        pytest.fail(f"nothing in {db_name!r} names {key_ends!r}")
+    finally:
+        env.close()
+
+
+def events(logs, name):
+    return [entry for entry in logs if entry["event"] == name]
+
+
+async def take(client, ns):
+    return [as_map(m) for m in await client.command("TAKE", "FROM", ns, "COUNT", "10")]
+
+
+async def info(client, ns):
+    return as_map(await client.command("NAMESPACE", "INFO", ns))
+
+
+# -- D1: a key a write accepts always fits every index built from it --------------------------
+
+
+async def test_a_key_too_long_for_the_due_queue_is_refused_before_it_is_acknowledged(tmp_path):
+    """SET of a 435-byte key in a 64-character namespace answers an error naming the limit; the
+    longest key accepted is reaped and delivered, and the reaper never fails."""
+    config = delivering(tmp_path, **{LONGEST_NS: NamespaceSettings(on_expire="deliver")})
+
+    async def script(client, server):
+        refused = await client.command("SET", b"k" * (MAX_KEY_SIZE + 1), "v", "FROM", LONGEST_NS, "PX", "100")
+        assert isinstance(refused, CommandError) and f"limit of {MAX_KEY_SIZE} bytes" in refused.message
+        longest = b"k" * MAX_KEY_SIZE
+        assert await client.command("SET", longest, "v", "FROM", LONGEST_NS, "PX", "100") == OK
+        await until(lambda: server.state.reaper.reaped == 1)
+        (message,) = await take(client, LONGEST_NS)
+        return message[b"key"] == longest
+
+    with capture_logs() as logs:
+        assert await serve(config, script)
+    assert MAX_KEY_SIZE == 434
+    assert events(logs, "reaper.failed") == []
+
+
+async def test_an_older_key_too_long_for_the_due_queue_is_quarantined_and_the_rest_delivered(tmp_path):
+    """A 438-byte key (accepted before the limit counted the due queue) that falls due in the longest
+    namespace is set aside; the message beside it is delivered, across restarts."""
+    config = delivering(tmp_path, **{LONGEST_NS: NamespaceSettings(on_expire="deliver")})
+    data_dir = tmp_path / "data"
+    legacy = b"a" * 438
+    offline(data_dir, stored(LONGEST_NS, legacy, b"old", 1), stored(LONGEST_NS, b"fine", b"new", 2))
+
+    async def script(client, server):
+        await until(lambda: server.state.reaper.reaped == 2)
+        messages = await take(client, LONGEST_NS)
+        return [m[b"key"] for m in messages], await info(client, LONGEST_NS), server.state.reaper.quarantined
+
+    with capture_logs() as logs:
+        keys, status, quarantined = await serve(config, script)
+        await serve(config, lambda client, server: client.command("PING"))  # a restart: nothing left to fail on
+    assert keys == [b"fine"]
+    assert (status[b"quarantined"], status[b"due"], quarantined) == (1, 0, 1)
+    (event,) = events(logs, "storage.quarantined")
+    assert (event["area"], event["ns"], event["key"]) == ("record", LONGEST_NS, legacy.decode()[:200])  # cut for the log
+    assert "due-queue key would be 515 bytes" in event["reason"]
+    assert events(logs, "reaper.failed") == []
+    report = verify_data_dir(data_dir)
+    assert report.ok and report.quarantined == 1
+    assert report.quarantine[0][1].key == legacy
+
+
+async def test_an_entry_that_fails_the_reaping_pass_is_set_aside_and_the_others_go_on(tmp_path):
+    """A delivery out of attempts whose key is too long for its dead-letter namespace (KeyTooLarge
+    from inside the pass) is quarantined on its own; the one beside it is dead-lettered."""
+    settings = NamespaceSettings(on_expire="deliver", max_attempts=1, dead_letter="jobs-dead")
+    config = delivering(tmp_path, jobs=settings)
+    data_dir = tmp_path / "data"
+    legacy = b"a" * 436
+    offline(data_dir, stored("jobs", legacy, b"old", 1), stored("jobs", b"fine", b"new", 2))
+    offline(data_dir, due("jobs"))
+    offline(data_dir, taken("jobs"))  # both in flight, their leases over at once
+
+    async def script(client, server):
+        await until(lambda: server.state.reaper.quarantined == 1 and server.state.reaper.returned >= 1)
+        return await client.command("GET", "fine", "FROM", "jobs-dead"), await info(client, "jobs")
+
+    with capture_logs() as logs:
+        dead_letter, status = await serve(config, script)
+    assert dead_letter == b"new"
+    assert (status[b"in_flight"], status[b"quarantined"]) == (0, 1)
+    (event,) = events(logs, "storage.quarantined")
+    assert (event["area"], event["key"]) == ("in flight", legacy.decode()[:200])
+    assert "the reaper failed on it" in event["reason"]
+    assert events(logs, "reaper.failed") == []
+
+
+# -- D2: a damaged message is set aside, never blocks the others ------------------------------
+
+
+async def test_a_damaged_due_message_is_quarantined_and_take_returns_the_good_ones(tmp_path):
+    """One flipped byte in a due message: TAKE answers the messages behind it, not a CRC error,
+    and keeps doing so; NAMESPACE INFO counts it, the log names it, mi verify lists it."""
+    config = delivering(tmp_path, jobs=NamespaceSettings(on_expire="deliver"))
+    data_dir = tmp_path / "data"
+    offline(data_dir, stored("jobs", b"a-bad", b"x" * 20, 1), stored("jobs", b"b-good", b"fine", 2))
+    offline(data_dir, due("jobs"))
+    flip_last_byte(data_dir, b"mi/due", b"a-bad")
+
+    async def script(client, server):
+        first, again = await take(client, "jobs"), await take(client, "jobs")
+        return [m[b"value"] for m in first], again, await info(client, "jobs")
+
+    with capture_logs() as logs:
+        first, again, status = await serve(config, script)
+    assert (first, again) == ([b"fine"], [])
+    assert (status[b"due"], status[b"in_flight"], status[b"quarantined"]) == (0, 1, 1)
+    (event,) = events(logs, "storage.quarantined")
+    assert (event["area"], event["ns"], event["key"]) == ("due", "jobs", "a-bad")
+    report = verify_data_dir(data_dir)
+    assert report.ok, report.damage
+    assert [(item.area, item.key) for _shard, item in report.quarantine] == [("due", b"a-bad")]
+
+
+async def test_a_damaged_message_in_flight_is_quarantined_when_its_lease_ends(tmp_path):
+    """One flipped byte in a message in flight: when its lease ends the reaper sets it aside and
+    hands the good one back, instead of failing every second."""
+    config = delivering(tmp_path, jobs=NamespaceSettings(on_expire="deliver"))
+    data_dir = tmp_path / "data"
+    offline(data_dir, stored("jobs", b"a-bad", b"x" * 20, 1), stored("jobs", b"b-good", b"fine", 2))
+    offline(data_dir, due("jobs"))
+    offline(data_dir, taken("jobs"))
+    flip_last_byte(data_dir, b"mi/inflight", b"a-bad")
+
+    async def script(client, server):
+        await until(lambda: server.state.reaper.returned == 1 and server.state.reaper.quarantined == 1)
+        return await take(client, "jobs"), await info(client, "jobs")
+
+    with capture_logs() as logs:
+        messages, status = await serve(config, script)
+    assert [(m[b"key"], m[b"attempts"]) for m in messages] == [(b"b-good", 2)]
+    assert status[b"quarantined"] == 1
+    (event,) = events(logs, "storage.quarantined")
+    assert (event["area"], event["ns"], event["key"]) == ("in flight", "jobs", "a-bad")
+    assert events(logs, "reaper.failed") == []
