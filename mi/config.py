@@ -97,10 +97,13 @@ class LimitsConfig:
     max_queued_commands: int = field(default=100_000, validator=_positive)
     # A connection silent this long is closed. Unset: never.
     idle_timeout: Seconds | None = field(default=None, validator=validators.optional(_positive))
-    # A client whose replies to one batch of requests exceed this is disconnected.
+    # A client whose replies to one batch of requests exceed this is disconnected (the rest of
+    # the batch is not run).
     max_reply_buffer: ByteSize = field(default=ByteSize(256 * 1024**2), validator=_positive)
     # A client that does not take its replies for this long is disconnected.
     reply_timeout: Seconds = field(default=Seconds(60.0), validator=_positive)
+    # A MONITOR whose unread lines pass this is disconnected.
+    max_monitor_buffer: ByteSize = field(default=ByteSize(32 * 1024**2), validator=_positive)
 
 
 @define

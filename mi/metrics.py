@@ -16,6 +16,7 @@ from typing import Any
 from attrs import define, field
 
 from protocol.command_specs import COMMAND_SPECS
+from protocol.display import redacted
 from protocol.errors import CommandError
 
 __all__ = ["HISTOGRAM_BOUNDS_US", "Metrics", "SlowEntry"]
@@ -26,6 +27,12 @@ SLOWLOG_ARGS = 32  # arguments kept per slow log entry (the rest summarised)
 SLOWLOG_ARG_BYTES = 128
 HISTOGRAM_BOUNDS_US = tuple(2**k for k in range(4, 25))  # 16 µs to 16.8 s, doubling: Prometheus buckets
 KNOWN_NAMES = frozenset(spec.name for top in COMMAND_SPECS.values() for spec in (top, *top.subcommands))
+
+
+def _cut(arg: bytes) -> bytes:
+    if len(arg) <= SLOWLOG_ARG_BYTES:
+        return arg
+    return arg[:SLOWLOG_ARG_BYTES] + b"... (%d more bytes)" % (len(arg) - SLOWLOG_ARG_BYTES)
 
 
 def _bucket(usec: float) -> int:
@@ -115,7 +122,10 @@ class Metrics:
         return 0 <= self.slowlog_threshold_us <= (usec if work_usec is None else work_usec)
 
     def add_slow(self, usec: int, args: tuple[bytes, ...], peer: str, client_name: str) -> None:
-        kept = [arg if len(arg) <= SLOWLOG_ARG_BYTES else arg[:SLOWLOG_ARG_BYTES] + b"... (%d more bytes)" % (len(arg) - SLOWLOG_ARG_BYTES) for arg in args[:SLOWLOG_ARGS]]
+        """Keep a slow command: its arguments cut (and its secrets hidden: every scrypt AUTH is
+        slow, and SLOWLOG GET must not show its password)."""
+        args = redacted(args)
+        kept = [_cut(arg) for arg in args[:SLOWLOG_ARGS]]
         if len(args) > SLOWLOG_ARGS:
             kept[-1] = b"... (%d more arguments)" % (len(args) - SLOWLOG_ARGS + 1)
         self.slow_total += 1

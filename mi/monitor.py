@@ -1,69 +1,109 @@
 """MONITOR: every command the server runs, as a line, to each connection that asked for them.
 
-Each monitor gets a bounded channel: a monitor that reads slowly loses lines (counted in its
-last line when it catches up) rather than slowing the server down.
+Each monitor has a backlog bounded in bytes (``limits.max_monitor_buffer``): a monitor that
+falls that far behind is disconnected, as Redis drops a client past its output buffer limit, so
+one that never reads cannot grow the server's memory. Its sends are under the reply timeout like
+any client's. Each argument is shown at most ``MONITOR_ARG_BYTES`` long (an 8 MB value quoted
+whole took seconds of the event loop), and secrets (AUTH's password...) never.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import trio
 from attrs import define, field
 
+from protocol.display import redacted, shown
+
 if TYPE_CHECKING:
     from mi.session import Session
 
-__all__ = ["Monitors"]
+__all__ = ["MONITOR_ARG_BYTES", "MONITOR_ARGS", "Monitors"]
 
-BACKLOG = 10_000  # lines waiting for one monitor before it loses them
+MONITOR_ARG_BYTES = 1024  # of one argument shown; the rest is counted: "... (N more bytes)"
+MONITOR_ARGS = 1024  # arguments shown per line; the rest are counted
+SHUTDOWN_POLL = 0.5  # seconds: how soon an idle monitor notices the server stopping
 
 
 def _quote(arg: bytes) -> str:
     """An argument as Redis's MONITOR shows it: in double quotes, with backslash escapes."""
-    text = arg.decode("utf-8", "backslashreplace").replace("\\", "\\\\").replace('"', '\\"')
+    text = shown(arg, MONITOR_ARG_BYTES, counted=True).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + text.replace("\r", "\\r").replace("\n", "\\n") + '"'
+
+
+def line_of(args: tuple[bytes, ...], show_values: bool) -> str:
+    """The quoted arguments of one MONITOR line (secrets hidden, long arguments cut)."""
+    args = redacted(args)
+    shown_args = args if show_values or len(args) <= 2 else (*args[:2], b"...")
+    text = " ".join(_quote(arg) for arg in shown_args[:MONITOR_ARGS])
+    if len(shown_args) > MONITOR_ARGS:
+        text += f' "... ({len(shown_args) - MONITOR_ARGS} more arguments)"'
+    return text
+
+
+@define(eq=False)
+class _Backlog:
+    """Lines waiting for one monitor, and their size in bytes."""
+
+    session: Session
+    limit: int
+    lines: deque[bytes] = field(factory=deque)
+    size: int = 0
+    arrived: trio.Event = field(factory=trio.Event)
+
+    def add(self, line: bytes) -> None:
+        if self.size + len(line) > self.limit:
+            self.lines.clear()
+            self.size = 0
+            self.session.drop(f"monitor buffer limit (over {self.limit} bytes of lines not read)")
+            return
+        self.lines.append(line)
+        self.size += len(line)
+        self.arrived.set()
+
+    def take(self) -> bytes:
+        """Every waiting line, as one write."""
+        chunk = b"".join(self.lines)
+        self.lines.clear()
+        self.size = 0
+        self.arrived = trio.Event()
+        return chunk
 
 
 @define(eq=False)
 class Monitors:
     show_values: bool = True
-    _channels: dict[int, trio.MemorySendChannel[bytes]] = field(factory=dict)
-    _lost: dict[int, int] = field(factory=dict)
+    _backlogs: dict[int, _Backlog] = field(factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self._channels)
+        return bool(self._backlogs)
 
     def feed(self, session: Session, args: tuple[bytes, ...]) -> None:
         """Tell every monitor (but the session itself) that ``session`` ran ``args``."""
-        shown = args if self.show_values or len(args) <= 2 else (*args[:2], b"...")
         line = (
             f"+{time.time():.6f} [{session.current_namespace} {session.peer}] "
-            + " ".join(_quote(arg) for arg in shown)
+            + line_of(args, self.show_values)
             + "\r\n"
         ).encode()
-        for client_id, channel in self._channels.items():
-            if client_id == session.client_id:
-                continue
-            try:
-                channel.send_nowait(line)
-            except trio.WouldBlock:
-                self._lost[client_id] = self._lost.get(client_id, 0) + 1
+        for client_id, backlog in list(self._backlogs.items()):
+            if client_id != session.client_id:
+                backlog.add(line)
 
     async def serve(self, session: Session) -> None:
-        """Stream lines to ``session`` until it goes away or the server stops."""
-        send, receive = trio.open_memory_channel[bytes](BACKLOG)
-        self._channels[session.client_id] = send
+        """Stream lines to ``session`` until it goes away, falls too far behind, or the server
+        stops."""
+        backlog = self._backlogs[session.client_id] = _Backlog(
+            session, session.server.config.limits.max_monitor_buffer
+        )
         try:
-            await session.stream.send_all(b"+OK\r\n")
+            await session.send_timed(b"+OK\r\n")
             while not session.server.terminating:
-                with trio.move_on_after(0.5):  # notices shutdown
-                    line = await receive.receive()
-                    lost = self._lost.pop(session.client_id, 0)
-                    if lost:
-                        line += b"+(%d lines lost: this monitor read too slowly)\r\n" % lost
-                    await session.stream.send_all(line)
+                with trio.move_on_after(SHUTDOWN_POLL):
+                    await backlog.arrived.wait()
+                if backlog.lines:
+                    await session.send_timed(backlog.take())
         finally:
-            del self._channels[session.client_id]
-            self._lost.pop(session.client_id, None)
+            del self._backlogs[session.client_id]

@@ -34,6 +34,7 @@ from storage import Store
 __all__ = ["Server", "serve"]
 
 READER_CHECK_INTERVAL = 60.0  # seconds
+FAILED_REPLY_TIMEOUT = 1.0  # seconds a failed connection is given to take its -ERR
 
 log = get_logger("mi.server")
 
@@ -182,11 +183,18 @@ class Server:
                 return
             session = Session(state, stream, state.next_client_id(), peer)
             state.sessions[session.client_id] = session
+            failed = False
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(session.run)
+            except Exception as error:  # a MemoryError, a bug: it ends this connection, never the server
+                log.error("connection.failed", conn_id=session.client_id, peer=peer, error=_summary(error),
+                          exc_info=error)
+                failed = True  # (told once the except block has let go of the failed frames' memory)
             finally:
                 del state.sessions[session.client_id]
+            if failed:
+                await _tell_failed(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -230,6 +238,22 @@ class Server:
             cleared = await trio.to_thread.run_sync(store.reader_check)
             if cleared:
                 log.warning("storage.stale_readers_cleared", count=cleared)
+
+
+def _summary(error: BaseException) -> str:
+    """What went wrong, naming the errors inside a nursery's exception group."""
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(_summary(inner) for inner in error.exceptions)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+async def _tell_failed(stream: trio.SocketStream | trio.SSLStream) -> None:
+    """``-ERR`` to a client whose connection failed, if it takes it within a second."""
+    with trio.move_on_after(FAILED_REPLY_TIMEOUT):
+        try:
+            await stream.send_all(encode(errors.connection_failed(), 2))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
 
 
 def _peer_name(stream: trio.SocketStream | trio.SSLStream) -> str:

@@ -62,7 +62,7 @@ class Session:
     idle_since: float | None = None  # trio time: waiting for a request since
     sending_since: float | None = None  # trio time: sending replies since
     waiting_in_take: bool = False  # TAKE ... BLOCK is waiting for a message: nothing is in flight
-    _timed_out: str | None = None
+    _dropped_for: str | None = None  # why the server ended the connection (a timeout, a limit)
     _watchdog: trio.CancelScope | None = None
     _closing: bool = False
 
@@ -95,15 +95,25 @@ class Session:
 
     def check_timeouts(self, now: float, idle_timeout: float | None, reply_timeout: float) -> None:
         """Called every so often by the server: end a connection idle, or not reading, too long."""
-        if self._watchdog is None or self._timed_out is not None:
-            return
         if self.sending_since is not None and now - self.sending_since > reply_timeout:
-            self._timed_out = f"not reading its replies for {reply_timeout:g}s"
+            self.drop(f"not reading its replies for {reply_timeout:g}s")
         elif idle_timeout is not None and self.idle_since is not None and now - self.idle_since > idle_timeout:
-            self._timed_out = "idle timeout"
-        else:
+            self.drop("idle timeout")
+
+    def drop(self, reason: str) -> None:
+        """End the connection now, whatever it is doing (``reason`` is logged): a timeout, or a
+        monitor past its buffer limit."""
+        if self._watchdog is None or self._dropped_for is not None:
             return
+        self._dropped_for = reason
         self._watchdog.cancel()
+
+    async def send_timed(self, data: bytes | bytearray) -> None:
+        """Send ``data`` under the reply timeout (``check_timeouts`` drops a client that does
+        not take it)."""
+        self.sending_since = trio.current_time()
+        await self.stream.send_all(data)
+        self.sending_since = None
 
     def close_after_reply(self) -> None:
         self._closing = True
@@ -154,24 +164,25 @@ class Session:
                         break
                     parser.receive_data(data)
                     requests, framing_error = _drain(parser)
-                    out = await self._execute(requests)
+                    out = await self._execute(requests, limits.max_reply_buffer)
+                    if len(out) > limits.max_reply_buffer:
+                        reason = f"reply buffer limit (over {limits.max_reply_buffer} bytes of replies to one read)"
+                        break
                     if framing_error is not None:
                         conn_log.info("protocol.error", error=str(framing_error))
                         out += framing_error.wire_text()
                         self._closing = True
                         reason = "protocol error"
-                    if len(out) > limits.max_reply_buffer:
-                        reason = f"reply buffer limit ({len(out)} bytes of replies, at most {limits.max_reply_buffer})"
-                        break
-                    self.sending_since = trio.current_time()
-                    await self.stream.send_all(out)
-                    self.sending_since = None
-            if self._timed_out is not None:
-                reason = self._timed_out
+                    await self.send_timed(out)
+            if self._dropped_for is not None:
+                reason = self._dropped_for
             elif self._closing and reason == "client closed":
                 reason = "server shutdown" if self.server.terminating else "quit"
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             reason = "connection lost"
+        except Exception as error:  # the server logs it as connection.failed and closes only this one
+            reason = f"failed ({type(error).__name__})"
+            raise
         finally:
             self.unwatch()  # the registry must not keep a closed connection
             conn_log.info(
@@ -189,10 +200,14 @@ class Session:
             return b""
         return await self.stream.receive_some(RECEIVE_SIZE)
 
-    async def _execute(self, requests: list[Request]) -> bytearray:
-        """Run ``requests`` in order; the encoded replies, in the same order."""
+    async def _execute(self, requests: list[Request], limit: int) -> bytearray:
+        """Run ``requests`` in order; the encoded replies, in the same order. Once they pass
+        ``limit`` bytes the rest is not run (the caller closes the connection), so 300 pipelined
+        GETs of 16 MiB hold about ``limit``, not 4.8 GB. Replies are encoded as soon as every
+        write before them has committed (reads wait for that anyway), so the check is exact."""
         replies: list[tuple[Any, int, Request, int, int]] = []
         pending: list[Committing] = []
+        out = bytearray()
         clock = time.perf_counter_ns
         for request in requests:
             if self._closing:
@@ -204,7 +219,17 @@ class Session:
             except Exception as error:  # one bad command never ends the connection
                 reply = as_command_error(error)
             replies.append((reply, self.resp, request, started, clock()))
-        out = bytearray()
+            if not pending:  # no write waits for its commit: what is here can be encoded now
+                await self._encode(replies, out)
+                if len(out) > limit:
+                    return out
+        await self._encode(replies, out)
+        return out
+
+    async def _encode(self, replies: list[tuple[Any, int, Request, int, int]], out: bytearray) -> None:
+        """Append ``replies`` to ``out`` (waiting for the commits of writes), counting each; empties
+        ``replies``."""
+        clock = time.perf_counter_ns
         for reply, resp, request, started, ran in replies:
             work_usec = (ran - started) // 1000
             usec = work_usec
@@ -213,7 +238,7 @@ class Session:
                 usec = (clock() - started) // 1000
             self._count(request, usec, work_usec, reply)
             encode_into(out, reply, resp)
-        return out
+        replies.clear()
 
     def _count(self, request: Request, usec: int, work_usec: int, reply: Any) -> None:
         """INFO's command statistics, the slow log, and MONITOR. The slow log judges a command by

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from protocol.display import shown
+
 __all__ = [
     "CommandError",
     "ProtocolError",
@@ -34,6 +36,7 @@ __all__ = [
     "invalid_timeout",
     "invalid_protocol_version",
     "key_too_large",
+    "connection_failed",
     "max_clients_reached",
     "namespace_full",
     "no_such_protocol",
@@ -89,8 +92,7 @@ class CommandError(Exception):
 
 
 def _quote(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
-    return text[:128]
+    return shown(raw)  # cut before decoding: an argument may be 32 MiB
 
 
 # --- grammar ----------------------------------------------------------------------------------
@@ -203,6 +205,10 @@ def storage_error(reason: str) -> CommandError:
 
 def max_clients_reached() -> CommandError:
     return CommandError("ERR", "max number of clients reached")
+
+
+def connection_failed() -> CommandError:
+    return CommandError("ERR", "internal error: the server closes this connection (the error is in its log)")
 
 
 # --- handshake (added with the command grammar; texts as Redis 7 words them) -----------------
@@ -362,8 +368,7 @@ def invalid_timeout() -> CommandError:
 
 
 def invalid_delivery_id(token: bytes) -> CommandError:
-    text = token.decode("utf-8", "replace")
-    return CommandError("ERR", f"invalid delivery id '{text}' (ids look like 3-1042, as TAKE gives them)")
+    return CommandError("ERR", f"invalid delivery id '{_quote(token)}' (ids look like 3-1042, as TAKE gives them)")
 
 
 def invalid_priority() -> CommandError:

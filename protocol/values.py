@@ -58,6 +58,8 @@ _DIGITS = re.compile(rb"[0-9]{1,20}")
 _DURATION = re.compile(rb"([0-9]{1,20})(ms|s|m|h|d)?", re.IGNORECASE)
 _NAMESPACE = re.compile(rb"[A-Za-z0-9_.:\-]{1,64}")
 
+MAX_KEYWORD = 64  # longer than any command name, subcommand or option word
+
 _UNIT_MS = {b"ms": 1, b"s": 1000, b"m": 60_000, b"h": 3_600_000, b"d": 86_400_000}
 
 
@@ -65,8 +67,11 @@ def keyword(token: bytes) -> str:
     """A command name, subcommand or option word, lowercased for table lookups.
 
     Non-ASCII bytes cannot spell a keyword; they decode to replacement characters, so the result
-    simply matches nothing.
+    simply matches nothing. A token longer than any keyword is cut first (one byte over
+    ``MAX_KEYWORD``, so it still matches nothing): decoding 30 MiB would stall the server.
     """
+    if len(token) > MAX_KEYWORD:
+        token = token[: MAX_KEYWORD + 1]
     return token.decode("ascii", "replace").lower()
 
 
