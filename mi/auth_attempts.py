@@ -17,6 +17,7 @@ none has failed yet.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -56,10 +57,8 @@ class _Budget:
 
     def retry_in(self, now: float, window: float) -> int:
         """Whole seconds until this budget may admit another attempt (at least 1)."""
-        if self.locked_until > now:
-            return int(self.locked_until - now) + 1
-        oldest = self.failures[0] + window if self.failures else now
-        return max(int(oldest - now) + 1, 1)
+        until = self.locked_until if self.locked_until > now else (self.failures[0] + window if self.failures else now)
+        return max(math.ceil(until - now), 1)
 
 
 @define(frozen=True)

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
+import time
 
-from mi.auth import FULL_ACCESS, ProtectedModeError, User, check_listening, check_password, denied, hash_password
+import pytest
+import trio
+
+from mi.auth import (
+    FULL_ACCESS,
+    MAX_CONCURRENT_CHECKS,
+    MAX_CONCURRENT_CHECKS_PER_USER,
+    Authenticator,
+    ProtectedModeError,
+    User,
+    check_listening,
+    check_password,
+    denied,
+    hash_password,
+    returns_stored_data,
+)
+from mi.auth_attempts import KNOWN_PEER_TTL, AuthAttempts
 from mi.config import AuthConfig, UserConfig
+from protocol.command_specs import COMMAND_SPECS
+from protocol.errors import CommandError
 from protocol.grammar import parse_command
 from protocol.request import Request
 
@@ -53,3 +72,203 @@ def test_permissions_by_namespace_and_admin_flag():
     assert denied(reader, command("JOURNAL", "0"), "orders").prefix == "NOPERM"
     assert denied(reader, command("PING"), "elsewhere") is None
     assert denied(FULL_ACCESS, command("SNAPSHOT"), "x") is None
+
+
+# --- write permission does not read (issue 15, D11) ----------------------------------------------
+
+# One form of every write command, and whether its reply carries stored data.
+WRITE_FORMS = {
+    "set": [("SET k v", False), ("SET k v GET", True)],
+    "hset": [('HSET k {"f":1}', False), ("HSET k f 1", False)],
+    "hmset": [("HMSET k f 1", False)],
+    "lset": [('LSET k ["a"]', False), ("LSET k 0 a", False)],
+    "del": [("DEL k", False)],
+    "unlink": [("UNLINK k", False)],
+    "expire": [("EXPIRE k 5", False)],
+    "pexpire": [("PEXPIRE k 5", False)],
+    "persist": [("PERSIST k", False)],
+    "incr": [("INCR k", True)],
+    "decr": [("DECR k", True)],
+    "incrby": [("INCRBY k 0", True)],
+    "decrby": [("DECRBY k 0", True)],
+    "hdel": [("HDEL k f", False)],
+    "hincrby": [("HINCRBY k f 0", True)],
+    "lpush": [("LPUSH k a", False)],
+    "rpush": [("RPUSH k a", False)],
+    "lpop": [("LPOP k", True)],
+    "rpop": [("RPOP k 2", True)],
+    "lrem": [("LREM k 0 a", False)],
+    "ltrim": [("LTRIM k 0 1", False)],
+    "mset": [("MSET k v", False)],
+    "getdel": [("GETDEL k", True)],
+    "getex": [("GETEX k PERSIST", True)],
+    "rename": [("RENAME k k2", False)],
+    "renamenx": [("RENAMENX k k2", False)],
+    "copy": [("COPY k k2", True)],
+    "flushns": [("FLUSHNS inbox", False)],
+    "take": [("TAKE", True)],
+    "ack": [("ACK inbox 0-1", False)],
+    "nack": [("NACK inbox 0-1", False)],
+}
+
+
+def test_every_write_command_is_listed_with_whether_it_answers_with_stored_data():
+    """A new write command must be added here, with its decision."""
+    writes = {spec.name for spec in COMMAND_SPECS.values() if "write" in spec.flags}
+    assert writes == set(WRITE_FORMS)
+
+
+@pytest.mark.parametrize(("form", "reads"), [form for forms in WRITE_FORMS.values() for form in forms])
+def test_a_write_that_answers_with_stored_data_needs_read_too(form, reads):
+    writer = User("w", read=(b"mine",), write=(b"inbox",))
+    parsed = command(*form.split(" ", 2) if form.startswith("HSET k {") else form.split())
+    assert returns_stored_data(parsed) is reads
+    refusal = denied(writer, parsed, "inbox")
+    if reads:
+        assert refusal is not None and refusal.message == "this user has no permissions to access the 'inbox' namespace"
+    else:
+        assert refusal is None, "write permission is enough"
+    both = User("rw", read=(b"inbox",), write=(b"inbox",))
+    assert denied(both, parsed, "inbox") is None
+
+
+def test_copy_reads_its_source_and_writes_its_target():
+    user = User("u", read=(b"src",), write=(b"dst",))
+    assert denied(user, command("COPY", "a", "b", "FROM", "src", "TO", "dst"), "x") is None
+    assert denied(user, command("COPY", "a", "b", "FROM", "dst", "TO", "dst"), "x").prefix == "NOPERM"
+    assert denied(user, command("COPY", "a", "b", "FROM", "src", "TO", "src"), "x").prefix == "NOPERM"
+    assert denied(user, command("COPY", "a", "b"), "src").prefix == "NOPERM", "no TO: the source is the target"
+
+
+# --- admin and read (D12) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["JOURNAL 0", "MONITOR", "SNAPSHOT", "SNAPSHOT TO x", "SLOWLOG GET"])
+def test_commands_that_show_every_namespace_need_admin_and_read_everywhere(form):
+    assert denied(User("a", read=(b"a*",), admin=True), command(*form.split()), "a").prefix == "NOPERM"
+    assert denied(User("b", read=(b"*",), write=(), admin=True), command(*form.split()), "a") is None
+    assert denied(User("c"), command(*form.split()), "a").prefix == "NOPERM", "not an admin"
+
+
+@pytest.mark.parametrize("form", ["SNAPSHOT STATUS", "SLOWLOG LEN", "CLIENT LIST", "CONFIG GET port"])
+def test_operator_commands_that_show_no_data_need_admin_only(form):
+    assert denied(User("a", read=(), write=(), admin=True), command(*form.split()), "a") is None
+
+
+# --- an empty password (D14) ---------------------------------------------------------------------
+
+
+def test_an_empty_requirepass_is_refused():
+    with pytest.raises(ValueError, match="empty password"):
+        AuthConfig(requirepass="")
+
+
+# --- failed attempts (D9) ------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def attempts(**limits) -> tuple[AuthAttempts, FakeClock]:
+    clock = FakeClock()
+    config = AuthConfig(requirepass="pw", **{"max_failures": 3, "max_user_failures": 5, "lockout": 60.0, **limits})
+    return AuthAttempts(config, clock), clock
+
+
+def fail(ledger: AuthAttempts, host: str, user: str = "alice") -> None:
+    ledger.failed(ledger.reserve(host, user))
+
+
+def test_attempts_in_flight_count_before_their_check():
+    ledger, _ = attempts()
+    pending = [ledger.reserve("10.0.0.1", "alice") for _ in range(3)]
+    with pytest.raises(CommandError, match="from this address"):
+        ledger.reserve("10.0.0.1", "alice")
+    ledger.succeeded(pending[0])
+    ledger.abandoned(pending[1])  # cancelled: counts as nothing
+    ledger.failed(pending[2])
+    ledger.reserve("10.0.0.1", "alice")
+
+
+def test_an_address_is_locked_out_per_user_until_the_lockout_ends():
+    ledger, clock = attempts()
+    for _ in range(3):
+        fail(ledger, "10.0.0.1")
+    with pytest.raises(CommandError, match="from this address; try again in 60 s"):
+        ledger.reserve("10.0.0.1", "alice")
+    ledger.reserve("10.0.0.1", "bob")  # another user from behind the same NAT
+    ledger.reserve("10.0.0.2", "alice")
+    clock.now += 60
+    ledger.reserve("10.0.0.1", "alice")
+
+
+def test_failures_older_than_the_window_are_forgotten():
+    ledger, clock = attempts()
+    for _ in range(2):
+        fail(ledger, "10.0.0.1")
+    clock.now += 61
+    for _ in range(2):
+        fail(ledger, "10.0.0.1")
+    ledger.reserve("10.0.0.1", "alice")
+
+
+def test_the_users_budget_spans_addresses_and_spares_addresses_that_logged_in():
+    ledger, clock = attempts()
+    ledger.succeeded(ledger.reserve("10.0.0.9", "alice"))
+    for i in range(5):
+        fail(ledger, f"10.0.1.{i}")
+    with pytest.raises(CommandError, match="for this user"):
+        ledger.reserve("10.0.2.1", "alice")
+    ledger.succeeded(ledger.reserve("10.0.0.9", "alice"))  # known: never locked out by others
+    ledger.reserve("10.0.2.1", "bob")
+    clock.now += 60
+    ledger.reserve("10.0.2.1", "alice")
+
+
+def test_an_address_is_known_only_for_a_day():
+    ledger, clock = attempts()
+    ledger.succeeded(ledger.reserve("10.0.0.9", "alice"))
+    clock.now += KNOWN_PEER_TTL
+    for i in range(5):
+        fail(ledger, f"10.0.1.{i}")
+    with pytest.raises(CommandError, match="for this user"):
+        ledger.reserve("10.0.0.9", "alice")
+
+
+async def test_password_checks_run_a_few_at_a_time(monkeypatch):
+    """However many AUTHs arrive, at most 2 checks per user and 8 in all run at once."""
+    authenticator = Authenticator(AuthConfig(requirepass="pw", max_failures=1000, max_user_failures=1000))
+    running: dict[str, int] = {}
+    most: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def check(name: str, password: bytes) -> None:
+        with lock:
+            running[name] = running.get(name, 0) + 1
+            running["*"] = running.get("*", 0) + 1
+            for key in (name, "*"):
+                most[key] = max(most.get(key, 0), running[key])
+        time.sleep(0.005)
+        with lock:
+            running[name] -= 1
+            running["*"] -= 1
+
+    monkeypatch.setattr(Authenticator, "_check", lambda self, name, password: check(name, password))
+    monkeypatch.setattr("mi.auth.SLOWDOWN_MAX", 0.0)
+
+    async def guess(user: str, i: int) -> None:
+        with pytest.raises(CommandError):
+            await authenticator.authenticate(user.encode(), b"guess", f"10.0.{i}.1:5")
+
+    async with trio.open_nursery() as nursery:
+        for i in range(40):
+            nursery.start_soon(guess, "alice", i)
+            nursery.start_soon(guess, f"user{i}", i)
+    assert most["alice"] == MAX_CONCURRENT_CHECKS_PER_USER
+    assert most["*"] <= MAX_CONCURRENT_CHECKS
+    assert authenticator.failures_total == 80
