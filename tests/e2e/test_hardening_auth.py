@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -312,3 +313,13 @@ def test_an_empty_requirepass_is_refused_at_startup(tmp_path):
 def test_an_empty_mi_requirepass_still_means_no_password():
     config = load_config(None, environ={"MI_REQUIREPASS": ""})
     assert config.auth.requirepass is None and not config.auth.enabled
+
+
+def test_a_snapshot_bigger_than_the_free_space_is_refused(tmp_path):
+    """Without a cap, the disk's free space bounds a snapshot: less free than the data, refused."""
+    from mi.snapshot_target import SnapshotRefused, check_room
+
+    free = shutil.disk_usage(tmp_path).free
+    with pytest.raises(SnapshotRefused, match="bytes free"):
+        check_room(tmp_path / "snap", free + 2**40, tmp_path, None, tmp_path / "data")
+    check_room(tmp_path / "snap", 1, tmp_path, None, tmp_path / "data")
