@@ -339,8 +339,9 @@ _INFO_SECTIONS = {
 _DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "errorstats", "keyspace")
 
 
-@REGISTRY.connection(Info)
-def info(session: Session, command: Info) -> Verbatim:
+@REGISTRY.task(Info)
+async def info(session: Session, command: Info) -> Verbatim:
+    await session.server.units.gate.wait_open()  # keyspace counts of every shard at one instant
     wanted = command.sections or _DEFAULT_SECTIONS
     if any(section in ("all", "everything") for section in wanted):
         wanted = tuple(_INFO_SECTIONS)

@@ -37,11 +37,18 @@ async def namespace_info_keys(client: RawClient) -> int:
     return as_map(await client.command("NAMESPACE", "INFO", "split"))[b"keys"]
 
 
+async def info_keyspace_keys(client: RawClient) -> int:
+    info = (await client.command("INFO", "keyspace")).decode()
+    line = next((line for line in info.splitlines() if line.startswith("ns=split,")), "ns=split,keys=0")
+    return int(line.split(",")[1].removeprefix("keys="))
+
+
 READS = {
     "KEYS": lambda client: _len(client.command("KEYS", "*", "FROM", "split")),
     "DBSIZE": lambda client: client.command("DBSIZE", "FROM", "split"),
     "SCAN": scan_count,
     "NAMESPACE INFO": namespace_info_keys,
+    "INFO keyspace": info_keyspace_keys,
 }
 
 
@@ -50,8 +57,8 @@ async def _len(reply) -> int:
 
 
 async def test_whole_namespace_reads_never_see_half_of_a_cross_shard_mset(port):
-    """While MSETs of four fresh keys (one per shard) commit, every KEYS, SCAN, DBSIZE and
-    NAMESPACE INFO counts a multiple of four."""
+    """While MSETs of four fresh keys (one per shard) commit, every KEYS, SCAN, DBSIZE,
+    NAMESPACE INFO and INFO keyspace counts a multiple of four."""
     writer, reader = await RawClient.connect(port), await RawClient.connect(port)
     torn: list[tuple[str, int]] = []
     done = trio.Event()
