@@ -39,6 +39,9 @@ __all__ = ["Session"]
 log = get_logger("mi.session")
 
 RECEIVE_SIZE = 64 * 1024
+# A batch that completed a request this big is parsed on a worker thread: checking a 16 MiB JSON
+# value takes long enough to be felt by every other client (json.loads itself holds the GIL).
+HEAVY_BATCH = 1024 * 1024
 DEFAULT_NAMESPACE = "default"
 
 
@@ -164,7 +167,8 @@ class Session:
                         break
                     parser.receive_data(data)
                     requests, framing_error = _drain(parser)
-                    out = await self._execute(requests, limits.max_reply_buffer)
+                    heavy = parser.buffered_bytes > HEAVY_BATCH
+                    out = await self._execute(requests, limits.max_reply_buffer, heavy)
                     if len(out) > limits.max_reply_buffer:
                         reason = f"reply buffer limit (over {limits.max_reply_buffer} bytes of replies to one read)"
                         break
@@ -200,7 +204,7 @@ class Session:
             return b""
         return await self.stream.receive_some(RECEIVE_SIZE)
 
-    async def _execute(self, requests: list[Request], limit: int) -> bytearray:
+    async def _execute(self, requests: list[Request], limit: int, heavy: bool = False) -> bytearray:
         """Run ``requests`` in order; the encoded replies, in the same order. Once they pass
         ``limit`` bytes the rest is not run (the caller closes the connection), so 300 pipelined
         GETs of 16 MiB hold about ``limit``, not 4.8 GB. Replies are encoded as soon as every
@@ -215,7 +219,7 @@ class Session:
             self.commands += 1
             started = clock()
             try:
-                reply = await self._run(request, pending)
+                reply = await self._run(request, pending, heavy)
             except Exception as error:  # one bad command never ends the connection
                 reply = as_command_error(error)
             replies.append((reply, self.resp, request, started, clock()))
@@ -253,11 +257,12 @@ class Session:
             log.warning("command.slow", conn_id=self.client_id, peer=self.peer, user=self._user_name(),
                         ns=self.current_namespace, command=stat_name(request.args), usec=work_usec)
 
-    async def _run(self, request: Request, pending: list[Committing]) -> Any:
-        """One command's reply, or for a single-shard write, its ``Committing`` (added to ``pending``)."""
+    async def _run(self, request: Request, pending: list[Committing], heavy: bool) -> Any:
+        """One command's reply, or for a single-shard write, its ``Committing`` (added to ``pending``).
+        ``heavy``: parse on a worker thread (it holds no transaction: the grammar is pure)."""
         transaction = self.transaction
         try:
-            command = parse_command(request)
+            command = parse_command(request) if not heavy else await trio.to_thread.run_sync(parse_command, request)
         except CommandError as error:
             return error if transaction is None else transaction.reject(error)
         refusal = self._refusal(command)

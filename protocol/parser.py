@@ -124,6 +124,12 @@ class RequestParser:
         if self._want_newline and b"\n" in data:
             self._newline_arrived = True
 
+    @property
+    def buffered_bytes(self) -> int:
+        """The size of the buffer being parsed: past one read's size only when a request
+        spanned several reads (a big one)."""
+        return len(self._buf)
+
     def next_request(self) -> Request | NeedData:
         """The next complete request, or ``NEED_DATA``; raises ``ProtocolError`` on bad framing."""
         if self._error is not None:

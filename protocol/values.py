@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import compress
 from typing import Any
 
 from protocol import errors
@@ -222,49 +223,78 @@ def _bounded_int(text: str) -> int:
         raise _Rejected(msg) from None
 
 
+# Per-number callbacks cost a Python call per number (a 16 MiB object took seconds), so the
+# text is parsed without them; only a value they would have refused (an integer too long for
+# int(), a float overflowed to infinity) is parsed again with them, for the error's text.
+_STRICT = {"parse_constant": _reject_constant, "parse_float": _finite_float, "parse_int": _bounded_int}
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # the only way JSON text spells a surrogate
+_CONTAINER_TYPES = frozenset({dict, list})
+_is_container = _CONTAINER_TYPES.__contains__
+_is_float = frozenset({float}).__contains__
+
+
 def _parse_json(token: bytes) -> Any:
     try:
         text = token.decode("utf-8")
     except UnicodeDecodeError:
         raise errors.invalid_json("not valid UTF-8") from None
     try:
-        value = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-        )
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # int() refused thousands of digits: the strict parse names it
+            value = json.loads(text, **_STRICT)
+        if not _check_depth(value):  # an infinite float: the strict parse names it
+            json.loads(text, **_STRICT)
     except json.JSONDecodeError as exc:
         raise errors.invalid_json(f"{exc.msg} at char {exc.pos}") from None
     except RecursionError:
         raise errors.invalid_json(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except _Rejected as exc:
         raise errors.invalid_json(str(exc)) from None
-    _check_tree(value)
+    if _SURROGATE_ESCAPE.search(token):
+        _check_strings(value)
     return value
 
 
-def _check_tree(value: Any) -> None:
-    """Refuse nesting over MAX_JSON_DEPTH and strings that cannot be encoded back to UTF-8.
+def _check_depth(value: Any) -> bool:
+    """Refuse nesting over MAX_JSON_DEPTH, level by level, without recursion; False if a float is
+    infinite. Only containers are visited: their children are sorted by type in C (``compress``),
+    not one by one in Python."""
+    level = [value] if type(value) in _CONTAINER_TYPES else []
+    depth = 1
+    finite = not (type(value) is float and not math.isfinite(value))
+    while level:
+        if depth > MAX_JSON_DEPTH:
+            raise errors.invalid_json(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        inner: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            types = list(map(type, children))
+            inner.extend(compress(children, map(_is_container, types)))
+            if float in types and not all(map(math.isfinite, compress(children, map(_is_float, types)))):
+                finite = False
+        level = inner
+        depth += 1
+    return finite
 
-    ``json.loads`` accepts ``"\\ud800"`` (a lone surrogate), which no encoder can write out later.
-    The walk is iterative so that it cannot itself overflow the stack.
-    """
-    stack: list[tuple[Any, int]] = [(value, 1)]
+
+def _check_strings(value: Any) -> None:
+    """Refuse strings that cannot be encoded back to UTF-8: ``json.loads`` accepts
+    ``"\\ud800"`` (a lone surrogate), which no encoder can write out later. (Called only when the
+    text has such an escape; the nesting is already bounded.)"""
+    stack = [value]
     while stack:
-        node, depth = stack.pop()
+        node = stack.pop()
         if isinstance(node, str):
             _check_text(node)
-        elif isinstance(node, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise errors.invalid_json(f"nested deeper than {MAX_JSON_DEPTH} levels")
-            if isinstance(node, dict):
-                for key in node:
-                    _check_text(key)
-                children = node.values()
-            else:
-                children = node
-            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(node, dict):
+            for key in node:
+                _check_text(key)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _check_text(text: str) -> None:
