@@ -16,6 +16,7 @@ __all__ = [
     "InvalidValue",
     "KeyTooLarge",
     "StorageConfigError",
+    "StorageCorrupted",
     "StorageError",
     "StorageFull",
     "TooManyNamespaces",
@@ -98,6 +99,18 @@ class CorruptRecord(StorageError):
         self.reason = reason
         where = f"{namespace}/{key!r}" if namespace is not None else repr(key)
         super().__init__(f"corrupt record {where}: {reason}")
+
+
+class StorageCorrupted(StorageError):
+    """LMDB found its own structure damaged (MDB_CORRUPTED, a page not found, an aborted scan)."""
+
+    def __init__(self, where: str, detail: str, data_dir: object = "DIR") -> None:
+        self.where = where
+        self.detail = detail
+        super().__init__(
+            f"{where} is damaged ({detail}): run `mi verify --data-dir {data_dir}` to see what, then"
+            f" `mi restore SNAPSHOT --data-dir {data_dir} --force` to restore the last good snapshot"
+        )
 
 
 class DataDirError(StorageError):

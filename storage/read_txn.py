@@ -14,7 +14,7 @@ from typing import Any
 import lmdb
 
 from storage.delivery import DeliveryDbs, DeliveryTxn
-from storage.errors import CorruptRecord, StorageError
+from storage.errors import CorruptRecord, StorageCorrupted, StorageError
 from storage.expiry import decode_index_key, index_namespace
 from storage.limits import LMDB_MAX_KEY_SIZE
 from storage.journal import JournalEntry, decode_entry, entry_key, entry_seq
@@ -30,6 +30,8 @@ def storable(key: bytes) -> bool:
 
 
 def lmdb_failure(error: lmdb.Error) -> StorageError:
+    if isinstance(error, lmdb.CorruptedError | lmdb.PageNotFoundError):
+        return StorageCorrupted("the data dir", str(error))
     return StorageError(f"LMDB error: {error}")
 
 

@@ -34,7 +34,7 @@ import lmdb
 from attrs import frozen
 
 from storage.batch import run_batch
-from storage.errors import DataDirError, StorageError, StorageFull
+from storage.errors import DataDirError, StorageCorrupted, StorageError, StorageFull
 from storage.limits import LMDB_MAX_KEY_SIZE
 from storage.changes import Change
 from storage.journal import entry_seq
@@ -190,7 +190,9 @@ class Shard:
                     committed = True
                 finally:
                     _abort_unless(committed, txn)
-        except (lmdb.Error, struct.error) as error:
+        except (lmdb.CorruptedError, lmdb.PageNotFoundError, struct.error) as error:
+            raise StorageCorrupted(f"shard {self.index} at {self.path}", str(error), self.path.parent) from None
+        except lmdb.Error as error:
             msg = f"cannot open shard {self.index} at {self.path}: {error}; restore it from a snapshot"
             raise DataDirError(msg) from None
         self._revisions = RevisionCounter(revision, revision)

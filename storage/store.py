@@ -4,10 +4,18 @@ Layout::
 
     data_dir/manifest.json     {"format": 1, "shards": N, "created": ...}
     data_dir/mi.lock           held (flock) while a Store has the dir open
+    data_dir/clean-shutdown    there only while no writable Store has the dir open (see below)
     data_dir/shard-000/        one LMDB environment per shard (data.mdb, lock.mdb)
     ...
 
 N is chosen when the dir is created and never changes: a key's shard is ``shard_index(key, N)``.
+
+A writable ``Store`` removes ``clean-shutdown`` when it opens and writes it back when it closes
+after every shard synced. Opened without it (the last server crashed, was killed, or lost power),
+each shard is scanned first, in a child process, as ``mi verify`` does (``storage.verify_child``):
+damage to LMDB's own structure refuses the open with ``StorageCorrupted`` (naming ``mi verify``
+and ``mi restore``), before a lookup can misread it or an LMDB assertion abort the server; damaged
+records are counted in ``damaged_at_open`` and answer their own errors when read.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from storage.errors import DataDirError, StorageConfigError
+from storage.errors import DataDirError, StorageConfigError, StorageCorrupted
 from storage.manifest import MANIFEST_TEMP_NAME, Manifest, read_manifest, write_manifest
 from storage.multishard import recover_intents
 from storage.routing import shard_index
@@ -29,6 +37,7 @@ from storage.shard import (
     Shard,
     ShardStats,
 )
+from storage.verify_child import run_shard_scan
 
 __all__ = ["DEFAULT_MAX_DB_SIZE", "DEFAULT_SHARDS", "MAX_SHARDS", "MIN_SHARD_MAP_SIZE", "Store", "lock_data_dir"]
 
@@ -37,6 +46,8 @@ MAX_SHARDS = 256
 DEFAULT_MAX_DB_SIZE = 16 * 1024**3  # total across shards
 MIN_SHARD_MAP_SIZE = 64 * 1024  # below this a shard cannot hold its own bookkeeping
 LOCK_NAME = "mi.lock"
+CLEAN_SHUTDOWN_NAME = "clean-shutdown"
+STARTUP_CHECK_MAX_DAMAGE = 20  # damaged items a startup check reads back per shard (it counts all)
 
 
 def shard_dir_name(index: int) -> str:
@@ -52,6 +63,9 @@ class Store:
         self.shards = shards
         self._lock_fd: int | None = lock_fd
         self.recovered_intents = 0  # cross-shard transactions finished at open (after a crash)
+        self.checked_at_open = False  # the last shutdown was not clean: the shards were scanned
+        self.damaged_at_open = 0  # damaged records that scan found (their reads answer errors)
+        self.readonly = False
 
     @classmethod
     def open(
@@ -66,6 +80,7 @@ class Store:
         max_readers: int = DEFAULT_MAX_READERS,
         readonly: bool = False,
         exclusive: bool = False,
+        check_after_crash: bool = True,
     ) -> Store:
         """Open the data dir at ``path``, creating it with ``shards or DEFAULT_SHARDS`` shards if new.
 
@@ -74,6 +89,7 @@ class Store:
 
         ``readonly``: an existing dir, for tools reading beside a running server (no recovery);
         with ``exclusive`` too, it holds the data dir lock, so no server may write meanwhile.
+        ``check_after_crash``: scan the shards first when the last shutdown was not clean.
         """
         if readonly:
             return cls._open_readonly(Path(path), max_db_size, max_readers, exclusive=exclusive)
@@ -98,6 +114,10 @@ class Store:
                 )
                 raise StorageConfigError(msg)
             create = _check_shard_dirs(path, count)
+            damaged = None
+            if not create and check_after_crash and not (path / CLEAN_SHUTDOWN_NAME).exists():
+                damaged = check_shards(path, count)
+            _forget_clean_shutdown(path)
             opened: list[Shard] = []
             try:
                 for index in range(count):
@@ -123,6 +143,7 @@ class Store:
             raise
         store = cls(path, manifest, tuple(opened), lock_fd)
         store.recovered_intents = recovered
+        store.checked_at_open, store.damaged_at_open = damaged is not None, damaged or 0
         return store
 
     @classmethod
@@ -152,7 +173,9 @@ class Store:
             if lock_fd is not None:
                 os.close(lock_fd)
             raise
-        return cls(path, manifest, tuple(opened), lock_fd)
+        store = cls(path, manifest, tuple(opened), lock_fd)
+        store.readonly = True
+        return store
 
     def shard_for(self, key: bytes) -> Shard:
         """The shard that stores ``key``."""
@@ -185,10 +208,13 @@ class Store:
             shard.sync()
 
     def close(self) -> None:
-        """Close every shard and release the data dir (idempotent)."""
+        """Close every shard and release the data dir (idempotent); a writable store that closed
+        cleanly marks the data dir so (``clean-shutdown``)."""
         try:
             for shard in self.shards:
                 shard.close()
+            if not self.readonly and self._lock_fd is not None:
+                _mark_clean_shutdown(self.path)
         finally:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
@@ -224,6 +250,50 @@ def lock_data_dir(path: Path) -> int:
         msg = f"data dir {path} is already in use by another mi server; stop it or use another data dir"
         raise DataDirError(msg) from None
     return fd
+
+
+def check_shards(path: Path, count: int) -> int:
+    """Scan every shard (each in a child process); ``StorageCorrupted`` on damage to a shard's
+    structure, else how many damaged records were found."""
+    damaged = 0
+    for index in range(count):
+        shard_dir = path / shard_dir_name(index)
+        outcome = run_shard_scan(shard_dir, index, STARTUP_CHECK_MAX_DAMAGE)
+        where = f"shard {index} at {shard_dir}"
+        if outcome.signal_name is not None:
+            raise StorageCorrupted(where, f"reading its B-tree made LMDB abort ({outcome.signal_name})", path)
+        if outcome.result is None:
+            raise StorageCorrupted(where, f"its check failed: {outcome.failure}", path)
+        structural = [problem for area, _ns, _key, problem in outcome.result["damage"] if area == "shard"]
+        if structural:
+            raise StorageCorrupted(where, structural[0], path)
+        damaged += outcome.result["damaged"]
+    return damaged
+
+
+def _forget_clean_shutdown(path: Path) -> None:
+    """From now on the data dir is in use: a crash must find no marker (removal made durable)."""
+    marker = path / CLEAN_SHUTDOWN_NAME
+    if marker.exists():
+        marker.unlink()
+        _sync_dir(path)
+
+
+def _mark_clean_shutdown(path: Path) -> None:
+    marker = path / CLEAN_SHUTDOWN_NAME
+    with marker.open("w") as file:
+        file.write("the last mi server to use this data dir shut down cleanly\n")
+        file.flush()
+        os.fsync(file.fileno())
+    _sync_dir(path)
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _manifest(path: Path, shards: int | None) -> Manifest:

@@ -6,6 +6,12 @@ the journal's CRCs, the cross-shard intents, and the messages due or in flight. 
 becomes a ``Damage`` naming the shard, namespace and key; nothing is repaired. Items the server set
 aside (``storage.quarantine``) are listed apart: they are damage already dealt with, not damage.
 
+Each database is walked with structure checks too: keys strictly increasing, each key found again
+by a lookup from the root (a damaged branch page misroutes lookups while a scan still sees every
+leaf: GET would answer nil for a key that exists), and as many entries as the database counts. Each
+shard is scanned in a child process (``storage.verify_child``), so an LMDB assertion that aborts on
+a damaged tree is reported as damage to that shard instead of killing the caller.
+
 A live data dir (with ``lock.mdb``) is read beside its server through LMDB's lock file; a snapshot
 has no lock file and is opened without one. Each cross-check (record -> index entry, index entry ->
 record) is made inside one transaction, so a server writing meanwhile causes no false reports.
@@ -46,8 +52,18 @@ from storage.names import (
 from storage.records import decode_record
 from storage.shard import DEFAULT_MAX_NAMESPACES, DEFAULT_MAX_READERS
 from storage.store import shard_dir_name
+from storage.verify_child import run_shard_scan
 
-__all__ = ["DEFAULT_MAX_DAMAGE", "PROGRESS_STEP", "Damage", "VerifyReport", "count_items", "verify_data_dir"]
+__all__ = [
+    "COUNTS",
+    "DEFAULT_MAX_DAMAGE",
+    "PROGRESS_STEP",
+    "Damage",
+    "VerifyReport",
+    "count_items",
+    "shard_result",
+    "verify_data_dir",
+]
 
 DEFAULT_MAX_DAMAGE = 1000  # Damage items kept in a report; more are counted, not kept
 PROGRESS_STEP = 1000  # entries scanned between progress calls
@@ -55,6 +71,8 @@ PROGRESS_STEP = 1000  # entries scanned between progress calls
 Progress = Callable[[int], None]
 
 _KEY_LABELS = {"journal": "seq", "intent": "intent"}
+# The counts of a report that a shard's scan adds to.
+COUNTS = ("records", "expiring", "journal_entries", "pending_intents", "delivery_entries", "quarantined")
 _JOURNAL_PREFIX_RE = re.compile(r"^journal entry (?:\d+ )?")
 
 
@@ -168,9 +186,11 @@ class _Scan:
 
 
 def verify_data_dir(
-    path: Path, progress: Progress | None = None, max_damage: int = DEFAULT_MAX_DAMAGE
+    path: Path, progress: Progress | None = None, max_damage: int = DEFAULT_MAX_DAMAGE, *, isolated: bool = True
 ) -> VerifyReport:
     """Scan the data dir (or snapshot) at ``path``; ``DataDirError`` if it has no usable manifest.
+
+    ``isolated``: each shard in a child process (an LMDB abort becomes damage); False, here.
 
     ``progress(n)`` is called with the entries scanned since its last call (every
     ``PROGRESS_STEP`` entries and at the end of each database); over a whole run of an undamaged
@@ -181,12 +201,58 @@ def verify_data_dir(
     scan = _Scan(VerifyReport(), progress, max_damage)
     for index in range(manifest.shards):
         scan.report.shards += 1
-        _verify_shard(path / shard_dir_name(index), index, scan)
+        if isolated:
+            _verify_shard_in_child(path / shard_dir_name(index), index, scan)
+        else:
+            _verify_shard(path / shard_dir_name(index), index, scan)
     for extra in _extra_shard_indexes(path, manifest.shards):
         problem = f"{shard_dir_name(extra)} is not in the manifest, which counts {manifest.shards} shards"
         scan.add(Damage(extra, "shard", None, None, problem))
     scan.report.namespaces = len(scan.namespaces)
     return scan.report
+
+
+def shard_result(shard_dir: Path, index: int, max_damage: int, progress: Progress | None) -> dict[str, Any]:
+    """One shard's scan, JSON-ready (what ``storage.verify_child`` sends back)."""
+    scan = _Scan(VerifyReport(), progress, max_damage)
+    _verify_shard(shard_dir, index, scan)
+    report = scan.report
+    return {
+        "counts": {name: getattr(report, name) for name in COUNTS},
+        "namespaces": sorted(scan.namespaces),
+        "damaged": report.damaged,
+        "damage": [[d.area, d.namespace, _hex(d.key), d.problem] for d in report.damage],
+        "quarantine": [
+            [item.id, item.at_ms, item.area, item.namespace, item.key.hex(), item.reason] for _shard, item in report.quarantine
+        ],
+    }
+
+
+def _verify_shard_in_child(shard_dir: Path, index: int, scan: _Scan) -> None:
+    outcome = run_shard_scan(shard_dir, index, scan.max_damage, scan.progress)
+    if outcome.result is not None:
+        result, report = outcome.result, scan.report
+        for name in COUNTS:
+            setattr(report, name, getattr(report, name) + result["counts"][name])
+        scan.namespaces.update(result["namespaces"])
+        for area, ns, key, problem in result["damage"]:
+            scan.add(Damage(index, area, ns, None if key is None else bytes.fromhex(key), problem))
+        report.damaged += result["damaged"] - len(result["damage"])  # counted, not kept, in the child
+        for item_id, at_ms, area, ns, key, reason in result["quarantine"]:
+            if len(report.quarantine) < scan.max_damage:
+                report.quarantine.append((index, Quarantined(item_id, at_ms, area, ns, bytes.fromhex(key), reason, b"")))
+    if outcome.signal_name is not None:
+        problem = (
+            f"reading its B-tree made LMDB abort ({outcome.signal_name}, an assertion on a damaged page):"
+            " the shard's structure is damaged"
+        )
+        scan.add(Damage(index, "shard", None, None, problem))
+    elif outcome.failure is not None:
+        scan.add(Damage(index, "shard", None, None, f"the scan failed: {outcome.failure}"))
+
+
+def _hex(key: bytes | None) -> str | None:
+    return None if key is None else key.hex()
 
 
 def _extra_shard_indexes(path: Path, shards: int) -> list[int]:
@@ -324,28 +390,50 @@ def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
         scan.add(Damage(index, "shard", None, None, f"cannot read {shard_dir}: {error}"))
 
 
+def _walk(txn: lmdb.Transaction, db: Any, what: str, index: int, scan: _Scan) -> Iterator[tuple[bytes, Any]]:
+    """Every entry of ``db`` in key order, its tree's structure checked on the way: keys strictly
+    increasing, each found again by a lookup from the root, as many as the database counts."""
+    previous: bytes | None = None
+    walked = 0
+    with txn.cursor(db=db) as cursor:
+        for view, value in cursor:
+            key = bytes(view)
+            walked += 1
+            if previous is not None and key <= previous:
+                problem = f"{what}: key out of order after {previous!r} (a damaged page)"
+                scan.add(Damage(index, "shard", None, key, problem))
+            elif txn.get(key, db=db) is None:
+                problem = f"{what}: a scan finds this key but a lookup does not (a damaged branch page)"
+                scan.add(Damage(index, "shard", None, key, problem))
+            previous = key
+            yield key, value
+    counted = txn.stat(db)["entries"]
+    if walked != counted:
+        problem = f"{what}: a scan finds {walked} entries but the database counts {counted} (a damaged page)"
+        scan.add(Damage(index, "shard", None, None, problem))
+
+
 def _record_checker(index: int, ns: str, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
     """Every record's CRC and payload, and the index entry of every record with a deadline."""
     report = scan.report
 
     def check(txn: lmdb.Transaction) -> None:
-        with txn.cursor(db=dbs.namespaces[ns]) as cursor:
-            for view, data in cursor:
-                scan.tick()
-                report.records += 1
-                key = bytes(view)
-                try:
-                    record = decode_record(key, data, namespace=ns)
-                except CorruptRecord as error:
-                    scan.add(Damage(index, "record", ns, key, f"record {error.reason}"))
-                    continue
-                if record.expires_at == 0:
-                    continue
-                report.expiring += 1
-                index_key = encode_index_key(record.expires_at, ns, key)
-                if dbs.expiry is None or txn.get(index_key, db=dbs.expiry) is None:
-                    problem = f"record expiring at {record.expires_at} has no expiry index entry"
-                    scan.add(Damage(index, "expiry", ns, key, problem))
+        for view, data in _walk(txn, dbs.namespaces[ns], f"namespace {ns!r}", index, scan):
+            scan.tick()
+            report.records += 1
+            key = bytes(view)
+            try:
+                record = decode_record(key, data, namespace=ns)
+            except CorruptRecord as error:
+                scan.add(Damage(index, "record", ns, key, f"record {error.reason}"))
+                continue
+            if record.expires_at == 0:
+                continue
+            report.expiring += 1
+            index_key = encode_index_key(record.expires_at, ns, key)
+            if dbs.expiry is None or txn.get(index_key, db=dbs.expiry) is None:
+                problem = f"record expiring at {record.expires_at} has no expiry index entry"
+                scan.add(Damage(index, "expiry", ns, key, problem))
 
     return check
 
@@ -354,30 +442,29 @@ def _expiry_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.
     """Every index entry names an existing record of its namespace with the same deadline."""
 
     def check(txn: lmdb.Transaction) -> None:
-        with txn.cursor(db=dbs.expiry) as cursor:
-            for view in cursor.iternext(values=False):
-                scan.tick()
-                try:
-                    deadline, ns, key = decode_index_key(view)
-                except ValueError as error:  # UnicodeDecodeError included
-                    problem = f"malformed expiry index key: {error}"
-                    scan.add(Damage(index, "expiry", None, bytes(view), problem))
-                    continue
-                db = dbs.namespaces.get(ns)
-                data = None if db is None else txn.get(key, db=db)
-                if data is None:
-                    scan.add(Damage(index, "expiry", ns, key, "expiry index entry without a record"))
-                    continue
-                try:
-                    record = decode_record(key, data, namespace=ns)
-                except CorruptRecord:
-                    continue  # reported with the record
-                if record.expires_at != deadline:
-                    problem = (
-                        f"expiry index entry for deadline {deadline}, but the record expires at"
-                        f" {record.expires_at or 'never'}"
-                    )
-                    scan.add(Damage(index, "expiry", ns, key, problem))
+        for view, _value in _walk(txn, dbs.expiry, "the expiry index", index, scan):
+            scan.tick()
+            try:
+                deadline, ns, key = decode_index_key(view)
+            except ValueError as error:  # UnicodeDecodeError included
+                problem = f"malformed expiry index key: {error}"
+                scan.add(Damage(index, "expiry", None, bytes(view), problem))
+                continue
+            db = dbs.namespaces.get(ns)
+            data = None if db is None else txn.get(key, db=db)
+            if data is None:
+                scan.add(Damage(index, "expiry", ns, key, "expiry index entry without a record"))
+                continue
+            try:
+                record = decode_record(key, data, namespace=ns)
+            except CorruptRecord:
+                continue  # reported with the record
+            if record.expires_at != deadline:
+                problem = (
+                    f"expiry index entry for deadline {deadline}, but the record expires at"
+                    f" {record.expires_at or 'never'}"
+                )
+                scan.add(Damage(index, "expiry", ns, key, problem))
 
     return check
 
@@ -387,15 +474,14 @@ def _journal_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb
     report = scan.report
 
     def check(txn: lmdb.Transaction) -> None:
-        with txn.cursor(db=dbs.journal) as cursor:
-            for view, value in cursor:
-                scan.tick()
-                report.journal_entries += 1
-                try:
-                    decode_entry(view, value)
-                except JournalDamaged as error:
-                    problem = "journal entry " + _JOURNAL_PREFIX_RE.sub("", str(error))
-                    scan.add(Damage(index, "journal", None, _number(view), problem))
+        for view, value in _walk(txn, dbs.journal, "the journal", index, scan):
+            scan.tick()
+            report.journal_entries += 1
+            try:
+                decode_entry(view, value)
+            except JournalDamaged as error:
+                problem = "journal entry " + _JOURNAL_PREFIX_RE.sub("", str(error))
+                scan.add(Damage(index, "journal", None, _number(view), problem))
 
     return check
 
@@ -405,15 +491,14 @@ def _intent_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.
     report = scan.report
 
     def check(txn: lmdb.Transaction) -> None:
-        with txn.cursor(db=dbs.intents) as cursor:
-            for view, value in cursor:
-                scan.tick()
-                try:
-                    decode_intent(bytes(value))
-                except ValueError as error:
-                    scan.add(Damage(index, "intent", None, _number(view), str(error)))
-                    continue
-                report.pending_intents += 1
+        for view, value in _walk(txn, dbs.intents, "the intents", index, scan):
+            scan.tick()
+            try:
+                decode_intent(bytes(value))
+            except ValueError as error:
+                scan.add(Damage(index, "intent", None, _number(view), str(error)))
+                continue
+            report.pending_intents += 1
 
     return check
 
@@ -425,15 +510,14 @@ def _delivery_checker(
     report = scan.report
 
     def check_all(txn: lmdb.Transaction) -> None:
-        with txn.cursor(db=db) as cursor:
-            for view, value in cursor:
-                scan.tick()
-                report.delivery_entries += 1
-                try:
-                    check(bytes(view), bytes(value))
-                except (CorruptRecord, ValueError, IndexError) as error:
-                    reason = error.reason if isinstance(error, CorruptRecord) else str(error)
-                    scan.add(Damage(index, "delivery", None, bytes(view), f"message {where}: {reason}"))
+        for view, value in _walk(txn, db, f"the messages {where}", index, scan):
+            scan.tick()
+            report.delivery_entries += 1
+            try:
+                check(bytes(view), bytes(value))
+            except (CorruptRecord, ValueError, IndexError) as error:
+                reason = error.reason if isinstance(error, CorruptRecord) else str(error)
+                scan.add(Damage(index, "delivery", None, bytes(view), f"message {where}: {reason}"))
 
     return check_all
 
@@ -443,17 +527,16 @@ def _quarantine_lister(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lm
     report = scan.report
 
     def check(txn: lmdb.Transaction) -> None:
-        with txn.cursor(db=dbs.quarantine) as cursor:
-            for view, value in cursor:
-                scan.tick()
-                try:
-                    item = decode_quarantined(view, value)
-                except ValueError as error:
-                    scan.add(Damage(index, "quarantine", None, _number(view), str(error)))
-                    continue
-                report.quarantined += 1
-                if len(report.quarantine) < scan.max_damage:
-                    report.quarantine.append((index, item))
+        for view, value in _walk(txn, dbs.quarantine, "the quarantine", index, scan):
+            scan.tick()
+            try:
+                item = decode_quarantined(view, value)
+            except ValueError as error:
+                scan.add(Damage(index, "quarantine", None, _number(view), str(error)))
+                continue
+            report.quarantined += 1
+            if len(report.quarantine) < scan.max_damage:
+                report.quarantine.append((index, item))
 
     return check
 
