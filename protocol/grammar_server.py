@@ -184,11 +184,19 @@ def _client_list(name: str, request: Request) -> Command:
     return ClientList()
 
 
+MAX_ADDRESS = 128  # longer than any ip:port; a longer argument is cut (one byte over) before decoding
+
+
+def _address(token: bytes) -> str:
+    """CLIENT KILL's ip:port; a longer token still matches no connection, decoded cheaply."""
+    return token[: MAX_ADDRESS + 1].decode("utf-8", "replace")
+
+
 @_parser(_SUB, "client|kill")
 def _client_kill(name: str, request: Request) -> Command:
     args = request.args
     if len(args) == 3:
-        return ClientKill(addr=args[2].decode("utf-8", "replace"), old_form=True)
+        return ClientKill(addr=_address(args[2]), old_form=True)
     if len(args) == 4:
         word = keyword(args[2])
         if word == "id":
@@ -197,7 +205,7 @@ def _client_kill(name: str, request: Request) -> Command:
                 raise errors.not_integer()
             return ClientKill(client_id=client_id)
         if word == "addr":
-            return ClientKill(addr=args[3].decode("utf-8", "replace"))
+            return ClientKill(addr=_address(args[3]))
     raise errors.syntax_error()
 
 
