@@ -59,6 +59,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     verify = commands.add_parser("verify", help="check every record, index entry and journal entry")
     verify.add_argument("--data-dir", metavar="DIR", required=True, help="a data dir or a snapshot")
+    verify.add_argument(
+        "--clear-quarantine", action="store_true",
+        help="after the check, forget the items the server set aside (the server must be stopped)",
+    )
     verify.set_defaults(run=_verify)
 
 
@@ -147,7 +151,18 @@ def _verify(args: argparse.Namespace) -> int:
     path = Path(args.data_dir)
     if (path / SNAPSHOT_MANIFEST).exists():
         _check_files(path)
-    return 0 if _scan(path, "verify").ok else 1
+    ok = _scan(path, "verify").ok
+    if args.clear_quarantine:
+        with Store.open(path) as store:  # holds the data dir lock: refused while a server runs
+            cleared = sum(_one(shard.write_batch([lambda txn: txn.delivery.clear_quarantine()])) for shard in store.shards)
+        log.info("verify.quarantine_cleared", path=str(path), items=cleared)
+    return 0 if ok else 1
+
+
+def _one(outcomes: list[Any]) -> Any:
+    if isinstance(outcomes[0], Exception):
+        raise outcomes[0]
+    return outcomes[0]
 
 
 def _check_files(snapshot: Path) -> SnapshotInfo:

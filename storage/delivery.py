@@ -343,6 +343,13 @@ class DeliveryTxn:
         except lmdb.Error as error:
             raise self._failure(error) from error
 
+    def clear_quarantine(self) -> int:
+        """Forget every quarantined item (a person has looked); how many there were."""
+        count = self.count_quarantined()
+        if count:
+            self._write(lambda: self._txn.drop(self._dbs.quarantine, delete=False))
+        return count
+
     def count_quarantined(self, namespace: str | None = None) -> int:
         """How many items the quarantine holds (O(1)), or with ``namespace``, how many of its own."""
         if self._dbs.quarantine is None:

@@ -230,3 +230,102 @@ async def test_a_damaged_message_in_flight_is_quarantined_when_its_lease_ends(tm
     (event,) = events(logs, "storage.quarantined")
     assert (event["area"], event["ns"], event["key"]) == ("in flight", "jobs", "a-bad")
     assert events(logs, "reaper.failed") == []
+
+
+# -- D16: damage to LMDB's own pages: seen by mi verify, and before serving after a crash ------
+
+
+def many_keys(data_dir: Path) -> None:
+    """Enough records for a tree with branch pages (ns 'big'), then a clean close."""
+    with Store.open(data_dir, shards=1) as store:
+        for start in range(0, 3000, 500):
+            store.shards[0].write_batch(
+                [lambda txn, i=i: txn.put("big", f"key{i:06d}".encode(), b"v" * 100, 0) for i in range(start, start + 500)]
+            )
+
+
+def damage_newest_branch_page(data_dir: Path, how: str) -> None:
+    """Damage the middle child of the newest branch page: ``"key"`` flips its separator key (lookups
+    go astray, scans do not), ``"child"`` makes the child it points to claim to be a branch page
+    (LMDB asserts, and aborts, on the way)."""
+    file = data_dir / shard_dir_name(0) / "data.mdb"
+    data = bytearray(file.read_bytes())
+    page_size = 4096
+    branches = [p for p in range(2, len(data) // page_size) if int.from_bytes(data[p * page_size + 10 : p * page_size + 12], "little") & 1]
+    page = branches[-1] * page_size
+    lower = int.from_bytes(data[page + 12 : page + 14], "little")
+    offsets = [int.from_bytes(data[page + 16 + 2 * i : page + 18 + 2 * i], "little") for i in range((lower - 16) // 2)]
+    node = page + offsets[len(offsets) // 2]
+    if how == "key":
+        data[node + 8] ^= 0x7F  # the first byte of the separator key
+    else:
+        child = int.from_bytes(data[node : node + 4], "little")
+        data[child * page_size + 10 : child * page_size + 12] = (1).to_bytes(2, "little")
+    file.write_bytes(bytes(data))
+
+
+def crash_marker_gone(data_dir: Path) -> None:
+    """As a kill -9 or a power cut leaves the data dir: no clean-shutdown marker."""
+    (data_dir / "clean-shutdown").unlink()
+
+
+def mi(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mi.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("how", ["key", "child"])
+def test_verify_reports_damaged_tree_structure_and_never_dies_of_it(tmp_path, how):
+    """A misrouting branch key, or a page LMDB asserts on (SIGABRT before), is reported as damage
+    to the shard's structure: mi verify exits 1 with the damage logged."""
+    data_dir = tmp_path / "data"
+    many_keys(data_dir)
+    assert verify_data_dir(data_dir).ok
+    damage_newest_branch_page(data_dir, how)
+    done = mi("verify", "--data-dir", str(data_dir))
+    assert done.returncode == 1, done.stderr[-500:]
+    report = verify_data_dir(data_dir)
+    assert not report.ok
+    problems = " ".join(d.problem for d in report.damage if d.area == "shard")
+    assert ("a lookup does not" in problems) if how == "key" else ("LMDB abort (SIGABRT" in problems)
+
+
+@pytest.mark.parametrize("how", ["key", "child"])
+def test_after_a_crash_the_server_checks_the_structure_and_refuses_damage_in_one_line(tmp_path, how):
+    """No clean-shutdown marker: startup scans the shards, and damaged structure stops it with one
+    line naming mi verify and mi restore, not a traceback and not wrong answers."""
+    data_dir = tmp_path / "data"
+    many_keys(data_dir)
+    damage_newest_branch_page(data_dir, how)
+    crash_marker_gone(data_dir)
+    done = mi("serve", "--data-dir", str(data_dir), "--port", "0", "--log-format", "json")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if '"server.failed"' in line]
+    assert "is damaged" in line and "mi verify --data-dir" in line and "mi restore" in line
+
+
+def test_a_clean_shutdown_skips_the_check_and_a_crash_runs_it(tmp_path):
+    """The marker is there only while no store has the dir open, so a kill leaves it missing."""
+    data_dir = tmp_path / "data"
+    many_keys(data_dir)
+    with Store.open(data_dir) as store:
+        assert not store.checked_at_open
+        assert not (data_dir / "clean-shutdown").exists(), "in use: a crash now finds no marker"
+    crash_marker_gone(data_dir)
+    with Store.open(data_dir) as store:
+        assert (store.checked_at_open, store.damaged_at_open) == (True, 0)
+
+
+def test_verify_clear_quarantine_forgets_what_was_set_aside(tmp_path):
+    """An operator who has looked clears the quarantine with the server stopped."""
+    data_dir = tmp_path / "data"
+    offline(data_dir, stored("jobs", b"k", b"v", 1))
+    offline(data_dir, lambda txn: txn.delivery.quarantine("due", "jobs", b"k", b"raw", "CRC mismatch", PAST))
+    listed = mi("verify", "--data-dir", str(data_dir))
+    assert listed.returncode == 0 and '"verify.quarantined"' in listed.stdout and "CRC mismatch" in listed.stdout
+    cleared = mi("verify", "--data-dir", str(data_dir), "--clear-quarantine")
+    assert cleared.returncode == 0 and '"items": 1' in cleared.stdout
+    assert verify_data_dir(data_dir).quarantined == 0
