@@ -222,11 +222,18 @@ class Session:
                 reply = await self._run(request, pending, heavy)
             except Exception as error:  # one bad command never ends the connection
                 reply = as_command_error(error)
-            replies.append((reply, self.resp, request, started, clock()))
             if not pending:  # no write waits for its commit: what is here can be encoded now
-                await self._encode(replies, out)
+                if replies:
+                    replies.append((reply, self.resp, request, started, clock()))
+                    await self._encode(replies, out)
+                else:  # the common case (a read, nothing deferred before it), without an await
+                    usec = (clock() - started) // 1000
+                    self._count(request, usec, usec, reply)
+                    encode_into(out, reply, self.resp)
                 if len(out) > limit:
                     return out
+            else:
+                replies.append((reply, self.resp, request, started, clock()))
         await self._encode(replies, out)
         return out
 
