@@ -7,6 +7,8 @@ have left it), then serves it over TCP.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import lmdb
@@ -33,7 +35,7 @@ PAST = 1_000  # a deadline long gone (unix ms)
 
 def delivering(tmp_path: Path, **namespaces: NamespaceSettings):
     config = make_config(tmp_path / "data", shards=1)
-    return evolve(config, namespaces={name.replace("_", "-"): s for name, s in namespaces.items()})
+    return evolve(config, namespaces=namespaces)
 
 
 async def serve(config, script, now_ms=wall_clock_ms):
@@ -269,10 +271,7 @@ def crash_marker_gone(data_dir: Path) -> None:
     (data_dir / "clean-shutdown").unlink()
 
 
-def mi(*args: str):
-    import subprocess
-    import sys
-
+def mi(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mi.cli", *args], capture_output=True, text=True, timeout=120)
 
 
