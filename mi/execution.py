@@ -149,6 +149,14 @@ class UnitRunner:
         with ExitStack() as stack:  # no await from the gate to the last begin: one instant
             yield [stack.enter_context(shard.read()) for shard in self.state.store.shards]
 
+    async def read_on_thread(self, body: Callable[[Keyspace], Any], default_ns: str) -> Any:
+        """Run a long read-only ``body`` (an MGET of 100k keys) on a worker thread, over every
+        shard at one instant, so other clients are served meanwhile."""
+        now = self.state.now_ms()
+        async with self.reading_every_shard() as txns:
+            keyspace = Keyspace(dict(enumerate(txns)), None, len(txns), now, default_ns)
+            return await trio.to_thread.run_sync(body, keyspace)
+
     def count_elsewhere(self, ns: str, skip: set[int]) -> int:
         """Records of ``ns`` on the shards not in ``skip``, as last committed (any thread)."""
         total = 0

@@ -23,7 +23,7 @@ from mi.logs import get_logger
 from mi.ratelimit import Limit
 from mi.watches import touched_by
 from protocol import errors
-from protocol.commands import Quit
+from protocol.commands import Keyed, Quit
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
 from protocol.grammar import parse_command
@@ -42,6 +42,8 @@ RECEIVE_SIZE = 64 * 1024
 # A batch that completed a request this big is parsed on a worker thread: checking a 16 MiB JSON
 # value takes long enough to be felt by every other client (json.loads itself holds the GIL).
 HEAVY_BATCH = 1024 * 1024
+# A read of more keys than this runs on a worker thread (about 10 us a key on the event loop).
+LONG_READ_KEYS = 1000
 DEFAULT_NAMESPACE = "default"
 
 
@@ -290,6 +292,8 @@ class Session:
             await write.outcome()
         pending.clear()
         if kind is Kind.READ:  # the common case, kept short: errors are raised to _execute
+            if isinstance(command, Keyed) and len(command.keys) > LONG_READ_KEYS:
+                return await units.read_on_thread(lambda keyspace: entry.handler(keyspace, command), self.current_namespace)
             await units.gate.wait_open()
             keyspace = Keyspace.reading(self.server.store.shards, self.server.now_ms(), self.current_namespace)
             try:

@@ -10,7 +10,7 @@ import trio
 
 from protocol.replies import SimpleString
 from storage import shard_index
-from support import RawClient, as_map, canary
+from support import RawClient, ServerOnPort, ThreadedRedis, as_map, canary
 
 SHARDS = 4  # make_config's count
 
@@ -95,3 +95,20 @@ async def test_a_backtracking_pattern_neither_stalls_nor_misses(port, raw):
             cursor, keys = await raw.command("SCAN", "0", "MATCH", "*a*a*a*a*a*a*a*b", "COUNT", "1000", "FROM", "glob")
             assert (cursor, keys) == (b"0", [b"a" * 399 + b"b"])
     assert watch.worst < 1.0
+
+
+async def test_an_mget_of_a_hundred_thousand_keys_stalls_no_one(tmp_path):
+    """A read of 100k keys runs beside the other clients (it held the event loop for a second).
+    The server is a process of its own, so the canary measures its stall, not this test's."""
+    server = ServerOnPort(tmp_path / "data")
+    try:
+        client = ThreadedRedis(server.port)
+        keys = [f"k{i}" for i in range(100_000)]
+        await client.execute_command("MSET", *[part for key in keys[::2] for part in (key, "v")])
+        async with canary(server.port) as watch:
+            values = await client.execute_command("MGET", *keys)
+        assert values == [b"v", None] * 50_000
+        assert watch.worst < 0.5
+        client.client.close()
+    finally:
+        server.stop()
