@@ -73,6 +73,8 @@ class Server:
         store = await trio.to_thread.run_sync(partial(open_store, self.config))
         if store.recovered_intents:
             log.warning("storage.recovered", cross_shard_transactions=store.recovered_intents)
+        if store.checked_at_open:  # the last shutdown was not clean: every shard was scanned first
+            log.warning("storage.checked_after_unclean_shutdown", damaged_records=store.damaged_at_open)
         try:
             async with trio.open_nursery() as storage_nursery:
                 writers = [ShardWriter(shard, self.config.storage.write_batch_size) for shard in store.shards]

@@ -321,7 +321,17 @@ def _info_stats(session: Session) -> dict[str, Any]:
         "rejected_rate_limit": server.rate_limits.rejected,
         "auth_failures": server.auth.failures_total,
         "slowlog_len": len(server.metrics.slowlog),
+        "quarantined": _quarantined(session),
     }
+
+
+def _quarantined(session: Session) -> int:
+    """Damaged items set aside, on every shard (docs/reliability.md: Quarantine)."""
+    total = 0
+    for shard in session.server.store.shards:
+        with shard.read() as txn:
+            total += txn.delivery.count_quarantined()
+    return total
 
 
 _INFO_SECTIONS = {

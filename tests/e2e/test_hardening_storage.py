@@ -198,12 +198,14 @@ async def test_a_damaged_due_message_is_quarantined_and_take_returns_the_good_on
 
     async def script(client, server):
         first, again = await take(client, "jobs"), await take(client, "jobs")
-        return [m[b"value"] for m in first], again, await info(client, "jobs")
+        stats = (await client.command("INFO", "stats")).decode()
+        return [m[b"value"] for m in first], again, await info(client, "jobs"), stats
 
     with capture_logs() as logs:
-        first, again, status = await serve(config, script)
+        first, again, status, stats = await serve(config, script)
     assert (first, again) == ([b"fine"], [])
     assert (status[b"due"], status[b"in_flight"], status[b"quarantined"]) == (0, 1, 1)
+    assert "quarantined:1" in stats.splitlines()
     (event,) = events(logs, "storage.quarantined")
     assert (event["area"], event["ns"], event["key"]) == ("due", "jobs", "a-bad")
     report = verify_data_dir(data_dir)
@@ -328,3 +330,20 @@ def test_verify_clear_quarantine_forgets_what_was_set_aside(tmp_path):
     cleared = mi("verify", "--data-dir", str(data_dir), "--clear-quarantine")
     assert cleared.returncode == 0 and '"items": 1' in cleared.stdout
     assert verify_data_dir(data_dir).quarantined == 0
+
+
+async def test_a_server_after_a_crash_logs_the_check_it_ran(tmp_path):
+    """Started on a data dir the last server did not close, the server says it scanned it first."""
+    data_dir = tmp_path / "data"
+    many_keys(data_dir)
+    crash_marker_gone(data_dir)
+
+    async def script(client, server):
+        return await client.command("GET", "key000042", "FROM", "big")
+
+    with capture_logs() as logs:
+        value = await serve(make_config(data_dir, shards=1), script)
+    assert value == b"v" * 100
+    (event,) = events(logs, "storage.checked_after_unclean_shutdown")
+    assert event["damaged_records"] == 0
+    assert (data_dir / "clean-shutdown").exists(), "a graceful stop marks the data dir clean again"
