@@ -6,11 +6,10 @@ the journal's CRCs, the cross-shard intents, and the messages due or in flight. 
 becomes a ``Damage`` naming the shard, namespace and key; nothing is repaired. Items the server set
 aside (``storage.quarantine``) are listed apart: they are damage already dealt with, not damage.
 
-Each database is walked with structure checks too: keys strictly increasing, each key found again
-by a lookup from the root (a damaged branch page misroutes lookups while a scan still sees every
-leaf: GET would answer nil for a key that exists), and as many entries as the database counts. Each
-shard is scanned in a child process (``storage.verify_child``), so an LMDB assertion that aborts on
-a damaged tree is reported as damage to that shard instead of killing the caller.
+Each database is walked with structure checks too (``storage.verify_checks`` holds the checks and
+the report). Each shard is scanned in a child process (``storage.verify_child``), so an LMDB
+assertion that aborts on a damaged tree is reported as damage to that shard instead of killing
+the caller.
 
 A live data dir (with ``lock.mdb``) is read beside its server through LMDB's lock file; a snapshot
 has no lock file and is opened without one. Each cross-check (record -> index entry, index entry ->
@@ -21,22 +20,15 @@ environment per path per process.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import lmdb
-from attrs import Factory, define, field, frozen
 
-from storage.changes import decode_intent
-from storage.errors import CorruptRecord, DataDirError
-from storage.expiry import decode_index_key, encode_index_key
-from storage.journal import JournalDamaged, decode_entry, entry_seq
+from storage.errors import DataDirError
 from storage.manifest import read_manifest
-from storage.delivery import check_due_entry, decode_inflight
-from storage.quarantine import Quarantined, decode_quarantined
 from storage.names import (
     DUE_DB,
     EXPIRY_DB,
@@ -49,9 +41,10 @@ from storage.names import (
     db_name,
     namespace_of,
 )
-from storage.records import decode_record
+from storage.quarantine import Quarantined
 from storage.shard import DEFAULT_MAX_NAMESPACES, DEFAULT_MAX_READERS
 from storage.store import shard_dir_name
+from storage.verify_checks import PROGRESS_STEP, Damage, Databases, Progress, Scan, VerifyReport, shard_checks
 from storage.verify_child import run_shard_scan
 
 __all__ = [
@@ -66,123 +59,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_DAMAGE = 1000  # Damage items kept in a report; more are counted, not kept
-PROGRESS_STEP = 1000  # entries scanned between progress calls
-
-Progress = Callable[[int], None]
-
-_KEY_LABELS = {"journal": "seq", "intent": "intent"}
 # The counts of a report that a shard's scan adds to.
 COUNTS = ("records", "expiring", "journal_entries", "pending_intents", "delivery_entries", "quarantined")
-_JOURNAL_PREFIX_RE = re.compile(r"^journal entry (?:\d+ )?")
-
-
-@frozen
-class Damage:
-    """One damaged item. ``key``: the record key, or a journal/intent number as ASCII, or None."""
-
-    shard: int
-    area: str  # "record" | "expiry" | "journal" | "intent" | "delivery" | "shard"
-    namespace: str | None
-    key: bytes | None
-    problem: str
-
-    def describe(self) -> str:
-        """One line for a person, e.g. ``shard 1, namespace 'orders', key 'k1': record CRC mismatch``."""
-        parts = [f"shard {self.shard}"]
-        if self.namespace is not None:
-            parts.append(f"namespace {self.namespace!r}")
-        if self.key is not None:
-            label = _KEY_LABELS.get(self.area, "key")
-            text = self.key.decode("utf-8", "backslashreplace")
-            parts.append(f"{label} {text}" if text.isdigit() and label != "key" else f"{label} {text!r}")
-        return f"{', '.join(parts)}: {self.problem}"
-
-
-@define
-class VerifyReport:
-    """What a scan found. ``damaged`` counts every problem; ``damage`` keeps the first ones."""
-
-    shards: int = 0
-    namespaces: int = 0
-    records: int = 0
-    expiring: int = 0  # intact records with a deadline
-    journal_entries: int = 0
-    pending_intents: int = 0  # intact cross-shard intents, finished at the next server start
-    delivery_entries: int = 0  # messages due or in flight (storage.delivery)
-    quarantined: int = 0  # items set aside by the server (storage.quarantine): not damage
-    damaged: int = 0
-    damage: list[Damage] = Factory(list)
-    quarantine: list[tuple[int, Quarantined]] = Factory(list)  # (shard, item): the first ones
-
-    @property
-    def ok(self) -> bool:
-        return self.damaged == 0
-
-    @property
-    def truncated(self) -> bool:
-        """True if more damage was found than ``damage`` holds."""
-        return self.damaged > len(self.damage)
-
-    def summary(self) -> dict[str, Any]:
-        """The counts, JSON-ready."""
-        return {
-            "shards": self.shards,
-            "namespaces": self.namespaces,
-            "records": self.records,
-            "expiring": self.expiring,
-            "journal_entries": self.journal_entries,
-            "pending_intents": self.pending_intents,
-            "delivery_entries": self.delivery_entries,
-            "quarantined": self.quarantined,
-            "damaged": self.damaged,
-        }
-
-
-@define
-class _Databases:
-    """The handles of one shard's scanned databases (None: not there, so empty)."""
-
-    namespaces: dict[str, Any]
-    expiry: Any
-    journal: Any
-    intents: Any
-    due: Any
-    inflight: Any
-    quarantine: Any
-    strays: list[bytes]  # main-DB keys that are neither a namespace nor an internal database
-
-    def all(self) -> list[Any]:
-        handles = [
-            *self.namespaces.values(), self.expiry, self.journal, self.intents, self.due, self.inflight,
-            self.quarantine,
-        ]
-        return [db for db in handles if db is not None]
-
-
-@define
-class _Scan:
-    """The state of one verify run: the report being filled and the progress not yet reported."""
-
-    report: VerifyReport
-    progress: Progress | None
-    max_damage: int
-    namespaces: set[str] = field(factory=set)
-    pending: int = 0
-
-    def add(self, damage: Damage) -> None:
-        self.report.damaged += 1
-        if len(self.report.damage) < self.max_damage:
-            self.report.damage.append(damage)
-
-    def tick(self) -> None:
-        self.pending += 1
-        if self.pending >= PROGRESS_STEP:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending and self.progress is not None:
-            self.progress(self.pending)
-        self.pending = 0
 
 
 def verify_data_dir(
@@ -198,7 +76,7 @@ def verify_data_dir(
     """
     path = Path(path)
     manifest = _manifest(path)
-    scan = _Scan(VerifyReport(), progress, max_damage)
+    scan = Scan(VerifyReport(), progress, max_damage)
     for index in range(manifest.shards):
         scan.report.shards += 1
         if isolated:
@@ -214,7 +92,7 @@ def verify_data_dir(
 
 def shard_result(shard_dir: Path, index: int, max_damage: int, progress: Progress | None) -> dict[str, Any]:
     """One shard's scan, JSON-ready (what ``storage.verify_child`` sends back)."""
-    scan = _Scan(VerifyReport(), progress, max_damage)
+    scan = Scan(VerifyReport(), progress, max_damage)
     _verify_shard(shard_dir, index, scan)
     report = scan.report
     return {
@@ -228,7 +106,7 @@ def shard_result(shard_dir: Path, index: int, max_damage: int, progress: Progres
     }
 
 
-def _verify_shard_in_child(shard_dir: Path, index: int, scan: _Scan) -> None:
+def _verify_shard_in_child(shard_dir: Path, index: int, scan: Scan) -> None:
     outcome = run_shard_scan(shard_dir, index, scan.max_damage, scan.progress)
     if outcome.result is not None:
         result, report = outcome.result, scan.report
@@ -291,7 +169,7 @@ class _Unopenable(Exception):
 
 
 @contextmanager
-def _opened(shard_dir: Path) -> Iterator[tuple[lmdb.Environment, _Databases]]:
+def _opened(shard_dir: Path) -> Iterator[tuple[lmdb.Environment, Databases]]:
     """The shard's environment, read-only, with its databases open; closed on exit."""
     if not (shard_dir / "data.mdb").is_file():
         what = "is missing" if not shard_dir.exists() else "has no data.mdb"
@@ -338,10 +216,10 @@ def _open_env(shard_dir: Path) -> tuple[lmdb.Environment, list[bytes]]:
         max_dbs = len(names) + INTERNAL_DB_COUNT
 
 
-def _open_databases(env: lmdb.Environment, names: list[bytes]) -> _Databases:
+def _open_databases(env: lmdb.Environment, names: list[bytes]) -> Databases:
     # Read-only: each handle is opened on its own, outside any transaction we hold.
     namespaces = sorted({ns for ns in map(namespace_of, names) if ns is not None})
-    return _Databases(
+    return Databases(
         {ns: env.open_db(db_name(ns), create=False) for ns in namespaces},
         *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB, DUE_DB, INFLIGHT_DB, QUARANTINE_DB)),
         [name for name in names if namespace_of(name) is None and name.removesuffix(b"\0") not in INTERNAL_DBS],
@@ -355,28 +233,13 @@ def _optional_db(env: lmdb.Environment, name: bytes) -> Any:
         return None
 
 
-def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
+def _verify_shard(shard_dir: Path, index: int, scan: Scan) -> None:
     try:
         with _opened(shard_dir) as (env, dbs):
             scan.namespaces.update(dbs.namespaces)
             for name in dbs.strays:  # mi never writes there: another program did, or damage
                 scan.add(Damage(index, "shard", None, name, "unexpected entry in the main database"))
-            steps: list[tuple[str, Callable[[lmdb.Transaction], None]]] = [
-                (f"namespace {ns!r}", _record_checker(index, ns, dbs, scan)) for ns in dbs.namespaces
-            ]
-            if dbs.expiry is not None:
-                steps.append(("the expiry index", _expiry_checker(index, dbs, scan)))
-            if dbs.journal is not None:
-                steps.append(("the journal", _journal_checker(index, dbs, scan)))
-            if dbs.intents is not None:
-                steps.append(("the intents", _intent_checker(index, dbs, scan)))
-            if dbs.due is not None:
-                steps.append(("the due queue", _delivery_checker(index, dbs.due, "due", check_due_entry, scan)))
-            if dbs.inflight is not None:
-                steps.append(("the messages in flight", _delivery_checker(index, dbs.inflight, "in flight", decode_inflight, scan)))
-            if dbs.quarantine is not None:
-                steps.append(("the quarantine", _quarantine_lister(index, dbs, scan)))
-            for what, check in steps:
+            for what, check in shard_checks(index, dbs, scan):
                 try:
                     with env.begin(buffers=True) as txn:
                         check(txn)
@@ -390,158 +253,3 @@ def _verify_shard(shard_dir: Path, index: int, scan: _Scan) -> None:
         scan.add(Damage(index, "shard", None, None, f"cannot read {shard_dir}: {error}"))
 
 
-def _walk(txn: lmdb.Transaction, db: Any, what: str, index: int, scan: _Scan) -> Iterator[tuple[bytes, Any]]:
-    """Every entry of ``db`` in key order, its tree's structure checked on the way: keys strictly
-    increasing, each found again by a lookup from the root, as many as the database counts."""
-    previous: bytes | None = None
-    walked = 0
-    with txn.cursor(db=db) as cursor:
-        for view, value in cursor:
-            key = bytes(view)
-            walked += 1
-            if previous is not None and key <= previous:
-                problem = f"{what}: key out of order after {previous!r} (a damaged page)"
-                scan.add(Damage(index, "shard", None, key, problem))
-            elif txn.get(key, db=db) is None:
-                problem = f"{what}: a scan finds this key but a lookup does not (a damaged branch page)"
-                scan.add(Damage(index, "shard", None, key, problem))
-            previous = key
-            yield key, value
-    counted = txn.stat(db)["entries"]
-    if walked != counted:
-        problem = f"{what}: a scan finds {walked} entries but the database counts {counted} (a damaged page)"
-        scan.add(Damage(index, "shard", None, None, problem))
-
-
-def _record_checker(index: int, ns: str, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
-    """Every record's CRC and payload, and the index entry of every record with a deadline."""
-    report = scan.report
-
-    def check(txn: lmdb.Transaction) -> None:
-        for view, data in _walk(txn, dbs.namespaces[ns], f"namespace {ns!r}", index, scan):
-            scan.tick()
-            report.records += 1
-            key = bytes(view)
-            try:
-                record = decode_record(key, data, namespace=ns)
-            except CorruptRecord as error:
-                scan.add(Damage(index, "record", ns, key, f"record {error.reason}"))
-                continue
-            if record.expires_at == 0:
-                continue
-            report.expiring += 1
-            index_key = encode_index_key(record.expires_at, ns, key)
-            if dbs.expiry is None or txn.get(index_key, db=dbs.expiry) is None:
-                problem = f"record expiring at {record.expires_at} has no expiry index entry"
-                scan.add(Damage(index, "expiry", ns, key, problem))
-
-    return check
-
-
-def _expiry_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
-    """Every index entry names an existing record of its namespace with the same deadline."""
-
-    def check(txn: lmdb.Transaction) -> None:
-        for view, _value in _walk(txn, dbs.expiry, "the expiry index", index, scan):
-            scan.tick()
-            try:
-                deadline, ns, key = decode_index_key(view)
-            except ValueError as error:  # UnicodeDecodeError included
-                problem = f"malformed expiry index key: {error}"
-                scan.add(Damage(index, "expiry", None, bytes(view), problem))
-                continue
-            db = dbs.namespaces.get(ns)
-            data = None if db is None else txn.get(key, db=db)
-            if data is None:
-                scan.add(Damage(index, "expiry", ns, key, "expiry index entry without a record"))
-                continue
-            try:
-                record = decode_record(key, data, namespace=ns)
-            except CorruptRecord:
-                continue  # reported with the record
-            if record.expires_at != deadline:
-                problem = (
-                    f"expiry index entry for deadline {deadline}, but the record expires at"
-                    f" {record.expires_at or 'never'}"
-                )
-                scan.add(Damage(index, "expiry", ns, key, problem))
-
-    return check
-
-
-def _journal_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
-    """Every entry's CRC and layout (LMDB keeps them in sequence order: the key is the number)."""
-    report = scan.report
-
-    def check(txn: lmdb.Transaction) -> None:
-        for view, value in _walk(txn, dbs.journal, "the journal", index, scan):
-            scan.tick()
-            report.journal_entries += 1
-            try:
-                decode_entry(view, value)
-            except JournalDamaged as error:
-                problem = "journal entry " + _JOURNAL_PREFIX_RE.sub("", str(error))
-                scan.add(Damage(index, "journal", None, _number(view), problem))
-
-    return check
-
-
-def _intent_checker(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
-    """Every intent decodes; intact ones are pending work, not damage."""
-    report = scan.report
-
-    def check(txn: lmdb.Transaction) -> None:
-        for view, value in _walk(txn, dbs.intents, "the intents", index, scan):
-            scan.tick()
-            try:
-                decode_intent(bytes(value))
-            except ValueError as error:
-                scan.add(Damage(index, "intent", None, _number(view), str(error)))
-                continue
-            report.pending_intents += 1
-
-    return check
-
-
-def _delivery_checker(
-    index: int, db: Any, where: str, check: Callable[[bytes, bytes], Any], scan: _Scan
-) -> Callable[[lmdb.Transaction], None]:
-    """Every message in the due queue or in flight is intact (CRC and record)."""
-    report = scan.report
-
-    def check_all(txn: lmdb.Transaction) -> None:
-        for view, value in _walk(txn, db, f"the messages {where}", index, scan):
-            scan.tick()
-            report.delivery_entries += 1
-            try:
-                check(bytes(view), bytes(value))
-            except (CorruptRecord, ValueError, IndexError) as error:
-                reason = error.reason if isinstance(error, CorruptRecord) else str(error)
-                scan.add(Damage(index, "delivery", None, bytes(view), f"message {where}: {reason}"))
-
-    return check_all
-
-
-def _quarantine_lister(index: int, dbs: _Databases, scan: _Scan) -> Callable[[lmdb.Transaction], None]:
-    """Every item the server set aside, listed (an undecodable one is damage)."""
-    report = scan.report
-
-    def check(txn: lmdb.Transaction) -> None:
-        for view, value in _walk(txn, dbs.quarantine, "the quarantine", index, scan):
-            scan.tick()
-            try:
-                item = decode_quarantined(view, value)
-            except ValueError as error:
-                scan.add(Damage(index, "quarantine", None, _number(view), str(error)))
-                continue
-            report.quarantined += 1
-            if len(report.quarantine) < scan.max_damage:
-                report.quarantine.append((index, item))
-
-    return check
-
-
-def _number(view: bytes | memoryview) -> bytes:
-    """A u64 key as ASCII digits; any other key as its bytes."""
-    key = bytes(view)
-    return str(entry_seq(key)).encode("ascii") if len(key) == 8 else key
