@@ -93,11 +93,12 @@ class Monitors:
                 backlog.add(line)
 
     async def serve(self, session: Session) -> None:
-        """Stream lines to ``session`` until it goes away, falls too far behind, or the server
-        stops."""
+        """Stream lines to ``session`` until it goes away (``trio.BrokenResourceError``: the
+        connection closes), falls too far behind, or the server stops."""
         backlog = self._backlogs[session.client_id] = _Backlog(
             session, session.server.config.limits.max_monitor_buffer
         )
+        started = time.perf_counter_ns()
         try:
             await session.send_timed(b"+OK\r\n")
             while not session.server.terminating:
@@ -107,3 +108,4 @@ class Monitors:
                     await session.send_timed(backlog.take())
         finally:
             del self._backlogs[session.client_id]
+            session.waited_ns += time.perf_counter_ns() - started  # streaming is waiting: never slow

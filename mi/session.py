@@ -54,6 +54,7 @@ class Session:
     client_id: int
     peer: str
     resp: int = 2
+    typed_resp2: bool = False  # CLIENT TYPED ON: RESP2 reads of stored values keep their types
     current_namespace: str = DEFAULT_NAMESPACE
     client_name: bytes | None = None
     library: dict[str, str] = field(factory=dict)
@@ -66,10 +67,27 @@ class Session:
     parser: RequestParser | None = None
     idle_since: float | None = None  # trio time: waiting for a request since
     sending_since: float | None = None  # trio time: sending replies since
-    waiting_in_take: bool = False  # TAKE ... BLOCK is waiting for a message: nothing is in flight
+    # Of the command running now: time spent waiting rather than working (a TAKE ... BLOCK's wait for
+    # a message, a MONITOR's stream), left out of its time as Redis leaves a blocked command's wait.
+    waited_ns: int = 0
+    _waiting_since: int | None = None  # perf_counter_ns: TAKE ... BLOCK is waiting since
     _dropped_for: str | None = None  # why the server ended the connection (a timeout, a limit)
     _watchdog: trio.CancelScope | None = None
     _closing: bool = False
+
+    @property
+    def waiting_in_take(self) -> bool:
+        """TAKE ... BLOCK is waiting for a message: nothing is in flight (CLIENT KILL may end it)."""
+        return self._waiting_since is not None
+
+    @waiting_in_take.setter
+    def waiting_in_take(self, waiting: bool) -> None:
+        now = time.perf_counter_ns()
+        if waiting:
+            self._waiting_since = now
+        elif self._waiting_since is not None:
+            self.waited_ns += now - self._waiting_since
+            self._waiting_since = None
 
     def namespace(self, explicit: str | None) -> str:
         return explicit if explicit is not None else self.current_namespace
@@ -211,7 +229,7 @@ class Session:
         ``limit`` bytes the rest is not run (the caller closes the connection), so 300 pipelined
         GETs of 16 MiB hold about ``limit``, not 4.8 GB. Replies are encoded as soon as every
         write before them has committed (reads wait for that anyway), so the check is exact."""
-        replies: list[tuple[Any, int, Request, int, int]] = []
+        replies: list[tuple[Any, int, bool, Request, int, int]] = []
         pending: list[Committing] = []
         out = bytearray()
         clock = time.perf_counter_ns
@@ -222,45 +240,51 @@ class Session:
             started = clock()
             try:
                 reply = await self._run(request, pending, heavy)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                raise  # the client went away (a MONITOR's): the connection closes, nothing failed
             except Exception as error:  # one bad command never ends the connection
                 reply = as_command_error(error)
+            if self.waited_ns:  # a blocked wait is not the command's time
+                started += self.waited_ns
+                self.waited_ns = 0
             if not pending:  # no write waits for its commit: what is here can be encoded now
                 if replies:
-                    replies.append((reply, self.resp, request, started, clock()))
+                    replies.append((reply, self.resp, self.typed_resp2, request, started, clock()))
                     await self._encode(replies, out)
                 else:  # the common case (a read, nothing deferred before it), without an await
                     usec = (clock() - started) // 1000
                     self._count(request, usec, usec, reply)
-                    encode_into(out, reply, self.resp)
+                    encode_into(out, reply, self.resp, self.typed_resp2)
                 if len(out) > limit:
                     return out
             else:
-                replies.append((reply, self.resp, request, started, clock()))
+                replies.append((reply, self.resp, self.typed_resp2, request, started, clock()))
         await self._encode(replies, out)
         return out
 
-    async def _encode(self, replies: list[tuple[Any, int, Request, int, int]], out: bytearray) -> None:
+    async def _encode(self, replies: list[tuple[Any, int, bool, Request, int, int]], out: bytearray) -> None:
         """Append ``replies`` to ``out`` (waiting for the commits of writes), counting each; empties
         ``replies``."""
         clock = time.perf_counter_ns
-        for reply, resp, request, started, ran in replies:
+        for reply, resp, typed, request, started, ran in replies:
             work_usec = (ran - started) // 1000
             usec = work_usec
             if isinstance(reply, Committing):  # a write's latency ends when its commit does
                 reply = reply_of(await reply.outcome(), self.server.reaper)
                 usec = (clock() - started) // 1000
             self._count(request, usec, work_usec, reply)
-            encode_into(out, reply, resp)
+            encode_into(out, reply, resp, typed)
         replies.clear()
 
     def _count(self, request: Request, usec: int, work_usec: int, reply: Any) -> None:
         """INFO's command statistics, the slow log, and MONITOR. The slow log judges a command by
         its own work, as Redis does: a write's wait for its group commit (shared with every other
-        write of the batch, and mostly the disk's sync) counts in its latency only."""
+        write of the batch, and mostly the disk's sync) counts in its latency only, and AUTH's
+        password hashing (slow on purpose) not at all."""
         if self.server.monitors:
             self.server.monitors.feed(self, request.args)
         metrics = self.server.metrics
-        if metrics.record(stat_name(request.args), usec, reply, work_usec):
+        if metrics.record(stat_name(request.args), usec, reply, work_usec) and not _checks_password(request.args):
             name = (self.client_name or b"").decode("utf-8", "replace")
             metrics.add_slow(work_usec, request.args, self.peer, name)
             log.warning("command.slow", conn_id=self.client_id, peer=self.peer, user=self._user_name(),
@@ -343,6 +367,12 @@ def stat_name(args: tuple[bytes, ...]) -> str:
     if name in _CONTAINERS and len(args) > 1:
         return f"{name}|{keyword(args[1])}"
     return name
+
+
+def _checks_password(args: tuple[bytes, ...]) -> bool:
+    """AUTH, or HELLO ... AUTH: its time is mostly scrypt's, slow by design."""
+    name = keyword(args[0]) if args else ""
+    return name == "auth" or (name == "hello" and any(keyword(arg) == "auth" for arg in args[2:]))
 
 
 def _drain(parser: RequestParser) -> tuple[list[Request], ProtocolError | None]:

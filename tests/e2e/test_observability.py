@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import trio
 from attrs import evolve
+from structlog.testing import capture_logs
 
+from mi.auth import hash_password
+from mi.config import AuthConfig, UserConfig
 from mi.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
@@ -131,3 +135,42 @@ async def test_a_write_waiting_on_a_slow_disk_counts_in_its_latency_not_the_slow
     assert float(dict(part.split("=") for part in latency.split(","))["p50"]) >= 60_000
     assert await client.command("SLOWLOG", "LEN") == 0
     await client.aclose()
+
+
+@pytest.fixture
+def quiet_config(tmp_path):
+    """The default slow log threshold (10 ms), and a user whose password is checked by scrypt."""
+    config = make_config(tmp_path / "data")
+    users = {"alice": UserConfig(password=hash_password("alice-pw"), admin=True)}
+    return evolve(config, auth=AuthConfig(requirepass="pw", users=users))
+
+
+async def test_an_idle_consumer_and_a_named_users_auth_are_not_slow(nursery, quiet_config):
+    """TAKE ... BLOCK waits, it does not work; AUTH's scrypt is slow on purpose: neither floods the log."""
+    port = (await nursery.start(serve, quiet_config)).state.port
+    client = await RawClient.connect(port)
+    with capture_logs() as logs:
+        assert await client.command("AUTH", "alice", "alice-pw") == OK
+        assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "on_expire", "deliver") == OK
+        assert await client.command("TAKE", "FROM", "jobs", "BLOCK", "150") == []
+        info = fields(await client.command("INFO", "commandstats"))
+        assert await client.command("SLOWLOG", "LEN") == 0
+    assert [entry for entry in logs if entry["event"] == "command.slow"] == []
+    take = dict(part.split("=") for part in info["cmdstat_take"].split(","))
+    assert int(take["usec"]) < 100_000, "the 150 ms waited is not the command's time"
+    await client.aclose()
+
+
+async def test_a_monitor_going_away_is_a_closed_connection_not_a_failure(port, raw):
+    """A MONITOR whose client disconnects: connection.closed at info level, no error, no traceback."""
+    watcher = await RawClient.connect(port)
+    await watcher.send(resp_command("MONITOR"))
+    assert await watcher.read_reply() == OK
+    with capture_logs() as logs:
+        await watcher.aclose()
+        with trio.fail_after(5):
+            while not any(entry["event"] == "connection.closed" for entry in logs):
+                await raw.command("PING")  # each line sent to the gone monitor; one of them fails
+    closed = next(entry for entry in logs if entry["event"] == "connection.closed")
+    assert closed["log_level"] == "info" and closed["reason"] == "connection lost"
+    assert [entry for entry in logs if entry["log_level"] == "error"] == []
