@@ -157,5 +157,14 @@ class Metrics:
             for name, s in sorted(self.commands.items())
         ]
 
+    def latencyhistogram(self) -> list[str]:
+        """Each command's calls per latency bucket (the bucket's upper bound in µs, buckets with
+        none left out), so a tool that samples twice gets percentiles over its interval (mi top)."""
+        lines = []
+        for name, s in sorted(self.commands.items()):
+            buckets = "".join(f",{_bucket_top(i):.1f}={count}" for i, count in enumerate(s.histogram) if count)
+            lines.append(f"latency_histogram_usec_{name}:calls={s.calls}{buckets}")
+        return lines
+
     def errorstats(self) -> list[str]:
         return [f"errorstat_{prefix}:count={count}" for prefix, count in sorted(self.errors.items())]

@@ -1,4 +1,8 @@
-"""``mi top``: a live view of a server (ops/s, latency, clients, namespaces), from ``INFO all``."""
+"""``mi top``: a live view of a server (ops/s, latency, clients, namespaces), from ``INFO all``.
+
+Every figure is over the last interval: rates and p50/p99 are the differences of two samples (the
+latencies from INFO's ``latencyhistogram`` section, calls per latency bucket).
+"""
 
 from __future__ import annotations
 
@@ -56,9 +60,10 @@ def frame(address: str, before: dict[str, str], after: dict[str, str], seconds: 
         command = name.removeprefix("cmdstat_")
         now, then = _pairs(value), _pairs(before.get(name, ""))
         rate = (int(now["calls"]) - int(then.get("calls", "0"))) / seconds
-        latency = _pairs(after.get(f"latency_percentiles_usec_{command}", ""))
-        rows.append((rate, command, float(latency.get("p50", "0")) / 1000, float(latency.get("p99", "0")) / 1000,
-                     int(now.get("failed_calls", "0"))))
+        histogram = f"latency_histogram_usec_{command}"
+        interval = _interval_histogram(before.get(histogram, ""), after.get(histogram, ""))
+        p50, p99 = _percentile(interval, 0.5), _percentile(interval, 0.99)
+        rows.append((rate, command, p50 / 1000, p99 / 1000, int(now.get("failed_calls", "0"))))
     for rate, command, p50, p99, failed in sorted(rows, reverse=True)[:TOP_COMMANDS]:
         lines.append(f"{command:<20}{rate:>10,.0f}{p50:>10.2f}{p99:>10.2f}{failed:>10,}")
     lines += ["", f"{'namespace':<30}{'keys':>12}{'with TTL':>12}"]
@@ -67,6 +72,28 @@ def frame(address: str, before: dict[str, str], after: dict[str, str], seconds: 
             keyspace = _pairs(name)
             lines.append(f"{keyspace['ns']:<30}{int(keyspace['keys']):>12,}{int(keyspace['expires']):>12,}")
     return "\n".join(lines)
+
+
+def _interval_histogram(before: str, after: str) -> list[tuple[float, int]]:
+    """The calls of the interval per latency bucket (upper bound in µs), from two samples of INFO's
+    ``latency_histogram_usec_*`` line."""
+    then = {bound: int(count) for bound, count in _pairs(before).items() if bound != "calls"}
+    return sorted(
+        (float(bound), int(count) - then.get(bound, 0))
+        for bound, count in _pairs(after).items()
+        if bound != "calls" and int(count) > then.get(bound, 0)
+    )
+
+
+def _percentile(buckets: list[tuple[float, int]], fraction: float) -> float:
+    """The latency (µs) under which ``fraction`` of the interval's calls finished (0: none ran)."""
+    wanted = fraction * sum(count for _, count in buckets)
+    seen = 0
+    for bound, count in buckets:
+        seen += count
+        if seen >= wanted:
+            return bound
+    return 0.0
 
 
 def _rate(before: dict[str, str], after: dict[str, str], field: str, seconds: float) -> float:

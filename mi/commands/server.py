@@ -342,6 +342,7 @@ _INFO_SECTIONS = {
     "stats": _info_stats,
     "commandstats": lambda session: session.server.metrics.commandstats(),
     "latencystats": lambda session: session.server.metrics.latencystats(),
+    "latencyhistogram": lambda session: session.server.metrics.latencyhistogram(),  # for mi top
     "errorstats": lambda session: session.server.metrics.errorstats(),
     "keyspace": _info_keyspace,
 }

@@ -9,6 +9,7 @@ from attrs import evolve
 
 from mi.config import AuthConfig
 from mi.server import serve
+from mi.top import frame, parse_info
 from support import RawClient, make_config
 
 MI = [sys.executable, "-m", "mi.cli", "cli"]
@@ -71,3 +72,23 @@ async def test_mi_top_shows_the_busiest_commands_and_the_namespaces(port):
     rows = {line.split()[0]: line.split() for line in view.splitlines() if line and line.split()[0] in ("set", "orders")}
     assert float(rows["set"][1].replace(",", "")) > 0, "SETs ran during the interval"
     assert rows["orders"][1] == "5"
+
+
+def test_mi_top_shows_latency_over_the_interval_not_since_start():
+    """1000 slow GETs before the interval, 100 fast ones in it: the interval's p50 and p99 are the fast ones'."""
+    before = parse_info("cmdstat_get:calls=1000,usec=50000000,failed_calls=0\r\n"
+                        "latency_histogram_usec_get:calls=1000,53817.0=1000\r\n")
+    after = parse_info("cmdstat_get:calls=1100,usec=50000950,failed_calls=0\r\n"
+                       "latency_histogram_usec_get:calls=1100,9.5=100,53817.0=1000\r\n")
+    row = next(line.split() for line in frame("here", before, after, 1.0).splitlines() if line.startswith("get "))
+    assert row[:4] == ["get", "100", "0.01", "0.01"]
+
+
+async def test_info_all_has_each_commands_latency_histogram(raw):
+    """The calls per latency bucket that mi top takes the difference of."""
+    for _ in range(3):
+        await raw.command("PING")
+    text = (await raw.command("INFO", "all")).decode()
+    line = next(line for line in text.splitlines() if line.startswith("latency_histogram_usec_ping:"))
+    buckets = dict(part.split("=") for part in line.split(":", 1)[1].split(","))
+    assert buckets.pop("calls") == "3" and sum(int(count) for count in buckets.values()) == 3
