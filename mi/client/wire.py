@@ -132,6 +132,11 @@ class AttemptBase:
         self._pipe = transaction.client._redis.pipeline(transaction=True)  # noqa: SLF001 - our own client
         self._writing = False
 
+    @property
+    def results(self) -> list[Any] | None:
+        """EXEC's replies once the block has ended (``tx.results``, as docs/client.md spells it)."""
+        return self.transaction.results
+
     def _queue(self, *args: Any) -> None:
         if not self._writing:
             self._pipe.multi()

@@ -86,6 +86,7 @@ def test_transaction_is_all_or_nothing(client):
         tx.set("b", {"x": 1})
         tx.delete("gone")
     assert (client.get("a"), client.get("b")) == (1, {"x": 1})
+    assert len(tx.results) == 3 and tx.results[-1] == 0, "EXEC's replies (DEL of nothing: 0), as docs/client.md reads them"
 
 
 def test_watched_transaction_retries_when_another_client_wrote(client, server):
