@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from protocol.values import duration_ms
 from storage import InvalidNamespace, validate_namespace
 
 __all__ = ["ByteSize", "ConfigError", "Seconds", "is_http_url", "is_namespace", "parse_bool", "parse_seconds",
@@ -27,8 +28,6 @@ def is_namespace(name: str) -> bool:
 def is_http_url(text: str) -> bool:
     return _HTTP_URL_RE.fullmatch(text) is not None
 
-_SECONDS_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the option and the problem."""
@@ -39,7 +38,7 @@ class ByteSize(int):
 
 
 class Seconds(float):
-    """A duration in seconds, written in config as ``250ms``, ``10s``, ``1m`` or a plain number."""
+    """A duration in seconds, written in config as ``250ms``, ``10s``, ``1m``, ``2d`` or a plain number."""
 
 
 def parse_size(text: str | int) -> int:
@@ -54,14 +53,18 @@ def parse_size(text: str | int) -> int:
 
 
 def parse_seconds(text: str | int | float) -> float:
-    """``"250ms"`` -> 0.25, ``"1s"`` -> 1.0; plain numbers are seconds."""
+    """``"250ms"`` -> 0.25, ``"1s"`` -> 1.0, ``"2d"`` -> 172800.0; plain numbers are seconds.
+
+    The grammar is the wire's (``protocol.values.duration_ms``): one way to write a duration
+    in the file, the environment, NAMESPACE CONFIG and commands alike.
+    """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return float(text)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(text))
-    if not match:
-        msg = f"invalid duration {text!r}: use a number with an optional unit ms, s, m or h"
+    ms = duration_ms(str(text).strip())
+    if ms is None:
+        msg = f"invalid duration {text!r}: use a number with an optional unit ms, s, m, h or d"
         raise ValueError(msg)
-    return float(match.group(1)) * _SECONDS_UNITS[match.group(2) or "s"]
+    return ms / 1000
 
 
 _BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

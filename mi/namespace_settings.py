@@ -2,7 +2,10 @@
 
 ``NAMESPACE CONFIG ns SET option value`` overrides one option; the overrides are kept in the data
 dir (in shard 0, beside the data), so they survive restarts, and win over the file until
-``NAMESPACE CONFIG ns RESET option`` drops them. A value ``none`` lifts the option.
+``NAMESPACE CONFIG ns RESET option`` drops them (every option can be reset: back to the file's
+value, or the default). A value ``none`` lifts the options that can be lifted (limits, a TTL, the
+webhook, the dead-letter namespace); ``lease``, ``retry_backoff`` and ``on_expire`` always have one.
+Durations are written as everywhere else (``protocol.values.duration_ms``: ``30s``, ``1.5m``, ``2d``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import trio
 from mi.config import NamespaceSettings, is_http_url, is_namespace, parse_seconds, parse_size
 from protocol.errors import CommandError
 
-__all__ = ["OPTIONS", "NamespaceSettingsTable", "parse_option", "render"]
+__all__ = ["OPTIONS", "NamespaceSettingsTable", "check_option", "parse_option", "render"]
 
 SETTING_PREFIX = "ns/"  # the name a namespace's overrides are kept under, before the namespace
 NO_LIMIT = "none"
@@ -75,13 +78,21 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
 }
 
 
-def parse_option(option: str, text: str) -> Any:
-    """The value of ``option`` written as ``text`` (None for ``none``); ``CommandError`` if bad."""
+def check_option(option: str) -> None:
+    """``CommandError`` unless ``option`` is a namespace option (what RESET needs)."""
     if option not in OPTIONS:
         raise CommandError("ERR", f"unknown namespace option '{option}' (known: {', '.join(OPTIONS)})")
+
+
+def parse_option(option: str, text: str) -> Any:
+    """The value of ``option`` written as ``text`` (None for ``none``); ``CommandError`` if bad."""
+    check_option(option)
     parse, may_be_none = OPTIONS[option]
-    if text.lower() == NO_LIMIT and may_be_none:
-        return None
+    if text.lower() == NO_LIMIT:
+        if may_be_none:
+            return None
+        reset = f"RESET {option} goes back to the file's value or the default"
+        raise CommandError("ERR", f"{option} cannot be {NO_LIMIT} ({reset})")
     try:
         value = parse(text)
     except ValueError as error:
@@ -90,6 +101,11 @@ def parse_option(option: str, text: str) -> Any:
         lifted = f" (or {NO_LIMIT})" if may_be_none else ""
         raise CommandError("ERR", f"{option} must be greater than 0{lifted}")
     return value
+
+
+def _seconds(value: float) -> str:
+    """A duration as NAMESPACE CONFIG GET shows it: seconds, never in exponent notation."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def render(settings: NamespaceSettings) -> dict[str, str | None]:
@@ -101,7 +117,7 @@ def render(settings: NamespaceSettings) -> dict[str, str | None]:
         if value is None or isinstance(value, str):
             shown[option] = value
         elif isinstance(value, float):
-            shown[option] = f"{value:g}" if option == "rate" else f"{value:g}s"
+            shown[option] = f"{value:g}" if option == "rate" else _seconds(value)
         else:
             shown[option] = str(value)
     return shown

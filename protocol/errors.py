@@ -136,7 +136,7 @@ def invalid_expire_time(command: str) -> CommandError:
 def invalid_duration(token: bytes) -> CommandError:
     return CommandError(
         "ERR",
-        f"invalid TTL '{_quote(token)}': use a positive integer with an optional unit "
+        f"invalid TTL '{_quote(token)}': use a positive number with an optional unit "
         "ms, s, m, h or d (bare = seconds), at most 10 years",
     )
 

@@ -27,7 +27,9 @@ __all__ = [
     "json_scalar",
     "text",
     "keyword",
+    "duration_ms",
     "parse_duration",
+    "parse_ttl",
     "parse_int",
     "parse_json_array",
     "parse_json_object",
@@ -56,12 +58,15 @@ SCALAR_KINDS = ("STRING", "INT", "BOOL")
 # returned by GET byte for byte as it was sent.
 _CANONICAL_INT = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 _DIGITS = re.compile(rb"[0-9]{1,20}")
-_DURATION = re.compile(rb"([0-9]{1,20})(ms|s|m|h|d)?", re.IGNORECASE)
+# The one way a duration is written, on the wire as in the config file, the environment and
+# NAMESPACE CONFIG: an amount (decimals allowed) and an optional unit, bare = seconds.
+_DURATION = re.compile(r"([0-9]{1,20}(?:\.[0-9]{1,9})?)(ms|s|m|h|d)?", re.IGNORECASE | re.ASCII)
 _NAMESPACE = re.compile(rb"[A-Za-z0-9_.:\-]{1,64}")
 
 MAX_KEYWORD = 64  # longer than any command name, subcommand or option word
 
-_UNIT_MS = {b"ms": 1, b"s": 1000, b"m": 60_000, b"h": 3_600_000, b"d": 86_400_000}
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+NOW = "now"  # TTL now: the deadline is this moment (a delivering namespace delivers at once)
 
 
 def keyword(token: bytes) -> str:
@@ -94,16 +99,38 @@ def parse_uint(token: bytes) -> int | None:
     return value if value <= UINT64_MAX else None
 
 
-def parse_duration(token: bytes) -> int:
-    """A TTL such as ``30``, ``500ms``, ``15m``, ``2h``, ``7d`` (bare = seconds), in milliseconds."""
-    match = _DURATION.fullmatch(token)
+def duration_ms(text: str) -> float | None:
+    """``30`` (seconds), ``500ms``, ``1.5s``, ``15m``, ``2h``, ``7d`` in milliseconds (units in
+    any case); None if ``text`` is not a duration. Zero is one: callers bound the amount."""
+    match = _DURATION.fullmatch(text)
     if match is None:
-        raise errors.invalid_duration(token)
+        return None
     amount, unit = match.groups()
-    ms = int(amount) * _UNIT_MS[(unit or b"s").lower()]
-    if not 0 < ms <= MAX_TTL_MS:
+    scale = _UNIT_MS[(unit or "s").lower()]
+    return float(amount) * scale if "." in amount else int(amount) * scale
+
+
+def _token_duration_ms(token: bytes) -> float | None:
+    if len(token) > MAX_KEYWORD:  # longer than any duration: never decode a huge token
+        return None
+    return duration_ms(token.decode("ascii", "replace"))
+
+
+def parse_duration(token: bytes) -> int:
+    """A TTL, LEASE or DELAY such as ``30``, ``500ms``, ``1.5s``, ``15m``, ``2h``, ``7d`` (bare =
+    seconds), in whole milliseconds (rounded): more than 0, at most ten years."""
+    ms = _token_duration_ms(token)
+    if ms is None or not 0 < round(ms) <= MAX_TTL_MS:
         raise errors.invalid_duration(token)
-    return ms
+    return round(ms)
+
+
+def parse_ttl(token: bytes) -> int:
+    """The TTL clause: a duration, or ``now`` (or a zero duration) for 0: the deadline is this
+    moment, so a delivering namespace delivers the message at once and another deletes it."""
+    if keyword(token) == NOW or _token_duration_ms(token) == 0:
+        return 0
+    return parse_duration(token)
 
 
 def infer_scalar(token: bytes, quoted: bool) -> bytes | int | bool:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from mi.commands.base import REGISTRY
 from mi.commands.server import readable_namespaces
 from mi.keyspace import Keyspace
-from mi.namespace_settings import parse_option, render
+from mi.namespace_settings import check_option, parse_option, render
 from protocol.commands import (
     Flushns,
     NamespaceConfigGet,
@@ -74,11 +74,11 @@ def namespace_config_get(session: Session, command: NamespaceConfigGet) -> dict[
 
 @REGISTRY.task(NamespaceConfigSet)
 async def namespace_config_set(session: Session, command: NamespaceConfigSet) -> SimpleString:
-    """Store the change in the data dir (shard 0), then let it take effect."""
+    """Store the change in the data dir (shard 0), then let it take effect. RESET (no value)
+    drops the override: the file's value, or the default, holds again."""
     table = session.server.namespace_settings
+    check_option(command.option)
     value = None if command.value is None else parse_option(command.option, command.value)
-    if command.value is None:
-        parse_option(command.option, "none")  # the option must exist
     async with table.lock:  # one change at a time: each builds on the last
         name, stored = table.change(command.ns, command.option, value, reset=command.value is None)
         outcome = await session.server.writers[0].write(

@@ -63,6 +63,12 @@ def test_duration_units_are_case_insensitive(token: bytes, ms: int) -> None:
     assert parse_duration(token) == ms
 
 
+@pytest.mark.parametrize(("token", "ms"), [(b"1.5", 1_500), (b"1.5h", 5_400_000), (b"0.25s", 250), (b"2.5ms", 2)])
+def test_duration_decimals_round_to_the_millisecond(token: bytes, ms: int) -> None:
+    """A decimal amount is accepted, as in the config file, and rounded to whole milliseconds."""
+    assert parse_duration(token) == ms
+
+
 def test_duration_one_millisecond_is_the_minimum() -> None:
     """1ms is the shortest accepted duration."""
     assert parse_duration(b"1ms") == 1
@@ -105,8 +111,8 @@ def test_duration_zero_is_rejected(token: bytes) -> None:
         b" 5",
         b"5 ",
         b"5 s",
-        b"1.5",
-        b"1.5h",
+        b"1.",
+        b".5",
         b"5x",
         b"5sec",
         b"s",
@@ -118,7 +124,7 @@ def test_duration_zero_is_rejected(token: bytes) -> None:
     ],
 )
 def test_duration_garbage_is_rejected(token: bytes) -> None:
-    """Signs, spaces, decimals, unknown units and non-digits are refused."""
+    """Signs, spaces, half-written decimals, unknown units and non-digits are refused."""
     with pytest.raises(CommandError) as info:
         parse_duration(token)
     assert info.value == errors.invalid_duration(token)
@@ -129,7 +135,7 @@ def test_duration_error_text() -> None:
     with pytest.raises(CommandError) as info:
         parse_duration(b"soon")
     assert str(info.value) == (
-        "ERR invalid TTL 'soon': use a positive integer with an optional unit "
+        "ERR invalid TTL 'soon': use a positive number with an optional unit "
         "ms, s, m, h or d (bare = seconds), at most 10 years"
     )
 
