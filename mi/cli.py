@@ -12,6 +12,7 @@ import trio
 
 from mi import backup, feed, passwd, shell, top
 from mi.auth import ProtectedModeError
+from mi.commands.server import VERSION
 from mi.tls import TlsError
 from mi.config import ConfigError, find_config_file, load_config
 from mi.logs import configure_logging, get_logger
@@ -25,6 +26,7 @@ log = get_logger("mi")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mi", description="mi: durable messages with a lifetime")
+    parser.add_argument("--version", action="version", version=f"mi {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the server")
@@ -45,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_parser(commands)
     backup.add_parsers(commands)
     passwd.add_parser(commands)
-    shell.add_parser(commands)
+    shell.add_parser(commands, version=f"mi {VERSION}")
     top.add_parser(commands)
     return parser
 

@@ -33,6 +33,22 @@ def connect(args: argparse.Namespace, timeout: float | None = 10.0) -> WireClien
     return WireClient(args.host, args.port, timeout, user=args.user, password=password, tls=tls)
 
 
+# A TLS server answers plain text with an alert record (or just closes): say so, not a traceback.
+TLS_RECORD_TYPES = (0x15, 0x16)  # alert, handshake
+NOT_RESP = "the server did not answer in the Redis protocol: if the port speaks TLS, add --tls (and --cacert FILE)"
+
+
+def _handshake(tls: ssl.SSLContext, sock: socket.socket, host: str) -> ssl.SSLSocket:
+    try:
+        return tls.wrap_socket(sock, server_hostname=host)
+    except ssl.SSLCertVerificationError:
+        raise  # its message says what is wrong with the certificate
+    except ssl.SSLError as error:
+        sock.close()
+        msg = f"TLS handshake failed ({error.reason or error}): does the port speak TLS?"
+        raise ConnectionError(msg) from None
+
+
 class WireClient:
     """One connection; ``call`` sends a command and returns its reply (``CommandError`` raised)."""
 
@@ -47,8 +63,9 @@ class WireClient:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
-        self._socket = sock if tls is None else tls.wrap_socket(sock, server_hostname=host)
+        self._socket = sock if tls is None else _handshake(tls, sock, host)
         self._reader = ReplyReader()
+        self._answered = False  # until the first reply, bytes of TLS mean the port speaks TLS
         if password is not None:
             self.call("AUTH", *([user] if user else []), password)
 
@@ -71,9 +88,12 @@ class WireClient:
         self._socket.sendall(request)
         while (reply := self._reader.next_reply()) is NEED_DATA:
             data = self._socket.recv(65536)
+            if not self._answered and (not data or data[0] in TLS_RECORD_TYPES):
+                raise ConnectionError(NOT_RESP)
             if not data:
                 raise ConnectionError("the server closed the connection")
             self._reader.receive_data(data)
+        self._answered = True
         return reply
 
     def close(self) -> None:

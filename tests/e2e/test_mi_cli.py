@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import sys
 
 import trio
+import trustme
 from attrs import evolve
 
-from mi.config import AuthConfig
+from mi.config import AuthConfig, TlsConfig
 from mi.server import serve
 from mi.top import frame, parse_info
 from support import RawClient, make_config
@@ -92,3 +95,73 @@ async def test_info_all_has_each_commands_latency_histogram(raw):
     line = next(line for line in text.splitlines() if line.startswith("latency_histogram_usec_ping:"))
     buckets = dict(part.split("=") for part in line.split(":", 1)[1].split(","))
     assert buckets.pop("calls") == "3" and sum(int(count) for count in buckets.values()) == 3
+
+
+async def test_raw_prints_bare_values_one_a_line_for_scripts(port):
+    await mi_cli(port, "HSET", "order", '{"total": 12}', "FROM", "shop")
+    await mi_cli(port, "LSET", "l", '["a b", 2, true]', "FROM", "shop")
+    assert await mi_cli(port, "--raw", "GET", "order", "FROM", "shop") == (0, '{"total": 12}\n')
+    assert await mi_cli(port, "--raw", "LRANGE", "l", "0", "-1", "FROM", "shop") == (0, "a b\n2\ntrue\n")
+    assert await mi_cli(port, "--raw", "GET", "missing") == (0, "\n")
+    assert await mi_cli(port, "--raw", "DEL", "order", "FROM", "shop") == (0, "1\n")
+    status, out = await mi_cli(port, "--raw", "GET")
+    assert status == 1 and out.startswith("ERR wrong number of arguments")
+
+
+async def test_help_lists_the_commands_and_shows_a_commands_syntax(port):
+    status, out = await mi_cli(port, "help", "SET")
+    assert status == 0 and out.splitlines()[0].startswith("SET key value")
+    status, out = await mi_cli(port, stdin=b"help\nhelp take\n")
+    assert status == 0 and "TAKE" in out and "TAKE [FROM ns]" in out
+
+
+async def test_version_from_mi_and_python_m_mi():
+    for command in ([*MI, "--version"], [sys.executable, "-m", "mi", "--version"]):
+        done = await trio.run_process(command, capture_stdout=True)
+        assert done.stdout.decode().startswith("mi ") and done.stdout.decode().strip()[-1].isdigit()
+
+
+async def test_the_prompt_shows_the_selected_namespace(port, tmp_path):
+    """In a terminal, as redis-cli shows `[3]` after SELECT 3."""
+    controller, terminal = pty.openpty()
+    os.set_blocking(controller, False)
+    process = await trio.lowlevel.open_process(
+        [*MI, "--port", str(port)], stdin=terminal, stdout=terminal, stderr=terminal,
+        env={**os.environ, "HOME": str(tmp_path)},  # its history file
+    )
+    os.close(terminal)
+    seen = bytearray()
+
+    async def until(text: bytes) -> None:
+        with trio.fail_after(10):
+            while text not in seen:
+                await trio.lowlevel.wait_readable(controller)
+                seen.extend(os.read(controller, 4096))
+
+    try:
+        await until(f"127.0.0.1:{port}> ".encode())
+        os.write(controller, b"SELECT orders\r")
+        await until(f"127.0.0.1:{port}[orders]> ".encode())
+        os.write(controller, b"quit\r")
+        with trio.fail_after(10):
+            assert await process.wait() == 0
+    finally:
+        process.kill()
+        os.close(controller)
+
+
+async def test_a_tls_port_without_tls_gets_a_message_not_a_traceback(nursery, tmp_path):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.crt"))
+    tls = TlsConfig(cert=str(tmp_path / "server.crt"), key=str(tmp_path / "server.key"))
+    port = (await nursery.start(serve, evolve(make_config(tmp_path / "data"), tls=tls))).state.port
+    done = await trio.run_process([*MI, "--port", str(port), "PING"], capture_stdout=True, capture_stderr=True,
+                                  check=False)
+    error = done.stderr.decode()
+    assert done.returncode == 1 and "--tls" in error and "Traceback" not in error
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    done = await trio.run_process([*MI, "--port", str(port), "--tls", "--cacert", str(tmp_path / "ca.pem"), "PING"],
+                                  capture_stdout=True, check=False)
+    assert (done.returncode, done.stdout) == (0, b"PONG\n")
