@@ -33,8 +33,10 @@ from mi.config_values import (
     is_http_url,
     is_namespace,
     parse_bool,
+    parse_number,
     parse_seconds,
     parse_size,
+    parse_whole,
 )
 
 __all__ = [
@@ -287,6 +289,9 @@ _converter.register_structure_hook(ByteSize, lambda value, _: ByteSize(parse_siz
 _converter.register_structure_hook(Seconds, lambda value, _: Seconds(parse_seconds(value)))
 # cattrs would take bool("false") for True.
 _converter.register_structure_hook(bool, lambda value, _: parse_bool(value))
+# Errors in the user's words ("'abc' is not a whole number"), not int()'s; and 8.5 shards is refused.
+_converter.register_structure_hook(int, lambda value, _: parse_whole(value))
+_converter.register_structure_hook(float, lambda value, _: parse_number(value))
 
 
 class EnvOption(NamedTuple):
@@ -357,9 +362,15 @@ def _describe_one(error: BaseException, expected: Any) -> str:
         return "missing"
     if get_origin(expected) is Literal:
         return f"must be one of {', '.join(get_args(expected))}"
-    if expected is None or isinstance(error, ValueError) and expected in (ByteSize, Seconds, bool):
-        return str(error)
-    return f"{error} (expected {getattr(expected, '__name__', expected)})"
+    expected, _ = _without_none(expected)
+    if expected is None or isinstance(error, ValueError) and expected in (ByteSize, Seconds, bool, int, float):
+        return str(error)  # our parsers' messages say what is wrong and what is accepted
+    return f"{error} (expected {_KINDS.get(expected, getattr(expected, '__name__', expected))})"
+
+
+# What a type is called in an error, for the types a config holds.
+_KINDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false", ByteSize: "a size",
+          Seconds: "a duration"}
 
 
 def _describe(error: Exception) -> str:

@@ -9,9 +9,11 @@ from protocol.values import duration_ms
 from storage import InvalidNamespace, validate_namespace
 
 __all__ = ["ByteSize", "ConfigError", "Seconds", "is_http_url", "is_namespace", "parse_bool", "parse_seconds",
-           "parse_size"]
+           "parse_number", "parse_size", "parse_whole"]
 
+# K, M, G, T alone are binary, as in docker, the JVM and systemd (16G = 16GiB); KB, MB... are decimal.
 _SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+               "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4,
                "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
 _HTTP_URL_RE = re.compile(r"https?://[^\s/]+(/\S*)?")
 
@@ -34,7 +36,7 @@ class ConfigError(ValueError):
 
 
 class ByteSize(int):
-    """A size in bytes, written in config as ``16MiB``, ``64KiB`` or a plain integer."""
+    """A size in bytes, written in config as ``16GiB`` (or ``16G``), ``16GB``, ``64KiB`` or a plain integer."""
 
 
 class Seconds(float):
@@ -42,14 +44,38 @@ class Seconds(float):
 
 
 def parse_size(text: str | int) -> int:
-    """``"16MiB"`` -> 16777216; plain integers are bytes."""
+    """``"16MiB"`` and ``"16M"`` -> 16777216, ``"16MB"`` -> 16000000; plain integers are bytes."""
     if isinstance(text, int) and not isinstance(text, bool):
         return text
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(text))
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
     if not match or match.group(2).lower() not in _SIZE_UNITS:
-        msg = f"invalid size {text!r}: use an integer with an optional unit (KiB, MiB, GiB, KB, MB...)"
+        msg = (f"invalid size {text!r}: use bytes, or a number with a unit: 16GiB or 16G (2^30 each), "
+               "16GB (10^9 each); KiB/K, MiB/M, GiB/G, TiB/T, KB, MB, GB, TB")
         raise ValueError(msg)
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    return round(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_whole(value: object) -> int:
+    """A whole number, from TOML's integer or the environment's text (``"8"``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        return int(value)
+    msg = f"{value!r} is not a whole number"
+    raise ValueError(msg)
+
+
+def parse_number(value: object) -> float:
+    """A number, from TOML's integer or float or the environment's text (``"0.5"``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    msg = f"{value!r} is not a number"
+    raise ValueError(msg)
 
 
 def parse_seconds(text: str | int | float) -> float:

@@ -75,6 +75,7 @@ class Server:
             log.warning("storage.recovered", cross_shard_transactions=store.recovered_intents)
         if store.checked_at_open:  # the last shutdown was not clean: every shard was scanned first
             log.warning("storage.checked_after_unclean_shutdown", damaged_records=store.damaged_at_open)
+        failed = True  # a failure is logged once, as server.failed, by the caller: not as a stop too
         try:
             async with trio.open_nursery() as storage_nursery:
                 writers = [ShardWriter(shard, self.config.storage.write_batch_size) for shard in store.shards]
@@ -85,9 +86,14 @@ class Server:
                 finally:
                     for writer in writers:  # they commit what is queued, then return
                         writer.close()
+            failed = False
+        except* trio.Cancelled:  # stopped now (a second signal): a stop, not a failure
+            failed = False
+            raise
         finally:
             store.close()
-            log.info("server.stopped")
+            if not failed:
+                log.info("server.stopped")
 
     async def _run_services(
         self, store: Store, writers: list[ShardWriter], task_status: trio.TaskStatus[int]

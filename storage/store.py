@@ -97,10 +97,13 @@ class Store:
             msg = f"shards must be between 1 and {MAX_SHARDS}, not {shards}"
             raise StorageConfigError(msg)
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            msg = f"data dir {path} is not a directory"
+            raise DataDirError(msg)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            msg = f"cannot create data dir {path}: {error}"
+            msg = f"cannot create data dir {path}: {error.strerror}"
             raise DataDirError(msg) from None
         lock_fd = lock_data_dir(path)
         try:

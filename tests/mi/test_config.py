@@ -226,7 +226,7 @@ def test_auth_users_json(tmp_path):
         ("MI_NAMESPACES", '{"bad name": {}}', "MI_NAMESPACES.*not a valid namespace name"),
         ("MI_NAMESPACES", '{"jobs": {"speed": 1}}', r"unknown option\(s\) speed @ MI_NAMESPACES\['jobs'\]"),
         ("MI_AUTH_USERS", '{"alice": {}}', r"missing @ MI_AUTH_USERS\['alice'\].password"),
-        ("MI_SERVER_PORT", "eighty", r"MI_SERVER_PORT \(config.server.port\).*invalid literal"),
+        ("MI_SERVER_PORT", "eighty", r"MI_SERVER_PORT \(config.server.port\): 'eighty' is not a whole number"),
         ("MI_SERVER_PORT", "70000", "MI_SERVER_PORT.*port must be a TCP port"),
         ("MI_PORT", "eighty", r"MI_PORT \(config.server.port\)"),
         ("MI_LIMITS_IDLE_TIMEOUT", "soon", "MI_LIMITS_IDLE_TIMEOUT.*invalid duration 'soon'"),
@@ -324,3 +324,35 @@ def test_every_option_can_be_set_from_the_environment(tmp_path, path):
     for name in path:
         value = getattr(value, name)
     assert value == expected, variable
+
+
+@pytest.mark.parametrize(
+    "text,size",
+    [("16G", 16 * 1024**3), ("16g", 16 * 1024**3), ("16GiB", 16 * 1024**3), ("16GB", 16 * 1000**3),
+     ("512M", 512 * 1024**2), ("64K", 64 * 1024), ("1.5GiB", 3 * 1024**3 // 2), ("1T", 1024**4), ("4096", 4096)],
+)
+def test_sizes_take_the_units_people_write(tmp_path, text, size):
+    """16G (as docker and the JVM read it: GiB), 16GiB, 16GB (10^9 each), 1.5GiB."""
+    file = tmp_path / "mi.toml"
+    file.write_text(f'[storage]\nmax_db_size = "{text}"\n')
+    assert load_config(file, environ={}).storage.max_db_size == size
+
+
+@pytest.mark.parametrize(
+    "toml,message",
+    [
+        ('[server]\nport = "abc"\n', "'abc' is not a whole number @ config.server.port"),
+        ("[storage]\nshards = 2.5\n", "2.5 is not a whole number @ config.storage.shards"),
+        ('[limits]\nidle_timeout = "abc"\n', "invalid duration 'abc'"),
+        ('[storage]\nmax_db_size = "16X"\n', "invalid size '16X': use bytes, or a number with a unit: 16GiB"),
+    ],
+)
+def test_bad_values_are_said_in_the_users_words(tmp_path, toml, message):
+    """No Python internals: not int()'s message, not a type's module path."""
+    file = tmp_path / "mi.toml"
+    file.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(file, environ={})
+    text = str(caught.value)
+    assert message in text
+    assert "int()" not in text and "mi.config_values" not in text and "expected" not in text
