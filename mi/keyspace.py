@@ -101,6 +101,10 @@ class Keyspace:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def delivers(self, ns: str) -> bool:
+        """Whether messages of ``ns`` are handed to consumers at their deadline (``on_expire``)."""
+        return self._settings(ns).on_expire == "deliver"
+
     def default_ttl_ms(self, ns: str) -> int | None:
         """The TTL a message stored in ``ns`` without one gets (its ``default_ttl``)."""
         ttl = self._settings(ns).default_ttl
@@ -110,9 +114,15 @@ class Keyspace:
         self, ns: str, key: bytes, value: Value, expires_at: int = 0, priority: int | None | Keep = KEEP
     ) -> Record:
         """Store ``value`` (replacing any record) with deadline ``expires_at`` (0 = none) and
-        delivery ``priority`` (None: the default; ``KEEP``: the replaced record's)."""
+        delivery ``priority`` (None: the default; ``KEEP``: the replaced record's).
+
+        In a delivering namespace the key is its message's handle until a consumer takes it: a
+        write replaces a message of the key that is due and not yet taken.
+        """
         settings = self._settings(ns)
         txn = self._write_txn(key)
+        if settings.on_expire == "deliver":
+            txn.delivery.cancel(ns, key, self.now_ms)
         if settings.max_keys is not None and not txn.holds(ns, key):
             self._check_room(ns, settings.max_keys)
         record = txn.put(ns, key, value, expires_at, priority=priority, max_value_size=settings.max_value_size)
@@ -132,6 +142,31 @@ class Keyspace:
     def delete(self, ns: str, key: bytes) -> bool:
         """Remove ``key``; True if a live record was there (an expired one is removed too)."""
         return self._write_txn(key).delete(ns, key, now_ms=self.now_ms)
+
+    def cancel(self, ns: str, key: bytes) -> bool:
+        """DEL: remove ``key``, and with it a message of the key that is due and not yet taken
+        (past its deadline but not reaped yet, or in the due queue); True if either was there.
+        A message in flight (taken, under a lease) is not touched: it is ACK's and NACK's."""
+        txn = self._write_txn(key)
+        overdue_counts = self.delivers(ns)  # there a record past its deadline is a due message
+        removed = txn.delete(ns, key, now_ms=None if overdue_counts else self.now_ms)
+        return bool(txn.delivery.cancel(ns, key, self.now_ms)) or removed
+
+    def take_back(self, ns: str, key: bytes) -> Record | None:
+        """GETDEL: as ``cancel``, answering the record removed (None if none was)."""
+        txn = self._write_txn(key)
+        record = txn.get(ns, key, 0 if self.delivers(ns) else self.now_ms)  # 0: overdue ones too
+        txn.delete(ns, key)
+        due = txn.delivery.cancel(ns, key, self.now_ms)
+        return record or (due[0] if due else None)
+
+    def expire_now(self, ns: str, key: bytes) -> None:
+        """A deadline already past for a live ``key``: its message falls due now in a delivering
+        namespace (the reaper hands it over at once); elsewhere the key goes, as in Redis."""
+        if self.delivers(ns):
+            self.set_expiry(ns, key, self.now_ms)
+        else:
+            self.delete(ns, key)
 
     def set_expiry(self, ns: str, key: bytes, expires_at: int) -> bool:
         """Give a live record a new deadline (0 = none); False if there is no live record."""

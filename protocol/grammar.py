@@ -58,6 +58,7 @@ from protocol.values import (
     infer_scalar,
     keyword,
     parse_duration,
+    parse_ttl,
     parse_int,
     parse_json_array,
     parse_json_object,
@@ -133,7 +134,7 @@ def _count(command: str, token: bytes) -> int:
 
 _OPTIONS: dict[str, _Option] = {
     "from": _Option("ns", lambda command, token: parse_namespace(token)),
-    "ttl": _Option("ttl", lambda command, token: parse_duration(token)),
+    "ttl": _Option("ttl", lambda command, token: parse_ttl(token)),  # or now
     "ex": _Option("ttl", lambda command, token: relative_ttl(command, token, 1000)),
     "px": _Option("ttl", lambda command, token: relative_ttl(command, token, 1)),
     "exat": _Option("ttl", lambda command, token: _At(absolute_deadline(command, token, 1000))),

@@ -47,7 +47,7 @@ from protocol.values import (
     infer_scalar,
     json_scalar,
     keyword,
-    parse_duration,
+    parse_ttl,
     parse_int,
     parse_namespace,
     text,
@@ -276,7 +276,7 @@ def _getex(name: str, request: Request) -> Command:
             expiry_given = True
             token = args[i + 1]
             if word == "ttl":
-                ttl_ms = parse_duration(token)
+                ttl_ms = parse_ttl(token)  # or now
             elif word in ("ex", "px"):
                 ttl_ms = relative_ttl(name, token, 1000 if word == "ex" else 1)
             else:

@@ -126,9 +126,10 @@ def parse_duration(token: bytes) -> int:
 
 
 def parse_ttl(token: bytes) -> int:
-    """The TTL clause: a duration, or ``now`` (or a zero duration) for 0: the deadline is this
-    moment, so a delivering namespace delivers the message at once and another deletes it."""
-    if keyword(token) == NOW or _token_duration_ms(token) == 0:
+    """The TTL clause: a duration, or ``now`` for 0: the deadline is this moment, so a
+    delivering namespace delivers the message at once and another deletes it. (A zero duration
+    stays an error: ``TTL 0`` is more often a bug than a wish.)"""
+    if keyword(token) == NOW:
         return 0
     return parse_duration(token)
 

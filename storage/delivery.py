@@ -15,7 +15,7 @@ Three internal databases per shard (big-endian numbers)::
     mi/leases    lease_until u64 | delivery id u64 -> (empty)
 
 The due queue is ordered by namespace, then priority (0 first), then deadline, so TAKE pops the
-first entries under the namespace's prefix. ``record`` is the message's record as it was stored
+first entries under the namespace's prefix; ``storage.due_keys`` finds a key's due messages (DEL). ``record`` is the message's record as it was stored
 (its own CRC, type, deadline and priority); a CRC over the database key and value guards the rest.
 Delivery ids come from the shard's revision counter: unique per shard, never reused.
 
@@ -35,6 +35,7 @@ import attrs
 import lmdb
 from attrs import frozen
 
+from storage.due_keys import DueKeys
 from storage.errors import CorruptRecord, KeyTooLarge, StorageError
 from storage.names import LMDB_MAX_KEY_SIZE
 from storage.quarantine import Quarantined, decode_quarantined, encode_quarantined
@@ -73,6 +74,7 @@ class DeliveryDbs:
     inflight: Any
     leases: Any
     quarantine: Any = None  # None: opened read-only before it existed (so empty)
+    by_key: Any = None  # where storage.due_keys keeps its entries (mi/meta); None: read-only
 
 
 @frozen
@@ -99,6 +101,12 @@ def _namespace_prefix(namespace: str) -> bytes:
 
 def encode_due_key(namespace: str, priority: int, deadline: int, key: bytes) -> bytes:
     return _namespace_prefix(namespace) + _PRIORITY_DEADLINE.pack(priority, deadline) + key
+
+
+def _place(namespace: str, due_key: bytes) -> bytes:
+    """The priority and deadline in a due-queue key (what ``storage.due_keys`` keeps)."""
+    start = len(_namespace_prefix(namespace))
+    return due_key[start : start + _PRIORITY_DEADLINE.size]
 
 
 def _sealed(db_key: bytes, body: bytes) -> bytes:
@@ -184,6 +192,7 @@ class DeliveryTxn:
         self._revisions = revisions
         self._state = state
         self._failure = failure
+        self._by_key = DueKeys(txn, dbs.by_key, self._write, failure) if dbs.by_key is not None else None
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -220,6 +229,8 @@ class DeliveryTxn:
         if len(due_key) > LMDB_MAX_KEY_SIZE:  # refused before LMDB sees it (see storage.limits)
             raise KeyTooLarge(len(key), LMDB_MAX_KEY_SIZE - (len(due_key) - len(key)))
         self._write(lambda: self._txn.put(due_key, _sealed(due_key, _DUE_VALUE.pack(0, attempts) + data), db=self._dbs.due))
+        if self._by_key is not None:
+            self._by_key.add(namespace, key, _place(namespace, due_key))
 
     def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int) -> list[Delivery]:
         """Hand out up to ``limit`` due messages of ``namespace``, each leased until now + lease.
@@ -233,7 +244,7 @@ class DeliveryTxn:
                 break
             for due_key, value in entries:  # each leaves the due queue, taken or set aside
                 key = due_key[len(_namespace_prefix(namespace)) + _PRIORITY_DEADLINE.size :]
-                self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+                self._remove_due(namespace, key, due_key)
                 try:
                     _check(due_key, value, "a due message")
                     data = bytes(value[_DUE_VALUE.size :])
@@ -275,11 +286,39 @@ class DeliveryTxn:
         self._release(delivery)
         return delivery
 
+    def cancel(self, namespace: str, key: bytes, now_ms: int) -> list[Record]:
+        """Take back the messages of ``key`` that are due and not yet taken (DEL); the records
+        removed. One in flight is not touched: it is ACK's and NACK's. A damaged one is
+        quarantined, not counted."""
+        if self._by_key is None:
+            return []
+        cancelled = []
+        prefix = _namespace_prefix(namespace)
+        for place in self._by_key.places(namespace, key):
+            due_key = prefix + place + key
+            try:
+                value = self._txn.get(due_key, db=self._dbs.due)
+                value = None if value is None else bytes(value)
+            except lmdb.Error as error:
+                raise self._failure(error) from error
+            if value is None:
+                continue
+            self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+            try:
+                _check(due_key, value, "a due message")
+                cancelled.append(decode_record(key, value[_DUE_VALUE.size :], namespace=namespace))
+            except CorruptRecord as error:
+                self.quarantine("due", namespace, key, value, error.reason, now_ms)
+        self._by_key.forget(namespace, key)
+        return cancelled
+
     def drop(self, namespace: str) -> int:
         """Forget every message of ``namespace`` due or in flight (FLUSHNS); how many."""
         due = [due_key for due_key, _value in self._due_entries(namespace)]
         for due_key in due:
             self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+        if self._by_key is not None:
+            self._by_key.drop(namespace)
         flying = [delivery_id for delivery_id, ns in self._inflight_entries() if ns == namespace]
         for delivery_id in flying:
             delivery = self._inflight(delivery_id)
@@ -440,6 +479,11 @@ class DeliveryTxn:
         lease = _LEASE.pack(delivery.lease_until, delivery.id)
         self._write(lambda: self._txn.put(raw_id, _sealed(raw_id, body), db=self._dbs.inflight))
         self._write(lambda: self._txn.put(lease, b"", db=self._dbs.leases))
+
+    def _remove_due(self, namespace: str, key: bytes, due_key: bytes) -> None:
+        self._write(lambda: self._txn.delete(due_key, db=self._dbs.due))
+        if self._by_key is not None:
+            self._by_key.remove(namespace, key, _place(namespace, due_key))
 
     def _release(self, delivery: Delivery) -> None:
         lease = _LEASE.pack(delivery.lease_until, delivery.id)

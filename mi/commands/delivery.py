@@ -47,6 +47,7 @@ async def take(session: Session, command: Take) -> list[dict[str, Any]]:
     while True:
         woken = state.due_signals.event(ns)  # before looking: what falls due meanwhile wakes us
         now = state.now_ms()
+        await _reap_what_is_due(state, now)
         taken = await take_available(state.store, state.writers, ns, command.count, now, lease_ms)
         if taken:
             state.reaper.note_deadline(now + lease_ms)  # the lease's end is the reaper's business
@@ -63,6 +64,14 @@ async def take(session: Session, command: Take) -> list[dict[str, Any]]:
             session.waiting_in_take = False
         if waiting.cancelled_caught:
             return []
+
+
+async def _reap_what_is_due(state: ServerState, now: int) -> None:
+    """Move what fell due by ``now`` (a message set to fall due now, ``TTL now`` or a deadline in
+    the past, a moment ago) into the due queue before TAKE looks, rather than wait for the reaper."""
+    deadline = state.store.next_deadline()
+    if deadline is not None and deadline <= now:
+        await state.reaper.reap_due()
 
 
 @REGISTRY.task(Ack)

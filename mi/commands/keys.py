@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
 @REGISTRY.write(Del)
 def delete(keyspace: Keyspace, command: Del) -> int:
+    """How many keys held a message: a live one, or in a delivering namespace one due and not
+    yet taken (DEL takes it back). An expired record elsewhere is deleted but does not count."""
     ns = keyspace.ns(command.ns)
-    # An expired record is deleted too, but it does not count: it was already gone.
-    return sum(keyspace.delete(ns, key) for key in command.keys)
+    return sum(keyspace.cancel(ns, key) for key in command.keys)
 
 
 @REGISTRY.read(Exists)
@@ -83,8 +84,8 @@ def expire(keyspace: Keyspace, command: Expire) -> int:
     record = keyspace.get(ns, key)
     if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
         return 0
-    if deadline <= keyspace.now_ms:  # a TTL in the past deletes, as in Redis
-        keyspace.delete(ns, key)
+    if deadline <= keyspace.now_ms:  # deletes, as in Redis; delivers at once where messages are delivered
+        keyspace.expire_now(ns, key)
     else:
         keyspace.set_expiry(ns, key, deadline)
     return 1

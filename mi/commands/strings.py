@@ -29,6 +29,8 @@ def store_message(
 ) -> tuple[bool, Record | None]:
     """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis, or
     takes the namespace's ``default_ttl``. ``priority`` orders delivery (None: the default).
+    A deadline already past (``TTL now``, EXAT/PXAT in the past) deletes the key, as in Redis,
+    but in a delivering namespace the message falls due now: it is delivered at once.
 
     Returns whether it was written (NX/XX may refuse), and the live record it replaced (read
     only when NX, XX, KEEPTTL or ``want_old`` needs it: decoding it is a good part of a SET).
@@ -47,13 +49,15 @@ def store_message(
     elif expire_at_ms is not None:
         expires_at = expire_at_ms
     else:
-        ttl_ms = ttl_ms or keyspace.default_ttl_ms(ns)
-        expires_at = keyspace.now_ms + ttl_ms if ttl_ms else 0
-    if expires_at and expires_at <= keyspace.now_ms:  # EXAT in the past: set and gone at once
-        keyspace.delete(ns, key)
-    else:
-        keep_priority = keep_ttl and priority is None  # the same schedule, the same urgency
-        keyspace.put(ns, key, value, expires_at, KEEP if keep_priority else priority)
+        ttl_ms = keyspace.default_ttl_ms(ns) if ttl_ms is None else ttl_ms  # 0: TTL now
+        expires_at = 0 if ttl_ms is None else keyspace.now_ms + ttl_ms
+    if expires_at and expires_at <= keyspace.now_ms:  # a deadline already past
+        if not keyspace.delivers(ns):
+            keyspace.delete(ns, key)  # set and gone at once, as in Redis
+            return True, old
+        expires_at = keyspace.now_ms  # due now: the reaper hands it over at once
+    keep_priority = keep_ttl and priority is None  # the same schedule, the same urgency
+    keyspace.put(ns, key, value, expires_at, KEEP if keep_priority else priority)
     return True, old
 
 
@@ -111,12 +115,10 @@ def mget(keyspace: Keyspace, command: Mget) -> list[Stored | None]:
 
 @REGISTRY.write(Getdel)
 def getdel(keyspace: Keyspace, command: Getdel) -> Stored | None:
-    ns = keyspace.ns(command.ns)
-    record = keyspace.get(ns, command.key)
-    if record is None:
-        return None
-    keyspace.delete(ns, command.key)
-    return Stored(record.value)
+    """The value removed: a live one, or in a delivering namespace that of a message due and not
+    yet taken (GETDEL takes it back, as DEL does)."""
+    record = keyspace.take_back(keyspace.ns(command.ns), command.key)
+    return None if record is None else Stored(record.value)
 
 
 @REGISTRY.write(Getex)
@@ -131,8 +133,8 @@ def getex(keyspace: Keyspace, command: Getex) -> Stored | None:
             keyspace.set_expiry(ns, key, 0)
     elif command.ttl_ms is not None or command.expire_at_ms is not None:
         deadline = command.expire_at_ms or keyspace.now_ms + (command.ttl_ms or 0)
-        if deadline <= keyspace.now_ms:
-            keyspace.delete(ns, key)
+        if deadline <= keyspace.now_ms:  # deletes, or where messages are delivered, delivers now
+            keyspace.expire_now(ns, key)
         else:
             keyspace.set_expiry(ns, key, deadline)
     return Stored(record.value)

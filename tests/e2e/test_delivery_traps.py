@@ -6,6 +6,9 @@ A mock clock that runs at real speed and can jump drives the server's time (see 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+
 import pytest
 import trio
 from attrs import evolve
@@ -14,6 +17,7 @@ from mi.config import NamespaceSettings, load_config
 from protocol import CommandError
 from protocol.replies import SimpleString
 from support import IO_TIMEOUT, RawClient, as_map, make_config
+from test_webhooks import Receiver
 
 OK = SimpleString("OK")
 
@@ -101,3 +105,161 @@ def test_days_work_in_the_config_file_and_the_environment(tmp_path):
     assert (config.namespaces["jobs"].lease, config.namespaces["jobs"].retry_backoff) == (172800.0, 0.5)
     config = load_config(file, environ={"MI_LIMITS_IDLE_TIMEOUT": "1d"})
     assert config.limits.idle_timeout == 86400.0
+
+
+# --- a deadline already past delivers at once ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("SET", "k", "v", "FROM", "jobs", "PXAT", "1"),
+        ("SET", "k", "v", "FROM", "jobs", "EXAT", "1000000000"),
+        ("SET", "k", "v", "FROM", "jobs", "TTL", "now"),
+        ("HSET", "k", '{"n": 1}', "FROM", "jobs", "TTL", "NOW"),
+    ],
+)
+async def test_a_set_with_a_past_deadline_is_delivered_at_once(r2, args):
+    """SET ... PXAT 1 in a delivering namespace: TAKE gets it (it used to vanish)."""
+    await r2.execute_command(*args)
+    (message,) = await take_with(r2)
+    assert message[b"key"] == b"k"
+    assert await r2.execute_command("GET", "k", "FROM", "jobs") is None, "it left the namespace"
+
+
+@pytest.mark.parametrize(
+    "expire",
+    [("EXPIRE", "k", "0"), ("PEXPIRE", "k", "-5"), ("GETEX", "k", "PXAT", "1"), ("GETEX", "k", "EXAT", "1"),
+     ("GETEX", "k", "TTL", "now")],
+)
+async def test_expiring_a_message_in_the_past_delivers_it_now(r2, expire):
+    """EXPIRE k 0 (or negative) and GETEX ... PXAT in the past make it due now."""
+    await r2.execute_command("SET", "k", "v", "FROM", "jobs", "TTL", "1h")
+    assert await r2.execute_command(*expire, "FROM", "jobs") in (1, b"v")
+    (message,) = await take_with(r2)
+    assert (message[b"key"], message[b"value"]) == (b"k", b"v")
+
+
+async def test_a_blocked_consumer_gets_a_message_set_to_fall_due_now(raw, port):
+    """TAKE ... BLOCK 0 waiting when SET ... TTL now arrives is woken with it."""
+    consumer = await RawClient.connect(port)
+    got: list = []
+
+    async def consume() -> None:
+        got.extend(await take(consumer, "jobs", "BLOCK", "0"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        await trio.sleep(0.05)  # let it block (a message arriving first is taken just the same)
+        with trio.fail_after(IO_TIMEOUT):
+            assert await raw.command("SET", "k", "v", "FROM", "jobs", "TTL", "now") == OK
+            while not got:
+                await trio.sleep(0.01)
+    assert got[0][b"key"] == b"k"
+
+
+async def test_in_a_dropping_namespace_a_past_deadline_deletes_as_in_redis(r2):
+    """Elsewhere Redis's rule holds: SET ... PXAT 1, EXPIRE k 0 and TTL now leave no key."""
+    await r2.execute_command("SET", "a", "v", "PXAT", "1")
+    await r2.execute_command("SET", "b", "v")
+    assert await r2.execute_command("EXPIRE", "b", "0") == 1
+    await r2.execute_command("SET", "c", "v", "TTL", "now")
+    assert await r2.execute_command("EXISTS", "a", "b", "c") == 0
+    assert await r2.execute_command("DBSIZE") == 0
+
+
+async def test_a_webhook_namespace_posts_a_message_due_now(raw, receiver):
+    """SET ... TTL now in a webhook namespace is POSTed at once."""
+    assert await raw.command("NAMESPACE", "CONFIG", "hooks", "SET", "on_expire", "deliver") == OK
+    assert await raw.command("NAMESPACE", "CONFIG", "hooks", "SET", "webhook", receiver.url) == OK
+    assert await raw.command("SET", "invoice:9", "12", "FROM", "hooks", "PXAT", "1") == OK
+    with trio.fail_after(IO_TIMEOUT):
+        while not receiver.bodies:
+            await trio.sleep(0.01)
+    assert receiver.bodies[0]["key"] == "invoice:9"
+
+
+# --- DEL takes back a message due and not yet taken -------------------------------------------
+
+
+async def test_del_cancels_a_due_message_not_yet_taken(r2):
+    """DEL answers 1 and the message is never delivered (it answered 0 and was delivered)."""
+    await r2.execute_command("SET", "order:1", "v", "FROM", "jobs", "TTL", "now")
+    await r2.execute_command("SET", "order:2", "v", "FROM", "jobs", "TTL", "now")
+    await wait_due(r2, 2)
+    assert await r2.execute_command("DEL", "order:1", "nothing", "FROM", "jobs") == 1
+    assert await r2.execute_command("DEL", "order:1", "FROM", "jobs") == 0, "once"
+    assert [m[b"key"] for m in await take_with(r2, "COUNT", "10")] == [b"order:2"]
+
+
+async def test_del_cancels_a_message_whose_deadline_just_passed(timed_server, client, clock):
+    """Due a moment ago, moved to the due queue or not yet: DEL counts it and it is not delivered."""
+    await client.command("SET", "k", "v", "FROM", "jobs", "TTL", "1h")
+    clock.jump(3601)
+    assert await client.command("DEL", "k", "FROM", "jobs") == 1
+    assert await take(client) == []
+
+
+async def test_getdel_takes_back_a_due_message_and_answers_its_value(r3):
+    """GETDEL of a due message answers its value and cancels it."""
+    await r3.execute_command("SET", "k", "payload", "FROM", "jobs", "TTL", "now")
+    await wait_due(r3, 1)
+    assert await r3.execute_command("GETDEL", "k", "FROM", "jobs") == b"payload"
+    assert await r3.execute_command("GETDEL", "k", "FROM", "jobs") is None
+    assert await r3.execute_command("TAKE", "FROM", "jobs") == []
+
+
+async def test_a_write_to_the_key_replaces_its_due_message(r2):
+    """The key is the handle until a consumer takes it: SET again reschedules, it is not sent twice."""
+    await r2.execute_command("SET", "k", "first", "FROM", "jobs", "TTL", "now")
+    await wait_due(r2, 1)
+    await r2.execute_command("SET", "k", "second", "FROM", "jobs", "TTL", "1h")
+    assert await take_with(r2) == [], "the due one was replaced"
+    assert await r2.execute_command("GET", "k", "FROM", "jobs") == b"second"
+    await r2.execute_command("SET", "k", "third", "FROM", "jobs", "TTL", "now")
+    assert [m[b"value"] for m in await take_with(r2, "COUNT", "10")] == [b"third"]
+
+
+async def test_del_leaves_a_message_in_flight_to_ack_and_nack(r2):
+    """A taken message is the consumer's: DEL answers 0, ACK still answers 1."""
+    await r2.execute_command("SET", "k", "v", "FROM", "jobs", "TTL", "now")
+    (message,) = await take_with(r2)
+    assert await r2.execute_command("DEL", "k", "FROM", "jobs") == 0
+    assert await r2.execute_command("ACK", "jobs", message[b"id"]) == 1
+
+
+async def test_flushns_forgets_due_messages_and_del_then_finds_none(r2):
+    """After FLUSHNS, a key written again and DELeted counts only its live record."""
+    await r2.execute_command("SET", "k", "v", "FROM", "jobs", "TTL", "now")
+    await wait_due(r2, 1)
+    await r2.execute_command("FLUSHNS", "jobs")
+    assert await r2.execute_command("DEL", "k", "FROM", "jobs") == 0
+    assert (await info_of(r2))[b"due"] == 0
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+async def take_with(client, *options) -> list[dict]:
+    return [as_map(m) for m in await client.execute_command("TAKE", "FROM", "jobs", *options)]
+
+
+async def info_of(client) -> dict:
+    return as_map(await client.execute_command("NAMESPACE", "INFO", "jobs"))
+
+
+async def wait_due(client, count: int) -> None:
+    """Until ``count`` messages sit in the due queue (moved there by the reaper)."""
+    with trio.fail_after(IO_TIMEOUT):
+        while (await info_of(client))[b"due"] < count:
+            await trio.sleep(0.01)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.http.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.http.shutdown()
+    receiver.http.server_close()

@@ -20,6 +20,7 @@ from protocol.values import (
     parse_json_array,
     parse_json_object,
     parse_namespace,
+    parse_ttl,
     parse_uint,
 )
 
@@ -138,6 +139,20 @@ def test_duration_error_text() -> None:
         "ERR invalid TTL 'soon': use a positive number with an optional unit "
         "ms, s, m, h or d (bare = seconds), at most 10 years"
     )
+
+
+@pytest.mark.parametrize(("token", "ms"), [(b"now", 0), (b"NOW", 0), (b"7d", 604_800_000), (b"1.5s", 1_500)])
+def test_ttl_is_a_duration_or_now(token: bytes, ms: int) -> None:
+    """The TTL clause takes a duration, or now (0: the deadline is this moment)."""
+    assert parse_ttl(token) == ms
+
+
+@pytest.mark.parametrize("token", [b"0", b"0s", b"nowish", b"-1"])
+def test_ttl_zero_and_garbage_are_refused(token: bytes) -> None:
+    """A zero duration stays an error (now says it on purpose)."""
+    with pytest.raises(CommandError) as info:
+        parse_ttl(token)
+    assert info.value == errors.invalid_duration(token)
 
 
 # --- parse_int / parse_uint -------------------------------------------------------------------
