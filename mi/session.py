@@ -54,6 +54,7 @@ class Session:
     client_id: int
     peer: str
     resp: int = 2
+    typed_resp2: bool = False  # CLIENT TYPED ON: RESP2 reads of stored values keep their types
     current_namespace: str = DEFAULT_NAMESPACE
     client_name: bytes | None = None
     library: dict[str, str] = field(factory=dict)
@@ -228,7 +229,7 @@ class Session:
         ``limit`` bytes the rest is not run (the caller closes the connection), so 300 pipelined
         GETs of 16 MiB hold about ``limit``, not 4.8 GB. Replies are encoded as soon as every
         write before them has committed (reads wait for that anyway), so the check is exact."""
-        replies: list[tuple[Any, int, Request, int, int]] = []
+        replies: list[tuple[Any, int, bool, Request, int, int]] = []
         pending: list[Committing] = []
         out = bytearray()
         clock = time.perf_counter_ns
@@ -248,31 +249,31 @@ class Session:
                 self.waited_ns = 0
             if not pending:  # no write waits for its commit: what is here can be encoded now
                 if replies:
-                    replies.append((reply, self.resp, request, started, clock()))
+                    replies.append((reply, self.resp, self.typed_resp2, request, started, clock()))
                     await self._encode(replies, out)
                 else:  # the common case (a read, nothing deferred before it), without an await
                     usec = (clock() - started) // 1000
                     self._count(request, usec, usec, reply)
-                    encode_into(out, reply, self.resp)
+                    encode_into(out, reply, self.resp, self.typed_resp2)
                 if len(out) > limit:
                     return out
             else:
-                replies.append((reply, self.resp, request, started, clock()))
+                replies.append((reply, self.resp, self.typed_resp2, request, started, clock()))
         await self._encode(replies, out)
         return out
 
-    async def _encode(self, replies: list[tuple[Any, int, Request, int, int]], out: bytearray) -> None:
+    async def _encode(self, replies: list[tuple[Any, int, bool, Request, int, int]], out: bytearray) -> None:
         """Append ``replies`` to ``out`` (waiting for the commits of writes), counting each; empties
         ``replies``."""
         clock = time.perf_counter_ns
-        for reply, resp, request, started, ran in replies:
+        for reply, resp, typed, request, started, ran in replies:
             work_usec = (ran - started) // 1000
             usec = work_usec
             if isinstance(reply, Committing):  # a write's latency ends when its commit does
                 reply = reply_of(await reply.outcome(), self.server.reaper)
                 usec = (clock() - started) // 1000
             self._count(request, usec, work_usec, reply)
-            encode_into(out, reply, resp)
+            encode_into(out, reply, resp, typed)
         replies.clear()
 
     def _count(self, request: Request, usec: int, work_usec: int, reply: Any) -> None:

@@ -262,6 +262,10 @@ _SPECS = (
               _spec("client|no-evict", 3, _CONN, _NONE, "connection",
                     "Accepted for compatibility: mi evicts no clients.",
                     "CLIENT NO-EVICT on|off"),
+              _spec("client|typed", 3, _CONN, _NONE, "connection",
+                    "RESP2 reads of stored values keep their types (integers, booleans as 1/0) "
+                    "instead of answering bulk strings, on this connection.",
+                    "CLIENT TYPED on|off"),
           )),
     _spec("command", -1, ("loading", "stale"), _NONE, "server",
           "Returns details about every command.",

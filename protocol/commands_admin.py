@@ -16,6 +16,7 @@ __all__ = [
     "ClientKill",
     "ClientList",
     "ClientNoEvict",
+    "ClientTyped",
     "DeliveryId",
     "Journal",
     "Monitor",
@@ -161,6 +162,15 @@ class ClientNoEvict(Command):
     """``CLIENT NO-EVICT on|off``: accepted (mi evicts no clients)."""
 
     name: ClassVar[str] = "client|no-evict"
+    on: bool
+
+
+@frozen
+class ClientTyped(Command):
+    """``CLIENT TYPED on|off``: RESP2 reads of stored values keep their types (integers,
+    ``:1``/``:0`` booleans) instead of answering bulk strings, on this connection."""
+
+    name: ClassVar[str] = "client|typed"
     on: bool
 
 

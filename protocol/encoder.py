@@ -3,6 +3,10 @@
 ``encode_into`` appends to a caller's ``bytearray`` so that a pipeline's replies go out in one
 write. Dispatch is on the exact type, most common replies first (``+OK``, bulk strings, integers,
 nulls); subclasses of ``int``, ``str`` and ``bytes`` are handled at the end.
+
+Stored message values (``Stored``) are where the protocols differ most: RESP3 keeps their types;
+RESP2 answers them as Redis clients expect a read to, as bulk strings (``"10"``, ``"true"``), unless
+the connection opted in to typed RESP2 (``typed``, from ``CLIENT TYPED ON``).
 """
 
 from __future__ import annotations
@@ -38,15 +42,16 @@ def encode_request(*args: bytes | str | int) -> bytes:
     return b"".join(parts)
 
 
-def encode(reply: Any, resp: int) -> bytes:
-    """``reply`` as RESP ``resp`` (2 or 3) bytes."""
+def encode(reply: Any, resp: int, typed: bool = False) -> bytes:
+    """``reply`` as RESP ``resp`` (2 or 3) bytes; ``typed``: see ``encode_into``."""
     out = bytearray()
-    encode_into(out, reply, resp)
+    encode_into(out, reply, resp, typed)
     return bytes(out)
 
 
-def encode_into(out: bytearray, reply: Any, resp: int) -> None:
-    """Append ``reply`` to ``out`` in protocol ``resp`` (2 or 3)."""
+def encode_into(out: bytearray, reply: Any, resp: int, typed: bool = False) -> None:
+    """Append ``reply`` to ``out`` in protocol ``resp`` (2 or 3). ``typed`` matters to RESP2 only:
+    stored values keep their types (integers, ``:1``/``:0`` booleans) instead of being text."""
     kind = type(reply)
     if kind is SimpleString:
         encoded = _SIMPLE_CACHE.get(reply.text)
@@ -71,16 +76,19 @@ def encode_into(out: bytearray, reply: Any, resp: int) -> None:
     elif kind is list or kind is tuple:
         out += b"*%d\r\n" % len(reply)
         for item in reply:
-            encode_into(out, item, resp)
+            encode_into(out, item, resp, typed)
     elif kind is Stored:
-        _stored(out, reply.value, resp)
+        if resp == 2 and not typed:
+            _stored_text(out, reply.value, reply.inner)
+        else:
+            _stored(out, reply.value, resp)
     elif isinstance(reply, CommandError):
         out += b"-%s %s\r\n" % (_one_line(reply.prefix), _one_line(reply.message))
     elif kind is dict:
         out += _MAP[resp] % (len(reply) if resp == 3 else 2 * len(reply))
         for key, value in reply.items():
-            encode_into(out, key, resp)
-            encode_into(out, value, resp)
+            encode_into(out, key, resp, typed)
+            encode_into(out, value, resp, typed)
     elif kind is float:
         _double(out, reply, resp)
     elif kind is NullArray:
@@ -90,9 +98,9 @@ def encode_into(out: bytearray, reply: Any, resp: int) -> None:
     elif kind is SetReply or kind is Push:
         out += (_SET if kind is SetReply else _PUSH)[resp] % len(reply.items)
         for item in reply.items:
-            encode_into(out, item, resp)
+            encode_into(out, item, resp, typed)
     elif isinstance(reply, int):  # IntEnum and friends are integers (bool was taken above)
-        encode_into(out, int(reply), resp)
+        encode_into(out, int(reply), resp, typed)
     elif isinstance(reply, str):
         _bulk(out, str(reply).encode())
     elif isinstance(reply, bytes | bytearray | memoryview):
@@ -147,14 +155,51 @@ def _verbatim(out: bytearray, reply: Verbatim, resp: int) -> None:
     out += b"=%d\r\n%s:%s\r\n" % (len(text) + 4, fmt, text)
 
 
+def _json_text(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _stored_text(out: bytearray, value: Any, inner: bool) -> None:
+    """A stored value in plain RESP2, as Redis clients expect a read to answer: a key's list an
+    array of bulk strings, anything else (a field's or an element's list too) one bulk string
+    (see ``_text``)."""
+    if type(value) is list and not inner:
+        out += b"*%d\r\n" % len(value)
+        for item in value:
+            _text(out, item)
+    else:
+        _text(out, value)
+
+
+def _text(out: bytearray, value: Any) -> None:
+    """A string as it is, an integer in decimal, a boolean ``true``/``false`` (what SET reads back
+    as a boolean), a double its shortest text, a JSON object (or a list inside a list) its compact
+    JSON; JSON null is a null bulk string."""
+    kind = type(value)
+    if kind is bytes:
+        _bulk(out, value)
+    elif kind is str:
+        _bulk(out, value.encode())
+    elif value is None:
+        out += _NULL[2]
+    elif kind is bool:
+        _bulk(out, b"true" if value else b"false")
+    elif kind is int:
+        _bulk(out, b"%d" % value)
+    elif kind is float:
+        _bulk(out, _double_text(value))
+    else:
+        _bulk(out, _json_text(value))
+
+
 def _stored(out: bytearray, value: Any, resp: int) -> None:
-    """A stored message value: natively in RESP3; in RESP2 a JSON object is compact JSON text,
-    a list an array whose elements follow this same rule, a double its text."""
+    """A stored message value keeping its type (RESP3, or RESP2 opted in to types): natively in
+    RESP3; in RESP2 a JSON object is compact JSON text, a list an array whose elements follow this
+    same rule, a boolean ``:1``/``:0``, a double its text."""
     kind = type(value)
     if kind is dict:
         if resp == 2:
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-            _bulk(out, text.encode())
+            _bulk(out, _json_text(value))
             return
         out += b"%%%d\r\n" % len(value)
         for key, item in value.items():

@@ -17,6 +17,7 @@ from protocol.commands import (
     ClientKill,
     ClientList,
     ClientNoEvict,
+    ClientTyped,
     COMMAND_SPECS,
     ClientGetname,
     ClientId,
@@ -215,6 +216,14 @@ def _client_no_evict(name: str, request: Request) -> Command:
     if word not in ("on", "off"):
         raise errors.syntax_error()
     return ClientNoEvict(word == "on")
+
+
+@_parser(_SUB, "client|typed")
+def _client_typed(name: str, request: Request) -> Command:
+    word = keyword(request.args[2])
+    if word not in ("on", "off"):
+        raise errors.syntax_error()
+    return ClientTyped(word == "on")
 
 
 @_parser(_SUB, "command|count")

@@ -81,12 +81,18 @@ class Stored:
     ``value`` is what storage returns: ``bytes`` (string), ``int`` (integer), ``bool`` (boolean),
     ``dict`` (JSON object) or ``list`` (JSON array); nested JSON holds ``str``, ``int``, ``float``,
     ``bool``, ``None``, ``dict`` and ``list``. RESP3 sends it natively (objects as maps, lists as
-    arrays, JSON numbers as integers or doubles, JSON null as ``_``). RESP2 has no maps or
-    booleans, so a JSON object becomes a bulk string of compact JSON, a list an array whose
-    elements follow the same rule, a boolean ``:1``/``:0`` and a double a bulk string.
+    arrays, JSON numbers as integers or doubles, JSON null as ``_``). RESP2 answers a read as
+    Redis clients expect: a scalar is a bulk string of its text (``"10"``, ``"true"``), a JSON
+    object a bulk string of compact JSON, a list an array of bulk strings (an object or list
+    inside it as compact JSON), JSON null a null. A RESP2 connection that opted in to types
+    (``CLIENT TYPED ON``) gets integers, booleans as ``:1``/``:0`` and nested arrays instead.
+
+    ``inner``: the value is a field of an object or an element of a list (HGET, LRANGE...), which
+    plain RESP2 answers with one bulk string as Redis does, a list among them as compact JSON.
     """
 
     value: Any
+    inner: bool = False
 
 
 Reply = (

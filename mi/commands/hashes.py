@@ -48,13 +48,13 @@ def hset(keyspace: Keyspace, command: HsetFields) -> int:
 @REGISTRY.read(Hget)
 def hget(keyspace: Keyspace, command: Hget) -> Stored | None:
     value, _ = read_object(keyspace, keyspace.ns(command.ns), command.key)
-    return Stored(value[command.field]) if command.field in value else None
+    return Stored(value[command.field], inner=True) if command.field in value else None
 
 
 @REGISTRY.read(Hmget)
 def hmget(keyspace: Keyspace, command: Hmget) -> list[Stored | None]:
     value, _ = read_object(keyspace, keyspace.ns(command.ns), command.key)
-    return [Stored(value[name]) if name in value else None for name in command.fields]
+    return [Stored(value[name], inner=True) if name in value else None for name in command.fields]
 
 
 @REGISTRY.read(Hexists)
@@ -71,10 +71,10 @@ def hread(keyspace: Keyspace, command: Hread) -> Any:
         case "hkeys":
             return list(value)
         case "hvals":
-            return [Stored(item) for item in value.values()]
+            return [Stored(item, inner=True) for item in value.values()]
         case "hlen":
             return len(value)
-    return {name: Stored(item) for name, item in value.items()}
+    return {name: Stored(item, inner=True) for name, item in value.items()}
 
 
 @REGISTRY.write(Hdel)

@@ -75,14 +75,14 @@ def pop(keyspace: Keyspace, command: Pop) -> Any:
     if taken:
         _store(keyspace, ns, key, rest, expires_at)
     if command.count is None:
-        return Stored(popped[0])
-    return [Stored(item) for item in popped]
+        return Stored(popped[0], inner=True)
+    return [Stored(item, inner=True) for item in popped]
 
 
 @REGISTRY.read(Lrange)
 def lrange(keyspace: Keyspace, command: Lrange) -> list[Stored]:
     items, _ = read_list(keyspace, keyspace.ns(command.ns), command.key) or ([], 0)
-    return [Stored(items[i]) for i in _span(len(items), command.start, command.stop)]
+    return [Stored(items[i], inner=True) for i in _span(len(items), command.start, command.stop)]
 
 
 @REGISTRY.read(Llen)
@@ -95,7 +95,7 @@ def llen(keyspace: Keyspace, command: Llen) -> int:
 def lindex(keyspace: Keyspace, command: Lindex) -> Stored | None:
     items, _ = read_list(keyspace, keyspace.ns(command.ns), command.key) or ([], 0)
     index = command.index + len(items) if command.index < 0 else command.index
-    return Stored(items[index]) if 0 <= index < len(items) else None
+    return Stored(items[index], inner=True) if 0 <= index < len(items) else None
 
 
 @REGISTRY.write(LsetIndex)

@@ -21,6 +21,7 @@ from protocol.commands import (
     ClientKill,
     ClientList,
     ClientNoEvict,
+    ClientTyped,
     ClientSetinfo,
     ClientSetname,
     CommandCount,
@@ -133,6 +134,12 @@ def client_kill(session: Session, command: ClientKill) -> int | SimpleString:
 
 @REGISTRY.connection(ClientNoEvict)
 def client_no_evict(session: Session, command: ClientNoEvict) -> SimpleString:
+    return OK
+
+
+@REGISTRY.connection(ClientTyped)
+def client_typed(session: Session, command: ClientTyped) -> SimpleString:
+    session.typed_resp2 = command.on  # RESP3 keeps the types whatever this says
     return OK
 
 

@@ -95,7 +95,7 @@ async def test_nx_and_xx_conditions(r2):
     assert await r2.set("k", "1", nx=True) is True
     assert await r2.set("k", "2", nx=True) is None
     assert await r2.set("k", "3", xx=True) is True
-    assert await r2.execute_command("GET", "k") == 3
+    assert await r2.execute_command("GET", "k") == b"3"
 
 
 async def test_expire_persist_cycle(r2):

@@ -39,7 +39,7 @@ async def test_exec_replies_with_each_command_seeing_the_ones_before(raw):
     assert await raw.command("SET", "k", "1") == QUEUED
     assert await raw.command("GET", "k") == QUEUED
     assert await raw.command("DEL", "k") == QUEUED
-    assert await raw.command("EXEC") == [OK, 1, 1]
+    assert await raw.command("EXEC") == [OK, b"1", 1]  # GET's value, DEL's count
     assert await raw.command("GET", "k") is None
 
 
@@ -174,7 +174,7 @@ async def test_unchanged_watch_lets_exec_run_and_unwatch_forgets(port):
     await other.command("SET", "a", "2", "FROM", "ns")
     await watcher.command("MULTI")
     await watcher.command("GET", "a", "FROM", "ns")
-    assert await watcher.command("EXEC") == [2]
+    assert await watcher.command("EXEC") == [b"2"]
     await watcher.aclose()
     await other.aclose()
 
@@ -194,7 +194,7 @@ async def test_redis_py_watch_flow_raises_watch_error(r2, port):
 
     with pytest.raises(redis.WatchError):
         await trio.to_thread.run_sync(conflicting_update)
-    assert await r2.get("balance") == 100
+    assert await r2.get("balance") == b"100"
     other.close()
 
 
@@ -287,8 +287,8 @@ async def test_read_gate_reopens_after_each_cross_shard_commit(server, r2):
         assert await r2.on_one_connection(("MULTI",), ("SET", a, i), ("SET", b, i), ("EXEC",)) == [
             b"OK", b"QUEUED", b"QUEUED", [b"OK", b"OK"],
         ]
-    assert await r2.get(a) == 19
-    assert await r2.get(b) == 19
+    assert await r2.get(a) == b"19"
+    assert await r2.get(b) == b"19"
 
 
 async def test_closing_a_connection_forgets_its_watches(server, port):

@@ -20,12 +20,13 @@ async def _error(call) -> str:
 
 
 async def test_counters_start_at_zero_and_count(r2):
-    """INCR on a missing key gives 1; INCRBY, DECR, DECRBY move it; GET returns an integer."""
+    """INCR on a missing key gives 1; INCRBY, DECR, DECRBY move it (integer replies); GET reads
+    the decimal, as from Redis, and TYPE says integer."""
     assert await r2.incr("c") == 1
     assert await r2.incrby("c", 10) == 11
     assert await r2.decr("c") == 10
     assert await r2.decrby("c", 4) == 6
-    assert await r2.get("c") == 6
+    assert await r2.get("c") == b"6"
     assert await r2.type("c") == b"integer"
 
 
@@ -48,7 +49,7 @@ async def test_counter_on_text_or_structures_is_refused(r2):
 async def test_counter_overflow_is_an_error(r2):
     await r2.set("c", 2**63 - 1)
     assert "overflow" in await _error(r2.incr("c"))
-    assert await r2.get("c") == 2**63 - 1
+    assert await r2.get("c") == b"9223372036854775807"
 
 
 async def test_quoted_digits_still_count(raw):
@@ -65,11 +66,11 @@ async def test_hash_helpers_work_on_json_objects(r2):
     assert await r2.hset("user", "name", "alice") == 1
     assert await r2.hset("user", mapping={"age": 30, "name": "bob"}) == 1  # one new field
     assert await r2.hget("user", "name") == b"bob"
-    assert await r2.hget("user", "age") == 30  # typed as SET types values
+    assert await r2.hget("user", "age") == b"30"  # stored as an integer, read as Redis's text
     assert await r2.hmget("user", ["name", "missing"]) == [b"bob", None]
-    assert await r2.hgetall("user") == {b"name": b"bob", b"age": 30}
+    assert await r2.hgetall("user") == {b"name": b"bob", b"age": b"30"}
     assert await r2.hkeys("user") == [b"name", b"age"]
-    assert await r2.hvals("user") == [b"bob", 30]
+    assert await r2.hvals("user") == [b"bob", b"30"]
     assert await r2.hlen("user") == 2
     assert await r2.hexists("user", "age") is True
     assert await r2.hdel("user", "age", "nope") == 1
@@ -80,7 +81,7 @@ async def test_hset_field_form_extends_an_object_stored_as_json(r2):
     """HSET k {json} and HSET k field value act on the same object."""
     await r2.execute_command("HSET", "k", '{"a": {"deep": true}}')
     await r2.hset("k", "b", "2")
-    assert await r2.hgetall("k") == {b"a": b'{"deep":true}', b"b": 2}
+    assert await r2.hgetall("k") == {b"a": b'{"deep":true}', b"b": b"2"}
 
 
 async def test_hgetall_is_a_map_in_resp3(r3):
@@ -110,7 +111,7 @@ async def test_hash_commands_on_a_string_are_wrongtype(r2):
 async def test_hset_on_missing_key_keeps_from_clause(r2):
     """Redis form with FROM: the trailing clause names the namespace."""
     await r2.execute_command("HSET", "k", "a", "1", "FROM", "ns")
-    assert await r2.execute_command("HGET", "k", "a", "FROM", "ns") == 1
+    assert await r2.execute_command("HGET", "k", "a", "FROM", "ns") == b"1"
     assert await r2.exists("k") == 0
 
 
@@ -183,7 +184,7 @@ async def test_push_keeps_the_ttl(r2):
 
 async def test_mset_and_mget(r2):
     assert await r2.mset({"a": "1", "b": "two"}) is True
-    assert await r2.mget("a", "b", "c") == [1, b"two", None]
+    assert await r2.mget("a", "b", "c") == [b"1", b"two", None]
     assert await r2.execute_command("MSET", "a", "x", "FROM", "ns") is True
     assert await r2.execute_command("MGET", "a", "FROM", "ns") == [b"x"]
 

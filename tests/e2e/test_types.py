@@ -9,10 +9,12 @@ async def test_string_round_trips_in_resp2(r2):
     assert await r2.get("greeting") == b"hello world"
 
 
-async def test_integer_keeps_its_type_in_resp2(r2):
-    """A canonical decimal is stored as an integer and answered as a RESP integer."""
+async def test_integer_is_read_back_as_its_decimal_in_resp2(r2):
+    """A canonical decimal is stored as an integer (TYPE says so) and read back in RESP2 as the
+    bulk string Redis clients expect."""
     await r2.set("count", "42")
-    assert await r2.execute_command("GET", "count") == 42
+    assert await r2.execute_command("GET", "count") == b"42"
+    assert await r2.type("count") == b"integer"
 
 
 async def test_non_canonical_number_stays_a_string(r2):
@@ -21,12 +23,13 @@ async def test_non_canonical_number_stays_a_string(r2):
     assert await r2.get("code") == b"007"
 
 
-async def test_boolean_is_one_or_zero_in_resp2(r2):
-    """RESP2 has no booleans: true and false come back as :1 and :0."""
+async def test_boolean_is_true_or_false_text_in_resp2(r2):
+    """RESP2 has no booleans: true and false come back as the text they were written as."""
     await r2.set("yes", "true")
     await r2.set("no", "false")
-    assert await r2.execute_command("GET", "yes") == 1
-    assert await r2.execute_command("GET", "no") == 0
+    assert await r2.execute_command("GET", "yes") == b"true"
+    assert await r2.execute_command("GET", "no") == b"false"
+    assert await r2.type("yes") == b"boolean"
 
 
 async def test_boolean_is_native_in_resp3(r3):
@@ -52,10 +55,10 @@ async def test_json_object_is_a_map_in_resp3(r3):
     }
 
 
-async def test_list_is_an_array_in_resp2_with_objects_as_json(r2):
-    """A list is an array; an object inside it follows the RESP2 rule (compact JSON)."""
+async def test_list_is_an_array_of_bulk_strings_in_resp2(r2):
+    """A list is an array of bulk strings; an object inside it is compact JSON."""
     await r2.execute_command("LSET", "items", '[1, "two", {"three": 3}, true]')
-    assert await r2.execute_command("GET", "items") == [1, b"two", b'{"three":3}', 1]
+    assert await r2.execute_command("GET", "items") == [b"1", b"two", b'{"three":3}', b"true"]
 
 
 async def test_list_is_native_in_resp3(r3):

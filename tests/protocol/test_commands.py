@@ -99,6 +99,7 @@ MINIMAL = {
     "client|list": "CLIENT LIST",
     "client|kill": "CLIENT KILL 127.0.0.1:1",
     "client|no-evict": "CLIENT NO-EVICT on",
+    "client|typed": "CLIENT TYPED on",
     "slowlog|get": "SLOWLOG GET",
     "slowlog|len": "SLOWLOG LEN",
     "slowlog|reset": "SLOWLOG RESET",

@@ -172,19 +172,32 @@ def test_nested_values_keep_their_protocol():
 # --- Stored message values --------------------------------------------------------------------
 
 
+def typed2(reply) -> bytes:
+    """``reply`` in RESP2 on a connection that opted in to types (CLIENT TYPED ON)."""
+    return encode(reply, 2, typed=True)
+
+
 def test_stored_string_is_a_bulk_string():
-    """A stored string is a bulk string in both protocols."""
-    assert both(Stored(b"hi")) == (b"$2\r\nhi\r\n", b"$2\r\nhi\r\n")
+    """A stored string is a bulk string in both protocols, typed RESP2 too."""
+    assert (*both(Stored(b"hi")), typed2(Stored(b"hi"))) == (b"$2\r\nhi\r\n",) * 3
 
 
-def test_stored_integer_is_an_integer():
-    """A stored integer is ``:`` in both protocols."""
-    assert both(Stored(7)) == (b":7\r\n", b":7\r\n")
+def test_stored_integer_is_text_in_resp2():
+    """A stored integer: RESP2 a bulk string of its decimal (what Redis clients expect of GET),
+    RESP3 ``:``."""
+    assert both(Stored(-7)) == (b"$2\r\n-7\r\n", b":-7\r\n")
 
 
-def test_stored_boolean_is_boolean_or_integer():
-    """A stored boolean: RESP3 ``#t``, RESP2 ``:1``."""
-    assert both(Stored(True)) == (b":1\r\n", b"#t\r\n")
+def test_stored_big_integer_is_text_in_resp2():
+    """Beyond 64 bits the RESP2 text is the same decimal (RESP3: a big number)."""
+    assert both(Stored(2**64)) == (b"$20\r\n18446744073709551616\r\n", b"(18446744073709551616\r\n")
+
+
+def test_stored_boolean_is_true_or_false_text_in_resp2():
+    """A stored boolean: RESP2 ``true``/``false`` (what SET reads as a boolean), RESP3 ``#t``/``#f``."""
+    assert [*both(Stored(True)), *both(Stored(False))] == [
+        b"$4\r\ntrue\r\n", b"#t\r\n", b"$5\r\nfalse\r\n", b"#f\r\n"
+    ]
 
 
 def test_stored_object_is_map_or_compact_json():
@@ -198,12 +211,13 @@ def test_stored_object_is_map_or_compact_json():
     )
 
 
-def test_stored_list_with_nested_object_in_resp2():
-    """RESP2: a list is an array whose objects become compact JSON and whose doubles are bulk."""
-    value = [1, "two", {"a": [1, {"b": None}]}, [2.5, True, None]]
+def test_stored_list_is_an_array_of_bulk_strings_in_resp2():
+    """RESP2: a list is an array of bulk strings; an object or list inside it is compact JSON,
+    JSON null a null."""
+    value = [1, "two", {"a": [1, {"b": None}]}, [2.5, True, None], False, 0.1, None]
     assert encode(Stored(value), 2) == (
-        b"*4\r\n:1\r\n$3\r\ntwo\r\n$20\r\n{\"a\":[1,{\"b\":null}]}\r\n"
-        b"*3\r\n$3\r\n2.5\r\n:1\r\n$-1\r\n"
+        b"*7\r\n$1\r\n1\r\n$3\r\ntwo\r\n$20\r\n{\"a\":[1,{\"b\":null}]}\r\n"
+        b"$15\r\n[2.5,true,null]\r\n$5\r\nfalse\r\n$3\r\n0.1\r\n$-1\r\n"
     )
 
 
@@ -222,13 +236,58 @@ def test_stored_json_null_is_null():
 
 
 def test_stored_double_is_double_or_bulk():
-    """A JSON number with a fraction: RESP3 ``,``, RESP2 a bulk string of its text."""
-    assert both(Stored([0.1])) == (b"*1\r\n$3\r\n0.1\r\n", b"*1\r\n,0.1\r\n")
+    """A JSON number with a fraction: RESP3 ``,``, RESP2 a bulk string of its shortest text."""
+    assert both(Stored(1e16)) == (b"$5\r\n1e+16\r\n", b",1e+16\r\n")
 
 
 def test_stored_empty_object_and_list():
-    """Empty containers: RESP2 ``{}`` text and ``*0``; RESP3 ``%0`` and ``*0``."""
-    assert both(Stored([{}, []])) == (b"*2\r\n$2\r\n{}\r\n*0\r\n", b"*2\r\n%0\r\n*0\r\n")
+    """Empty containers: RESP2 ``{}`` and ``[]`` text in a list, an empty list ``*0``; RESP3
+    ``%0`` and ``*0``."""
+    assert both(Stored([{}, []])) == (b"*2\r\n$2\r\n{}\r\n$2\r\n[]\r\n", b"*2\r\n%0\r\n*0\r\n")
+    assert encode(Stored([]), 2) == b"*0\r\n"
+
+
+def test_an_inner_list_is_one_bulk_string_in_resp2():
+    """A list that is a field's value or a list's element (HGET, LRANGE) is one bulk string of
+    compact JSON in RESP2, as Redis answers one string; typed RESP2 and RESP3 keep the array."""
+    inner = Stored([1, "a"], inner=True)
+    assert both(inner) == (b'$7\r\n[1,"a"]\r\n', b"*2\r\n:1\r\n$1\r\na\r\n")
+    assert typed2(inner) == b"*2\r\n:1\r\n$1\r\na\r\n"
+    assert encode(Stored(7, inner=True), 2) == b"$1\r\n7\r\n"
+
+
+def test_stored_values_in_aggregates_are_text_in_resp2():
+    """Stored values inside a reply (HGETALL's map, MGET's array, EXEC's results) follow the
+    same rule, and a plain integer beside them (a counter) stays an integer."""
+    assert encode([{b"n": Stored(3)}, [Stored(True), None], 5], 2) == (
+        b"*3\r\n*2\r\n$1\r\nn\r\n$1\r\n3\r\n*2\r\n$4\r\ntrue\r\n$-1\r\n:5\r\n"
+    )
+
+
+def test_typed_resp2_keeps_integers_and_booleans():
+    """Opted in to types, RESP2 answers a stored integer ``:``, a boolean ``:1``/``:0``."""
+    assert [typed2(Stored(7)), typed2(Stored(True)), typed2(Stored(False))] == [b":7\r\n", b":1\r\n", b":0\r\n"]
+
+
+def test_typed_resp2_list_nests_arrays():
+    """Opted in to types, a list's elements keep their types and nested lists are arrays; an
+    object is still compact JSON (RESP2 has no maps)."""
+    value = [1, {"a": 1}, [2.5, True, None]]
+    assert typed2(Stored(value)) == (
+        b"*3\r\n:1\r\n$7\r\n{\"a\":1}\r\n*3\r\n$3\r\n2.5\r\n:1\r\n$-1\r\n"
+    )
+
+
+def test_typed_reaches_stored_values_inside_aggregates():
+    """The opt-in holds inside maps, arrays and push frames."""
+    reply = [{b"n": Stored(3)}, Push((Stored(False),))]
+    assert typed2(reply) == b"*2\r\n*2\r\n$1\r\nn\r\n:3\r\n*1\r\n:0\r\n"
+
+
+def test_typed_changes_nothing_in_resp3():
+    """RESP3 always keeps the types: the opt-in is the same bytes."""
+    value = Stored([1, True, {"a": None}])
+    assert encode(value, 3, typed=True) == encode(value, 3)
 
 
 # --- the function contract --------------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_client_unknown_subcommand() -> None:
     """Unknown subcommands name the one typed and list those that exist."""
     assert str(error_of("CLIENT", "PAUSE", "x")) == (
         "ERR unknown subcommand 'PAUSE' for CLIENT; known: GETNAME, ID, INFO, KILL, LIST, NO-EVICT,"
-        " SETINFO, SETNAME"
+        " SETINFO, SETNAME, TYPED"
     )
 
 

@@ -349,7 +349,8 @@ stored_values = st.one_of(
 
 
 def expected_stored(value: Any, resp: int) -> Any:
-    """A stored value read back: RESP3 natively (keys as bytes); RESP2 objects as JSON."""
+    """A stored value read back keeping its type: RESP3 natively (keys as bytes); RESP2 (typed)
+    objects as JSON."""
     match value:
         case dict() if resp == 3:
             return {key.encode(): expected_stored(item, resp) for key, item in value.items()}
@@ -361,10 +362,36 @@ def expected_stored(value: Any, resp: int) -> Any:
             return expected(value, resp)
 
 
-@given(stored_values, st.sampled_from([2, 3]))
-def test_stored_values_round_trip(value, resp):
-    """Any stored value encoded then read keeps its type as far as the protocol can say."""
-    assert feed([encode(Stored(value), resp)]) == [expected_stored(value, resp)]
+def expected_text(value: Any) -> Any:
+    """A stored scalar, object or inner list read back from plain RESP2: its text."""
+    match value:
+        case None | bytes():
+            return value
+        case str():
+            return value.encode()
+        case bool():
+            return b"true" if value else b"false"
+        case int():
+            return b"%d" % value
+        case float():
+            return repr(value).encode()
+        case _:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@given(stored_values, st.sampled_from([(2, True), (3, False)]))
+def test_stored_values_round_trip_typed(value, protocol):
+    """Any stored value encoded then read keeps its type as far as the protocol can say (RESP3,
+    or RESP2 opted in to types)."""
+    resp, typed = protocol
+    assert feed([encode(Stored(value), resp, typed)]) == [expected_stored(value, resp)]
+
+
+@given(stored_values)
+def test_stored_values_round_trip_as_text_in_resp2(value):
+    """Plain RESP2: any stored value reads back as bulk strings, a list as an array of them."""
+    wanted = [expected_text(item) for item in value] if isinstance(value, list) else expected_text(value)
+    assert feed([encode(Stored(value), 2)]) == [wanted]
 
 
 @pytest.mark.parametrize("resp", [2, 3])
