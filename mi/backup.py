@@ -8,6 +8,7 @@ damage found, 2 wrong usage.
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from storage.snapshot import (
     SNAPSHOT_MANIFEST,
     SnapshotInfo,
     begin_snapshot,
+    check_restore_target,
     check_snapshot,
     read_snapshot_info,
     restore_snapshot,
@@ -135,6 +137,8 @@ def _as_dict(reply: Any) -> dict[bytes, Any]:
 
 def _restore(args: argparse.Namespace) -> int:
     snapshot, data_dir = Path(args.snapshot), Path(args.data_dir)
+    check_restore_target(data_dir, force=args.force)  # in a moment, not after seconds of checking
+    owner = _owner_for(data_dir)
     info = _check_files(snapshot)
     report = _scan(snapshot, "verify")
     if not report.ok:
@@ -142,9 +146,30 @@ def _restore(args: argparse.Namespace) -> int:
         return 1
     with ProgressBar("restore", info.total_bytes) as bar:
         restore_snapshot(snapshot, data_dir, force=args.force, progress=bar.advance)
+    if owner is not None:
+        _give(data_dir, *owner)
     log.info("restore.finished", snapshot=str(snapshot), data_dir=str(data_dir), created=info.created,
-             journal=list(info.journal))
+             journal=list(info.journal), **({} if owner is None else {"owner": f"{owner[0]}:{owner[1]}"}))
     return 0
+
+
+def _owner_for(data_dir: Path) -> tuple[int, int] | None:
+    """Run as root, a restore gives the restored data dir the owner of the one it replaces (else
+    of its parent), so the service user can open it; None otherwise (the files are ours anyway)."""
+    if os.geteuid() != 0:
+        return None
+    where = data_dir.absolute()
+    while not where.exists():  # a new data dir: the nearest directory above it that exists
+        where = where.parent
+    found = where.stat()
+    return found.st_uid, found.st_gid
+
+
+def _give(data_dir: Path, uid: int, gid: int) -> None:
+    os.chown(data_dir, uid, gid)
+    for root, dirs, files in os.walk(data_dir):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -50,6 +50,7 @@ __all__ = [
     "SnapshotFile",
     "SnapshotInfo",
     "begin_snapshot",
+    "check_restore_target",
     "check_snapshot",
     "read_snapshot_info",
     "restore_snapshot",
@@ -246,6 +247,21 @@ def check_snapshot(
     return info
 
 
+def check_restore_target(data_dir: Path, *, force: bool = False) -> bool:
+    """Refuse a target ``restore_snapshot`` would refuse (a file, a data dir without ``force``,
+    one a server has open), cheaply, before anything is read; True if it holds data."""
+    if data_dir.exists() and not data_dir.is_dir():
+        msg = f"{data_dir} is a file, not a data dir"
+        raise DataDirError(msg)
+    occupied = data_dir.exists() and any(data_dir.iterdir())
+    if occupied and not force:
+        msg = f"{data_dir} exists and is not empty; pass --force to replace it with the snapshot"
+        raise DataDirError(msg)
+    if occupied:
+        os.close(lock_data_dir(data_dir))  # raises while a server has it
+    return occupied
+
+
 def restore_snapshot(
     snapshot: Path, data_dir: Path, *, force: bool = False, progress: Progress | None = None
 ) -> SnapshotInfo:
@@ -256,13 +272,7 @@ def restore_snapshot(
     """
     snapshot, data_dir = Path(snapshot), Path(data_dir)
     info = read_snapshot_info(snapshot)
-    if data_dir.exists() and not data_dir.is_dir():
-        msg = f"{data_dir} is a file, not a data dir"
-        raise DataDirError(msg)
-    occupied = data_dir.exists() and any(data_dir.iterdir())
-    if occupied and not force:
-        msg = f"{data_dir} exists and is not empty; pass --force to replace it with the snapshot"
-        raise DataDirError(msg)
+    occupied = check_restore_target(data_dir, force=force)
     lock_fd = lock_data_dir(data_dir) if occupied else None  # refuses while a server has it
     try:
         with _temp_dir_for(data_dir, "restore") as temp:

@@ -119,6 +119,34 @@ def test_restore_replaces_an_existing_data_dir_only_with_force(data, tmp_path):
     assert values(other) == values(data)
 
 
+def test_restore_refuses_a_target_in_use_before_checking_the_snapshot(data, tmp_path):
+    """Not empty without --force, or held by a server: refused at once, nothing checked first."""
+    assert mi("snapshot", "--data-dir", data, "--out", tmp_path / "snap")[0] == 0
+    status, events = mi("restore", tmp_path / "snap", "--data-dir", data)
+    assert status == 1 and "--force" in event(events, "restore.failed")["error"]
+    assert [e["event"] for e in events] == ["restore.failed"], "no checksums or scan before the refusal"
+    with Store.open(data):  # as a running server holds it
+        status, events = mi("restore", tmp_path / "snap", "--data-dir", data, "--force")
+    assert status == 1 and "in use by another mi server" in event(events, "restore.failed")["error"]
+    assert [e["event"] for e in events] == ["restore.failed"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files away")
+def test_restore_as_root_gives_the_data_dir_to_the_owner_of_the_one_it_replaces(data, tmp_path):
+    assert mi("snapshot", "--data-dir", data, "--out", tmp_path / "snap")[0] == 0
+    service = tmp_path / "srv"
+    service.mkdir()
+    os.chown(service, 4242, 4243)  # the service user's directory; the data dir is new in it
+    status, events = mi("restore", tmp_path / "snap", "--data-dir", service / "data")
+    assert status == 0 and event(events, "restore.finished")["owner"] == "4242:4243"
+    owners = {(path.stat().st_uid, path.stat().st_gid) for path in [service / "data", *(service / "data").rglob("*")]}
+    assert owners == {(4242, 4243)}
+    os.chown(service / "data", 4300, 4301)  # replacing a data dir keeps its owner
+    status, events = mi("restore", tmp_path / "snap", "--data-dir", service / "data", "--force")
+    assert status == 0 and event(events, "restore.finished")["owner"] == "4300:4301"
+    assert {p.stat().st_uid for p in [service / "data", *(service / "data").rglob("*")]} == {4300}
+
+
 def test_a_terminal_gets_a_progress_bar(data):
     controller, terminal = pty.openpty()
     proc = subprocess.Popen([*MI, "verify", "--data-dir", str(data)], stdout=terminal, stderr=terminal)
