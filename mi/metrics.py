@@ -122,8 +122,8 @@ class Metrics:
         return 0 <= self.slowlog_threshold_us <= (usec if work_usec is None else work_usec)
 
     def add_slow(self, usec: int, args: tuple[bytes, ...], peer: str, client_name: str) -> None:
-        """Keep a slow command: its arguments cut (and its secrets hidden: every scrypt AUTH is
-        slow, and SLOWLOG GET must not show its password)."""
+        """Keep a slow command: its arguments cut, and its secrets hidden (a webhook URL; AUTH is
+        never counted slow, but SLOWLOG GET must not show a password whatever comes here)."""
         args = redacted(args)
         kept = [_cut(arg) for arg in args[:SLOWLOG_ARGS]]
         if len(args) > SLOWLOG_ARGS:

@@ -138,14 +138,14 @@ async def test_monitor_hides_passwords(nursery, auth_config, values):
     await client.aclose()
 
 
-async def test_the_slow_log_hides_passwords(nursery, auth_config):
+async def test_the_slow_log_never_holds_passwords(nursery, auth_config):
+    """AUTH is never slow (its hashing is slow on purpose), so it is not there at all."""
     raw = await RawClient.connect((await nursery.start(serve, auth_config)).state.port)
     assert await raw.command("AUTH", "alice", "alicepw") == OK
     await raw.command("HELLO", "3", "AUTH", "alice", "alicepw")
     entries = await raw.command("SLOWLOG", "GET", "-1")
     shown = [entry[3] for entry in entries]
-    assert [b"AUTH", b"(hidden)", b"(hidden)"] in shown
-    assert [b"HELLO", b"3", b"AUTH", b"(hidden)", b"(hidden)"] in shown
+    assert not any(args[0] in (b"AUTH", b"HELLO") for args in shown)
     assert not any(b"alicepw" in arg for args in shown for arg in args)
     await raw.aclose()
 
