@@ -54,6 +54,7 @@ from protocol.commands import (
     Push,
     Quit,
     Rename,
+    Select,
     Set,
     SlowlogGet,
     Snapshot,
@@ -191,6 +192,10 @@ def denied(user: User, command: Command, current_ns: str) -> CommandError | None
         return errors.noperm_command(command.name)
     if type(command) in _READS_EVERY_NAMESPACE and not user.reads_every_namespace:
         return errors.noperm_every_namespace(command.name)
+    if isinstance(command, Select):  # names where later commands go, each checked itself: any
+        # right will do, so a write-only producer may SELECT its namespace to RPUSH or MSET there
+        allowed = user.may(command.ns, write=False) or user.may(command.ns, write=True)
+        return None if allowed else errors.noperm_namespace(command.ns)
     for ns, read, write in access_of(command, current_ns):
         if (read and not user.may(ns, write=False)) or (write and not user.may(ns, write=True)):
             return errors.noperm_namespace(ns)

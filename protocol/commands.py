@@ -271,7 +271,8 @@ class Persist(Keyed):
 
 @frozen
 class Select(Command):
-    """``SELECT ns``: the namespace later commands use when they have no ``FROM``."""
+    """``SELECT ns``: the namespace later commands use when they have no ``FROM`` (``SELECT 0`` is
+    ``default``, ``SELECT n`` is ``dbn``: see ``protocol.grammar_names``)."""
 
     name: ClassVar[str] = "select"
     ns: str

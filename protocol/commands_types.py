@@ -54,7 +54,7 @@ class Incrby(Keyed):
 
 @frozen
 class HsetFields(Keyed):
-    """``HSET key field value [field value ...] [FROM ns]`` (also ``HMSET``): set object fields."""
+    """``HSET key field value [field value ...]`` (also ``HMSET``; no FROM: values are values): set object fields."""
 
     name: ClassVar[str] = "hset"
     key: bytes
@@ -74,7 +74,7 @@ class Hget(Keyed):
 
 @frozen
 class Hmget(Keyed):
-    """``HMGET key field [field ...] [FROM ns]``."""
+    """``HMGET key field [field ...]`` (no FROM: fields are fields)."""
 
     name: ClassVar[str] = "hmget"
     key: bytes
@@ -84,7 +84,7 @@ class Hmget(Keyed):
 
 @frozen
 class Hdel(Keyed):
-    """``HDEL key field [field ...] [FROM ns]``."""
+    """``HDEL key field [field ...]`` (no FROM: fields are fields)."""
 
     name: ClassVar[str] = "hdel"
     key: bytes
@@ -136,7 +136,7 @@ class LsetIndex(Keyed):
 
 @frozen
 class Push(Keyed):
-    """``LPUSH``/``RPUSH key element [element ...] [FROM ns]``."""
+    """``LPUSH``/``RPUSH key element [element ...]`` (no FROM: elements are values)."""
 
     name: ClassVar[str] = "lpush"
     key: bytes
@@ -213,7 +213,7 @@ class Lrem(Keyed):
 
 @frozen
 class Mset(Keyed):
-    """``MSET key value [key value ...] [FROM ns]``."""
+    """``MSET key value [key value ...]`` (no FROM: values are values)."""
 
     name: ClassVar[str] = "mset"
     pairs: tuple[tuple[bytes, bytes | int | bool], ...] = field(eq=as_json)

@@ -22,6 +22,7 @@ __all__ = [
     "auth_not_configured",
     "auth_user_locked_out",
     "corrupt_record",
+    "database_out_of_range",
     "empty_key",
     "hello_syntax_error",
     "invalid_client_attribute",
@@ -139,6 +140,11 @@ def invalid_duration(token: bytes) -> CommandError:
         f"invalid TTL '{_quote(token)}': use a positive number with an optional unit "
         "ms, s, m, h or d (bare = seconds), at most 10 years",
     )
+
+
+def database_out_of_range() -> CommandError:
+    """A database number (``SELECT n``, ``FROM n``) past what Redis itself would read."""
+    return CommandError("ERR", "DB index is out of range")
 
 
 def invalid_namespace(name: bytes | str) -> CommandError:

@@ -46,8 +46,16 @@ from protocol.commands import (
     Unwatch,
     Watch,
 )
+from protocol.grammar_names import namespace
 from protocol.grammar_server import SERVER_PARSERS, Parser
-from protocol.grammar_types import TYPE_PARSERS, absolute_deadline, hset_fields, lset_index, relative_ttl
+from protocol.grammar_types import (
+    TYPE_PARSERS,
+    absolute_deadline,
+    hset_fields,
+    keys_and_ns,
+    lset_index,
+    relative_ttl,
+)
 from protocol.request import Request
 from protocol.values import (
     INT64_MAX,
@@ -62,7 +70,6 @@ from protocol.values import (
     parse_int,
     parse_json_array,
     parse_json_object,
-    parse_namespace,
     parse_uint,
 )
 
@@ -133,7 +140,7 @@ def _count(command: str, token: bytes) -> int:
 
 
 _OPTIONS: dict[str, _Option] = {
-    "from": _Option("ns", lambda command, token: parse_namespace(token)),
+    "from": _Option("ns", lambda command, token: namespace(token)),
     "ttl": _Option("ttl", lambda command, token: parse_ttl(token)),  # or now
     "ex": _Option("ttl", lambda command, token: relative_ttl(command, token, 1000)),
     "px": _Option("ttl", lambda command, token: relative_ttl(command, token, 1)),
@@ -223,13 +230,6 @@ def _ns(found: Mapping[str, object]) -> str | None:
     return _str(found, "ns")
 
 
-def _keys_and_ns(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], str | None]:
-    """``key [key ...] [FROM ns]``: a trailing FROM clause counts only after at least one key."""
-    if len(args) >= 3 and keyword(args[-2]) == "from":
-        return args[:-2], parse_namespace(args[-1])
-    return args, None
-
-
 # --- parse functions, one per command ---------------------------------------------------------
 
 _PARSERS: dict[str, Parser] = {}
@@ -268,10 +268,24 @@ def _looks_like(token: bytes, opening: bytes) -> bool:
     return token.lstrip(b" \t\r\n").startswith(opening)
 
 
+def _meant_as_json(name: str, args: tuple[bytes, ...]) -> bool:
+    """For an HSET/LSET whose Redis form does not fit: one value, maybe with JSON options, is
+    the JSON form, so a value that is not JSON answers "must be a JSON object" (``HSET k 42``)
+    rather than the arity error it would get as a field/index form."""
+    if len(args) == 3:
+        return True
+    try:
+        _options(name, args[3:], _JSON_OPTIONS)
+    except CommandError:
+        return False
+    return True
+
+
 @_parser("hset")
 def _hset(name: str, request: Request) -> Command:
     args = request.args
-    if not _looks_like(args[2], b"{"):
+    field_pairs_fit = len(args) % 2 == 0  # key, then field value [field value ...]
+    if not _looks_like(args[2], b"{") and (field_pairs_fit or not _meant_as_json(name, args)):
         return hset_fields(name, request)
     value = parse_json_object(args[2], name)
     found = _options(name, args[3:], _JSON_OPTIONS)
@@ -281,7 +295,8 @@ def _hset(name: str, request: Request) -> Command:
 @_parser("lset")
 def _lset(name: str, request: Request) -> Command:
     args = request.args
-    if not _looks_like(args[2], b"["):
+    index_form_fits = len(args) == 4 or (len(args) == 6 and keyword(args[4]) == "from")
+    if not _looks_like(args[2], b"[") and (index_form_fits or not _meant_as_json(name, args)):
         return lset_index(name, request)
     value = parse_json_array(args[2], name)
     found = _options(name, args[3:], _JSON_OPTIONS)
@@ -311,13 +326,13 @@ def _ttl_command(name: str, request: Request) -> Command:
 
 @_parser("del", "unlink")
 def _del(name: str, request: Request) -> Command:
-    keys, ns = _keys_and_ns(request.args[1:])
+    keys, ns = keys_and_ns(request.args[1:])
     return Del(keys, ns=ns)
 
 
 @_parser("exists")
 def _exists(name: str, request: Request) -> Command:
-    keys, ns = _keys_and_ns(request.args[1:])
+    keys, ns = keys_and_ns(request.args[1:])
     return Exists(keys, ns=ns)
 
 
@@ -370,14 +385,14 @@ def _take(name: str, request: Request) -> Command:
 @_parser("ack")
 def _ack(name: str, request: Request) -> Command:
     args = request.args
-    return Ack(parse_namespace(args[1]), tuple(_delivery_id(token) for token in args[2:]))
+    return Ack(namespace(args[1]), tuple(_delivery_id(token) for token in args[2:]))
 
 
 @_parser("nack")
 def _nack(name: str, request: Request) -> Command:
     args = request.args
     found = _options(name, args[3:], frozenset({"delay"}))
-    return Nack(parse_namespace(args[1]), _delivery_id(args[2]), _int(found, "delay"))
+    return Nack(namespace(args[1]), _delivery_id(args[2]), _int(found, "delay"))
 
 
 @_parser("dbsize")
@@ -387,7 +402,7 @@ def _dbsize(name: str, request: Request) -> Command:
 
 @_parser("select")
 def _select(name: str, request: Request) -> Command:
-    return Select(parse_namespace(request.args[1]))
+    return Select(namespace(request.args[1]))
 
 
 @_parser("namespaces")
@@ -402,7 +417,7 @@ def _transaction_control(name: str, request: Request) -> Command:
 
 @_parser("watch")
 def _watch(name: str, request: Request) -> Command:
-    keys, ns = _keys_and_ns(request.args[1:])
+    keys, ns = keys_and_ns(request.args[1:])
     return Watch(keys, ns=ns)
 
 

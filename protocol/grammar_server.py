@@ -49,7 +49,8 @@ from protocol.commands import (
 )
 from protocol.errors import CommandError
 from protocol.request import Request
-from protocol.values import keyword, parse_int, parse_namespace, parse_uint
+from protocol.grammar_names import namespace
+from protocol.values import keyword, parse_int, parse_uint
 
 __all__ = ["SERVER_PARSERS", "SUBCOMMAND_PARSERS", "Parser"]
 
@@ -336,13 +337,13 @@ def _slowlog_reset(name: str, request: Request) -> Command:
 
 @_parser(_SUB, "namespace|info")
 def _namespace_info(name: str, request: Request) -> Command:
-    return NamespaceInfo(parse_namespace(request.args[2]))
+    return NamespaceInfo(namespace(request.args[2]))
 
 
 @_parser(_SUB, "namespace|config")
 def _namespace_config(name: str, request: Request) -> Command:
     args = request.args
-    ns = parse_namespace(args[2])
+    ns = namespace(args[2])
     action = keyword(args[3])
     if action == "get" and len(args) == 4:
         return NamespaceConfigGet(ns)

@@ -1,8 +1,12 @@
 """Grammar of the Redis-shaped commands on mi's types: counters, hashes, lists, and more on keys.
 
 Hashes are mi's JSON objects and lists its JSON arrays, so field values and elements are typed
-as SET types its value (``json_scalar``). Variadic commands take a trailing ``FROM ns`` only when
-at least one item remains before it (``HSET k from x`` sets the field "from"). ``protocol.grammar``
+as SET types its value (``json_scalar``). No value is ever read as a namespace: commands whose
+trailing arguments are values, fields or field-value pairs (HSET, HMGET, HDEL, LPUSH, RPUSH, MSET)
+take no ``FROM`` (the connection's namespace applies, from SELECT), so ``RPUSH k go from home``
+pushes three words. Commands with a fixed number of arguments take ``FROM ns`` after them
+(``LREM k 0 x FROM ns``), and those whose trailing arguments are keys (MGET) a final ``FROM ns``
+after at least one key, as DEL does. ``protocol.grammar``
 merges ``TYPE_PARSERS`` into its table and hands HSET and LSET over here when their third
 argument is not JSON (``hset_fields``, ``lset_index``).
 """
@@ -40,6 +44,7 @@ from protocol.commands import (
     Push,
     Rename,
 )
+from protocol.grammar_names import namespace
 from protocol.request import Request
 from protocol.values import (
     INT64_MIN,
@@ -49,11 +54,10 @@ from protocol.values import (
     keyword,
     parse_ttl,
     parse_int,
-    parse_namespace,
     text,
 )
 
-__all__ = ["TYPE_PARSERS", "hset_fields", "lset_index"]
+__all__ = ["TYPE_PARSERS", "hset_fields", "keys_and_ns", "lset_index"]
 
 Parser = Callable[[str, Request], Command]
 
@@ -74,16 +78,15 @@ def _from_only(args: tuple[bytes, ...]) -> str | None:
     if not args:
         return None
     if len(args) == 2 and keyword(args[0]) == "from":
-        return parse_namespace(args[1])
+        return namespace(args[1])
     raise errors.syntax_error()
 
 
-def _trailing_ns(args: tuple[bytes, ...], first: int) -> tuple[int, str | None]:
-    """Variadic items ``args[first:]`` with an optional trailing ``FROM ns`` after at least one:
-    returns where the items end, and the namespace."""
-    if len(args) - first >= 3 and keyword(args[-2]) == "from":
-        return len(args) - 2, parse_namespace(args[-1])
-    return len(args), None
+def keys_and_ns(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], str | None]:
+    """``key [key ...] [FROM ns]``: a trailing FROM clause counts only after at least one key."""
+    if len(args) >= 3 and keyword(args[-2]) == "from":
+        return args[:-2], namespace(args[-1])
+    return args, None
 
 
 def _field(token: bytes) -> str:
@@ -115,15 +118,14 @@ def _incrby(name: str, request: Request) -> Command:
 
 
 def hset_fields(name: str, request: Request) -> Command:
-    """``HSET key field value [field value ...] [FROM ns]`` (and HMSET)."""
+    """``HSET key field value [field value ...]`` (and HMSET): no FROM, a pair may be ``FROM x``."""
     args = request.args
-    end, ns = _trailing_ns(args, 2)
-    if (end - 2) % 2 or end < 4:
+    if len(args) % 2 or len(args) < 4:
         raise errors.wrong_arity(name)
     fields = tuple(
-        (_field(args[i]), json_scalar(args[i + 1], i + 1 in request.quoted)) for i in range(2, end, 2)
+        (_field(args[i]), json_scalar(args[i + 1], i + 1 in request.quoted)) for i in range(2, len(args), 2)
     )
-    return HsetFields(args[1], fields, ns=ns)
+    return HsetFields(args[1], fields)
 
 
 _parser("hmset")(hset_fields)
@@ -138,10 +140,10 @@ def _hget(name: str, request: Request) -> Command:
 
 @_parser("hmget", "hdel")
 def _hfields(name: str, request: Request) -> Command:
+    """``HMGET``/``HDEL key field [field ...]``: every argument after the key is a field."""
     args = request.args
-    end, ns = _trailing_ns(args, 2)
     kind = Hmget if name == "hmget" else Hdel
-    return kind(args[1], tuple(_field(token) for token in args[2:end]), ns=ns)
+    return kind(args[1], tuple(_field(token) for token in args[2:]))
 
 
 @_parser("hincrby")
@@ -170,10 +172,10 @@ def lset_index(name: str, request: Request) -> Command:
 
 @_parser("lpush", "rpush")
 def _push(name: str, request: Request) -> Command:
+    """``LPUSH``/``RPUSH key element [element ...]``: every argument after the key is an element."""
     args = request.args
-    end, ns = _trailing_ns(args, 2)
-    elements = tuple(json_scalar(args[i], i in request.quoted) for i in range(2, end))
-    return Push(args[1], elements, left=name == "lpush", ns=ns)
+    elements = tuple(json_scalar(args[i], i in request.quoted) for i in range(2, len(args)))
+    return Push(args[1], elements, left=name == "lpush")
 
 
 @_parser("lpop", "rpop")
@@ -221,18 +223,18 @@ def _lrem(name: str, request: Request) -> Command:
 
 @_parser("mset")
 def _mset(name: str, request: Request) -> Command:
+    """``MSET key value [key value ...]``: pairs only, no FROM (a pair may be ``FROM ns9``)."""
     args = request.args
-    end, ns = _trailing_ns(args, 1)
-    if (end - 1) % 2:
+    if (len(args) - 1) % 2:
         raise errors.wrong_arity(name)
-    pairs = tuple((args[i], infer_scalar(args[i + 1], i + 1 in request.quoted)) for i in range(1, end, 2))
-    return Mset(pairs, ns=ns)
+    pairs = tuple((args[i], infer_scalar(args[i + 1], i + 1 in request.quoted)) for i in range(1, len(args), 2))
+    return Mset(pairs)
 
 
 @_parser("mget")
 def _mget(name: str, request: Request) -> Command:
-    end, ns = _trailing_ns(request.args, 1)
-    return Mget(request.args[1:end], ns=ns)
+    keys, ns = keys_and_ns(request.args[1:])
+    return Mget(keys, ns=ns)
 
 
 @_parser("getdel")
@@ -267,7 +269,7 @@ def _getex(name: str, request: Request) -> Command:
         word = keyword(args[i])
         has_value = i + 1 < len(args)
         if word == "from" and has_value and ns is None:
-            ns = parse_namespace(args[i + 1])
+            ns = namespace(args[i + 1])
         elif word == "persist" and not expiry_given:
             persist = expiry_given = True
             i += 1
@@ -310,10 +312,10 @@ def _copy(name: str, request: Request) -> Command:
             replace = True
             i += 1
         elif word == "from" and ns is None and i + 1 < len(args):
-            ns = parse_namespace(args[i + 1])
+            ns = namespace(args[i + 1])
             i += 2
         elif word == "to" and destination_ns is None and i + 1 < len(args):
-            destination_ns = parse_namespace(args[i + 1])
+            destination_ns = namespace(args[i + 1])
             i += 2
         else:
             raise errors.syntax_error()
@@ -322,7 +324,7 @@ def _copy(name: str, request: Request) -> Command:
 
 @_parser("flushns")
 def _flushns(name: str, request: Request) -> Command:
-    return Flushns(parse_namespace(request.args[1]))
+    return Flushns(namespace(request.args[1]))
 
 
 TYPE_PARSERS: Mapping[str, Parser] = MappingProxyType(_PARSERS)

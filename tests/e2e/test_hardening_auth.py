@@ -167,7 +167,10 @@ async def test_write_without_read_cannot_read_stored_values(port):
         assert is_error(await alice.command(*args), "NOPERM", "'inbox' namespace"), args
     assert await alice.command("GET", "k2", "FROM", "mine") is None, "nothing was copied"
     assert await alice.command("SET", "k", "overwritten", "FROM", "inbox") == OK, "a plain write still works"
-    assert await alice.command("RPUSH", "l", "c", "FROM", "inbox") == 3
+    assert await alice.command("SELECT", "inbox") == OK  # RPUSH takes no FROM: its tail is values
+    assert await alice.command("RPUSH", "l", "c") == 3
+    assert is_error(await alice.command("LRANGE", "l", 0, -1), "NOPERM", "'inbox' namespace"), "SELECT gave no read"
+    assert is_error(await alice.command("SELECT", "other"), "NOPERM", "'other' namespace"), "no right at all there"
     assert await root.command("GET", "k", "FROM", "inbox") == b"overwritten"
     await alice.aclose()
     await root.aclose()

@@ -108,11 +108,11 @@ async def test_hash_commands_on_a_string_are_wrongtype(r2):
     assert (await _error(r2.hset("s", "f", "v"))).startswith("WRONGTYPE ")
 
 
-async def test_hset_on_missing_key_keeps_from_clause(r2):
-    """Redis form with FROM: the trailing clause names the namespace."""
-    await r2.execute_command("HSET", "k", "a", "1", "FROM", "ns")
-    assert await r2.execute_command("HGET", "k", "a", "FROM", "ns") == b"1"
-    assert await r2.exists("k") == 0
+async def test_hset_field_form_reads_no_from_clause(r2):
+    """Redis form: a trailing FROM ns is one more field-value pair, in the connection's namespace."""
+    assert await r2.execute_command("HSET", "k", "a", "1", "FROM", "ns") == 2
+    assert await r2.hget("k", "FROM") == b"ns"
+    assert await r2.execute_command("EXISTS", "k", "FROM", "ns") == 0
 
 
 # --- lists ------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ async def test_push_keeps_the_ttl(r2):
 async def test_mset_and_mget(r2):
     assert await r2.mset({"a": "1", "b": "two"}) is True
     assert await r2.mget("a", "b", "c") == [b"1", b"two", None]
-    assert await r2.execute_command("MSET", "a", "x", "FROM", "ns") is True
+    await r2.on_one_connection(("SELECT", "ns"), ("MSET", "a", "x"), ("SELECT", "default"))
     assert await r2.execute_command("MGET", "a", "FROM", "ns") == [b"x"]
 
 

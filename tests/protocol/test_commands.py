@@ -244,12 +244,24 @@ def test_spec_syntax_starts_with_the_command(name: str) -> None:
     assert ALL_SPECS[name].syntax.startswith(name.replace("|", " ").upper())
 
 
+# Their trailing arguments are values, fields or field-value pairs: FROM is never read from them.
+_VALUES_LAST = frozenset({"hmset", "hmget", "hdel", "lpush", "rpush", "mset"})
+
+
 @pytest.mark.parametrize("name", sorted(n for n, s in ALL_SPECS.items() if s.first_key))
 def test_keyed_specs_document_from(name: str) -> None:
-    """Every keyed command documents the FROM clause and its first key at position 1."""
+    """Every keyed command documents the FROM clause, unless values end it, and its first key at
+    position 1."""
     spec = ALL_SPECS[name]
-    assert "[FROM ns]" in spec.syntax
+    assert ("FROM ns" in spec.syntax) == (name not in _VALUES_LAST)
     assert (spec.first_key, spec.step) == (1, 2 if name == "mset" else 1)  # MSET: key value pairs
+
+
+def test_hset_field_form_documents_no_from() -> None:
+    """HSET's JSON form takes FROM; its field-value form does not."""
+    json_form, field_form = ALL_SPECS["hset"].syntax.split(" | HSET ")
+    assert "[FROM ns]" in json_form
+    assert "FROM" not in field_form
 
 
 @pytest.mark.parametrize("name", sorted(MINIMAL))

@@ -348,9 +348,22 @@ def test_hset_rejects_set_only_options(option: bytes) -> None:
 
 
 def test_hset_without_json_is_the_field_value_form() -> None:
-    """HSET key field value (Redis form) sets a field; a lone non-object is a wrong arity."""
+    """HSET key field value (Redis form) sets a field."""
     assert parse("HSET user name alice") == HsetFields(b"user", (("name", "alice"),))
-    assert error_of("HSET k [1,2]") == errors.wrong_arity("hset")
+
+
+@pytest.mark.parametrize(
+    "line", ["HSET k [1,2]", "HSET k notjson", "HSET k 42", "HSET k 42 TTL 5", "HSET k x FROM ns PX 10"]
+)
+def test_hset_of_one_value_that_is_no_object_says_so(line: str) -> None:
+    """One value (maybe with JSON options) can only be the JSON form: the error says an object is
+    expected, not that the arguments are miscounted."""
+    assert error_of(line) == errors.not_json_object("hset")
+
+
+def test_hset_odd_fields_without_options_are_a_wrong_arity() -> None:
+    """HSET k a b c is a field-value form missing a value, as Redis answers."""
+    assert error_of("HSET k a b c") == errors.wrong_arity("hset")
 
 
 def test_hset_broken_json() -> None:
@@ -391,9 +404,20 @@ def test_lset_with_from_and_px() -> None:
 
 
 def test_lset_without_an_array_is_the_index_form() -> None:
-    """LSET key index element (Redis form); a lone object is a wrong arity."""
+    """LSET key index element (Redis form), with or without FROM."""
     assert parse("LSET k 0 x") == LsetIndex(b"k", 0, "x")
-    assert error_of_args(b"LSET", b"k", b'{"a": 1}') == errors.wrong_arity("lset")
+    assert parse("LSET k 0 x FROM ns") == LsetIndex(b"k", 0, "x", ns="ns")
+
+
+@pytest.mark.parametrize("line", ['LSET k {"a":1}', "LSET k notjson", "LSET k 42", "LSET k 42 TTL 5 FROM ns"])
+def test_lset_of_one_value_that_is_no_array_says_so(line: str) -> None:
+    """One value (maybe with JSON options) can only be the JSON form: the error says so."""
+    assert error_of(line) == errors.not_json_array("lset")
+
+
+def test_lset_index_form_with_a_stray_argument_is_a_wrong_arity() -> None:
+    """LSET k 0 x y is no JSON form either: a wrong number of arguments."""
+    assert error_of("LSET k 0 x y") == errors.wrong_arity("lset")
 
 
 def test_lset_unknown_option_is_syntax_error() -> None:

@@ -141,9 +141,7 @@ WRONG_ARITY = [
     ("DECR", "decr"),
     ("INCRBY k", "incrby"),
     ("DECRBY k", "decrby"),
-    ("HSET k f", "hset"),
     ("HSET k a 1 b", "hset"),
-    ("HSET k a FROM ns", "hset"),
     ("HMSET k f", "hmset"),
     ("HMSET k a 1 b", "hmset"),
     ("HGET k", "hget"),
@@ -152,7 +150,6 @@ WRONG_ARITY = [
     ("HEXISTS k", "hexists"),
     ("HINCRBY k f", "hincrby"),
     ("HGETALL", "hgetall"),
-    ("LSET k 0", "lset"),
     ("LSET k 0 x y", "lset"),
     ("LPUSH k", "lpush"),
     ("RPOP", "rpop"),
@@ -322,35 +319,65 @@ def test_lset_broken_json_array_keeps_the_json_error() -> None:
 
 
 def test_hset_from_as_the_only_pair_is_a_field() -> None:
-    """HSET k from x sets the field 'from': no pair would remain before a FROM clause."""
+    """HSET k from x sets the field 'from'."""
     assert parse("HSET k from x") == HsetFields(b"k", (("from", "x"),))
 
 
-def test_hset_trailing_from_after_a_pair_is_the_namespace() -> None:
-    """HSET k a 1 FROM ns sets a in namespace ns."""
-    assert parse("HSET k a 1 FROM ns") == HsetFields(b"k", (("a", 1),), ns="ns")
+def test_hset_from_after_a_pair_is_another_pair() -> None:
+    """HSET k a 1 FROM ns sets the fields a and FROM: values are never read as a namespace."""
+    assert parse("HSET k a 1 FROM ns") == HsetFields(b"k", (("a", 1), ("FROM", "ns")))
 
 
-def test_hset_trailing_from_with_a_bad_namespace() -> None:
-    """A trailing FROM clause must name a valid namespace."""
-    assert error_of_args(b"HSET", b"k", b"a", b"1", b"FROM", b"a b") == errors.invalid_namespace(b"a b")
+def test_hset_from_pair_with_any_value_is_a_field() -> None:
+    """A value that is no namespace name is just a value after FROM."""
+    assert parse_args(b"HSET", b"k", b"a", b"1", b"FROM", b"a b") == HsetFields(
+        b"k", (("a", 1), ("FROM", "a b"))
+    )
 
 
 @pytest.mark.parametrize(("line", "expected"), [
     ("HMGET k from ns", Hmget(b"k", ("from", "ns"))),
-    ("HMGET k a FROM ns", Hmget(b"k", ("a",), ns="ns")),
+    ("HMGET k a FROM ns", Hmget(b"k", ("a", "FROM", "ns"))),
     ("HDEL k from ns", Hdel(b"k", ("from", "ns"))),
-    ("HDEL k a b from ns", Hdel(b"k", ("a", "b"), ns="ns")),
+    ("HDEL k a b from ns", Hdel(b"k", ("a", "b", "from", "ns"))),
+    ("HMSET k a 1 from ns", HsetFields(b"k", (("a", 1), ("from", "ns")))),
     ("LPUSH k from ns", Push(b"k", ("from", "ns"))),
-    ("RPUSH k a FROM ns", Push(b"k", ("a",), left=False, ns="ns")),
+    ("LPUSH k go from home", Push(b"k", ("go", "from", "home"))),
+    ("RPUSH k a FROM ns", Push(b"k", ("a", "FROM", "ns"), left=False)),
     ("MSET from x", Mset(((b"from", b"x"),))),
-    ("MSET a 1 FROM ns", Mset(((b"a", 1),), ns="ns")),
+    ("MSET a 1 FROM ns", Mset(((b"a", 1), (b"FROM", b"ns")))),
+    ("LREM k 0 from", Lrem(b"k", 0, "from")),
+    ("LSET k 0 FROM", LsetIndex(b"k", 0, "FROM")),
+])  # fmt: skip
+def test_values_are_never_a_from_clause(line: str, expected: Command) -> None:
+    """In commands whose trailing arguments are values, fields or pairs, FROM is one of them."""
+    assert parse(line) == expected
+
+
+def test_mset_with_from_makes_an_odd_pair_count() -> None:
+    """MSET a 1 FROM: FROM is a key without a value, not an unfinished clause."""
+    assert error_of("MSET a 1 FROM") == errors.wrong_arity("mset")
+
+
+@pytest.mark.parametrize(("line", "expected"), [
     ("MGET from ns", Mget((b"from", b"ns"))),
     ("MGET a from ns", Mget((b"a",), ns="ns")),
     ("WATCH from ns", Watch((b"from", b"ns"))),
+    ("WATCH a b FROM ns", Watch((b"a", b"b"), ns="ns")),
 ])  # fmt: skip
-def test_variadic_trailing_from_needs_an_item_before_it(line: str, expected: Command) -> None:
-    """FROM ns at the end is a namespace only when at least one item remains before it."""
+def test_keys_take_a_trailing_from_after_a_key(line: str, expected: Command) -> None:
+    """Where the trailing arguments are keys, FROM ns at the end is a namespace when a key is
+    before it."""
+    assert parse(line) == expected
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("LREM k 0 x FROM ns", Lrem(b"k", 0, "x", ns="ns")),
+    ("LSET k 0 x FROM ns", LsetIndex(b"k", 0, "x", ns="ns")),
+    ("HINCRBY k f 1 FROM ns", Hincrby(b"k", "f", 1, ns="ns")),
+])  # fmt: skip
+def test_fixed_arity_commands_take_from_after_their_arguments(line: str, expected: Command) -> None:
+    """After a fixed number of arguments a FROM clause cannot be a value: it is the namespace."""
     assert parse(line) == expected
 
 
