@@ -230,6 +230,21 @@ async def test_client_typed_is_per_connection(port, r2):
     await typed.aclose()
 
 
+def _typed_on_connect(connection) -> None:
+    """docs/protocol.md's recipe: every pooled redis-py connection opts in as it connects."""
+    connection.on_connect()
+    connection.send_command("CLIENT", "TYPED", "ON")
+    connection.read_response()
+
+
+async def test_redis_py_connect_func_opts_every_pooled_connection_in(port):
+    """With redis_connect_func a RESP2 redis-py client reads typed values on every connection."""
+    typed = ThreadedRedis(port, protocol=2, redis_connect_func=_typed_on_connect)
+    await typed.set("counter", "10")
+    assert await typed.get("counter") == 10
+    typed.client.close()
+
+
 async def test_client_typed_needs_on_or_off(r2):
     """Anything but ON or OFF is a syntax error."""
     with pytest.raises(redis.ResponseError, match="syntax error"):
