@@ -6,8 +6,6 @@ A mock clock that runs at real speed and can jump drives the server's time (see 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 
 import pytest
 import trio
@@ -17,7 +15,7 @@ from mi.config import NamespaceSettings, load_config
 from protocol import CommandError
 from protocol.replies import SimpleString
 from support import IO_TIMEOUT, RawClient, as_map, make_config
-from test_webhooks import Receiver
+from test_webhooks import receiver  # noqa: F401 - the fixture: an HTTP server that records the POSTs
 
 OK = SimpleString("OK")
 
@@ -255,11 +253,3 @@ async def wait_due(client, count: int) -> None:
             await trio.sleep(0.01)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.http.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.http.shutdown()
-    receiver.http.server_close()
