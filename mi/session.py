@@ -27,6 +27,7 @@ from protocol.commands import Keyed, Quit
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
 from protocol.grammar import parse_command
+from protocol.grammar_names import DEFAULT_NAMESPACE
 from protocol.parser import NEED_DATA, Limits, RequestParser
 from protocol.request import Request
 from protocol.values import keyword
@@ -44,7 +45,6 @@ RECEIVE_SIZE = 64 * 1024
 HEAVY_BATCH = 1024 * 1024
 # A read of more keys than this runs on a worker thread (about 10 us a key on the event loop).
 LONG_READ_KEYS = 1000
-DEFAULT_NAMESPACE = "default"
 
 
 @define(eq=False)
