@@ -15,7 +15,7 @@ from mi.config import AuthConfig, UserConfig
 from mi.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
-from support import IO_TIMEOUT, RawClient, ServerOnPort, canary, make_config, resp_command
+from support import IO_TIMEOUT, RawClient, ServerOnPort, ThreadedRedis, canary, make_config, resp_command
 
 OK = SimpleString("OK")
 BINARY = bytes(range(128, 256)) * (64 * 1024)  # 8 MiB that is not UTF-8: the slowest to decode
@@ -194,12 +194,21 @@ def test_a_memory_error_in_one_connection_ends_only_that_connection(tmp_path):
 # --- long work yields to other clients ----------------------------------------------------------
 
 
-async def test_hset_of_a_big_json_object_stalls_no_one(port, raw):
+async def test_hset_of_a_big_json_object_stalls_no_one(tmp_path):
     """HSET of 16 MiB of JSON took 3.6 s of the event loop: the checks after json.loads were a
-    Python step per value, and they now run on a worker thread."""
+    Python step per value; they are cheaper now, and a big request is parsed on a worker thread.
+    The server is a process of its own, so the canary measures its stall, not this test's sending."""
     items = ",".join(f'"item{i}": {{"id": {i}, "tags": ["a", "b"], "score": {i / 7}}}' for i in range(100_000))
     payload = "{" + items + "}"
     assert len(payload) > 5 * 1024**2
-    async with canary(port) as watch:
-        assert await raw.command("HSET", "h", payload) == OK
-    assert watch.worst < 1.0
+    server = ServerOnPort(tmp_path / "data")
+    try:
+        client = ThreadedRedis(server.port)
+        async with canary(server.port) as watch:
+            assert await client.execute_command("HSET", "h", payload) == b"OK"
+        # About 0.65 s here, json.loads's own time (one C call, holding the GIL); 1.3 s when the
+        # request was parsed on the event loop.
+        assert watch.worst < 1.0
+        client.client.close()
+    finally:
+        server.stop()
