@@ -18,8 +18,8 @@ loop wait, so no one sees one shard changed and another not yet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AsyncExitStack, ExitStack
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -27,7 +27,7 @@ from attrs import define, field, frozen
 
 from mi.keyspace import Keyspace
 from protocol.commands import Command, Keyed
-from storage import ReadTxn, shard_index
+from storage import shard_index
 from storage.multishard import run_batch_across
 
 if TYPE_CHECKING:
@@ -140,20 +140,15 @@ class UnitRunner:
             return Committing(await state.writers[index].submit(op, unit.label))
         return Done(await self._across(unit))
 
-    @asynccontextmanager
-    async def reading_every_shard(self) -> AsyncIterator[list[ReadTxn]]:
-        """A read transaction on every shard, all begun while no multi-shard commit is half done,
-        for a command that reads a whole namespace. They may be used on a worker thread (py-lmdb
-        opens LMDB with MDB_NOTLS, so a read transaction can move between threads), one at a time."""
-        await self.gate.wait_open()
-        with ExitStack() as stack:  # no await from the gate to the last begin: one instant
-            yield [stack.enter_context(shard.read()) for shard in self.state.store.shards]
-
     async def read_on_thread(self, body: Callable[[Keyspace], Any], default_ns: str) -> Any:
-        """Run a long read-only ``body`` (an MGET of 100k keys) on a worker thread, over every
-        shard at one instant, so other clients are served meanwhile."""
+        """Run a long read-only ``body`` (KEYS, an MGET of 100k keys) on a worker thread, over a
+        read transaction of every shard, all begun while no multi-shard commit is half done; other
+        clients are served meanwhile. (py-lmdb opens LMDB with MDB_NOTLS, so a read transaction
+        may move to another thread, used by one at a time.)"""
+        await self.gate.wait_open()
         now = self.state.now_ms()
-        async with self.reading_every_shard() as txns:
+        with ExitStack() as stack:  # no await from the gate to the last begin: one instant
+            txns = [stack.enter_context(shard.read()) for shard in self.state.store.shards]
             keyspace = Keyspace(dict(enumerate(txns)), None, len(txns), now, default_ns)
             return await trio.to_thread.run_sync(body, keyspace)
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import trio
-
-from mi.commands.base import REGISTRY, as_command_error
+from mi.commands.base import REGISTRY
 from mi.glob import compile_glob
 from mi.keyspace import Keyspace
 from protocol import errors
@@ -26,7 +24,6 @@ from protocol.commands import (
     Type,
 )
 from protocol.replies import SimpleString
-from storage import StorageError
 
 if TYPE_CHECKING:
     from mi.session import Session
@@ -150,17 +147,15 @@ def dbsize(keyspace: Keyspace, command: Dbsize) -> int:
 
 @REGISTRY.task(Keys)
 async def keys(session: Session, command: Keys) -> list[bytes]:
+    """A full scan can take long on a big namespace: it runs off the event loop, over every shard
+    at one instant."""
     ns = session.namespace(command.ns)
     matches = compile_glob(command.pattern)
-    now = session.server.now_ms()
-    try:
-        async with session.server.units.reading_every_shard() as txns:
-            # A full scan can take long on a big namespace: keep the event loop free meanwhile.
-            return await trio.to_thread.run_sync(
-                lambda: [key for txn in txns for key in txn.iter_keys(ns, now) if matches(key)]
-            )
-    except StorageError as error:
-        raise as_command_error(error) from None
+
+    def matching(keyspace: Keyspace) -> list[bytes]:
+        return [key for txn in keyspace.shards() for key in txn.iter_keys(ns, keyspace.now_ms) if matches(key)]
+
+    return await session.server.units.read_on_thread(matching, ns)
 
 
 @REGISTRY.task(Scan)
