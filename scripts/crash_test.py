@@ -21,6 +21,8 @@ import contextlib
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from attrs import define, field
 
 from storage import DEFAULT_SHARDS, shard_index
@@ -38,6 +42,7 @@ from storage import DEFAULT_SHARDS, shard_index
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 120.0  # seconds: a restart after a cut scans every shard first
 VERIFY_TIMEOUT = 300.0
+NO_RETRY = Retry(NoBackoff(), 0)  # a write to a killed server fails at once, not after redis-py's retries
 POWER_LOSS_SHARDS = 4  # transactions then cross shards: intents are written, redone at restart
 
 
@@ -62,7 +67,7 @@ class Server:
     def _port(self) -> int:
         watchdog = threading.Timer(START_TIMEOUT, self.proc.kill)
         watchdog.start()
-        last = ""
+        lines = []
         try:
             for line in self.proc.stdout:
                 try:
@@ -73,11 +78,14 @@ class Server:
                     # Keep reading its log, or a full pipe would block the server.
                     threading.Thread(target=self.proc.stdout.read, daemon=True).start()
                     return event["port"]
-                last = line.strip() or last
+                if event.get("event") == "server.failed":
+                    lines.append(f"server.failed: {event.get('error')}")
+                elif line.strip():
+                    lines.append(line.strip().strip("|").strip())
         finally:
             watchdog.cancel()
         status = self.proc.wait()
-        raise ServerFailed(last or f"the server exited with status {status} before listening")
+        raise ServerFailed(failure_line(lines, status))
 
     def kill(self) -> None:
         self.proc.kill()
@@ -90,6 +98,17 @@ class Server:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def failure_line(lines: list[str], status: int) -> str:
+    """The line that says why a server did not start: its server.failed event, else the last
+    exception a traceback names, else its last line, else how it exited."""
+    for pattern in (r"^server\.failed: ", r"^[\w.]+(Error|Exception|Group)\b.*:"):
+        named = [line for line in lines if re.match(pattern, line)]
+        if named:
+            return named[-1]
+    how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+    return f"{lines[-1]} ({how})" if lines else f"the server exited before listening ({how})"
 
 
 def keys_on_every_shard(shards: int) -> list[str]:
@@ -116,7 +135,7 @@ class Load:
 
 def writer(port: int, client: int, load: Load) -> None:
     """Unique SETs; every acknowledged one is recorded."""
-    connection = redis.Redis(port=port, socket_timeout=5)
+    connection = redis.Redis(port=port, socket_timeout=5, retry=NO_RETRY)
     i = 0
     while not load.stop.is_set():
         key = f"c{client}:{i}"
@@ -130,7 +149,7 @@ def writer(port: int, client: int, load: Load) -> None:
 
 def transactor(port: int, shards: int, load: Load) -> None:
     """The same generation to a key on every shard, in one EXEC."""
-    connection = redis.Redis(port=port, socket_timeout=5)
+    connection = redis.Redis(port=port, socket_timeout=5, retry=NO_RETRY)
     keys = keys_on_every_shard(shards)
     generation = 0
     while not load.stop.is_set():
@@ -238,22 +257,30 @@ class PowerCutMount:
         backing.mkdir(parents=True, exist_ok=True)
         mount.mkdir(parents=True, exist_ok=True)
         self.mount = mount
+        self.log = backing.parent / "powercut_fs.log"  # a file, not a pipe nobody reads
         command = [sys.executable, str(ROOT / "scripts" / "powercut_fs.py"), str(backing), str(mount),
                    "--keep-fraction", str(keep_fraction)]  # fmt: skip
         if seed is not None:
             command += ["--seed", str(seed)]
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        watchdog = threading.Timer(START_TIMEOUT, self.proc.kill)
+        watchdog.start()
+        try:
+            line = self.proc.stdout.readline()
+        finally:
+            watchdog.cancel()
         if not line.startswith("mounted"):
             self.close()
-            msg = f"the power-cut filesystem did not mount: {self.proc.stderr.read().strip() or line}"
+            lines = self.log.read_text().strip().splitlines()
+            msg = f"the power-cut filesystem did not mount: {lines[-1] if lines else line or 'no output'}"
             raise RuntimeError(msg)
 
     def cut(self) -> str:
         """Cut the power (its own account of the pages kept and lost); the filesystem unmounts."""
         self.proc.send_signal(signal.SIGUSR1)
-        out, err = self.proc.communicate(timeout=60)
-        return (out.strip() or err.strip()).splitlines()[-1] if (out or err).strip() else ""
+        out, _ = self.proc.communicate(timeout=60)
+        return out.strip().splitlines()[-1] if out.strip() else ""
 
     def close(self) -> None:
         """Unmount cleanly (SIGTERM) if still mounted; by force if the process is gone or stuck."""
@@ -265,7 +292,8 @@ class PowerCutMount:
                 self.proc.kill()
                 self.proc.communicate()
         if os.path.ismount(self.mount):
-            subprocess.run(["umount", "-l", str(self.mount)], check=False, capture_output=True)
+            force = ["fusermount3", "-u", "-z"] if shutil.which("fusermount3") else ["umount", "-l"]
+            subprocess.run([*force, str(self.mount)], check=False, capture_output=True)
 
     def __enter__(self) -> PowerCutMount:
         return self
@@ -278,6 +306,8 @@ def fuse_unavailable() -> str | None:
     """Why this machine cannot mount the power-cut filesystem, or None if it can."""
     if not os.path.exists("/dev/fuse"):
         return "no /dev/fuse: this machine cannot mount FUSE filesystems"
+    if os.geteuid() != 0 and not shutil.which("fusermount3"):
+        return "not root and no fusermount3: cannot mount FUSE filesystems"
     try:
         import pyfuse3  # noqa: F401, PLC0415 - only the power-loss runs need it
     except ImportError as error:
@@ -392,10 +422,11 @@ def power_loss_main(args: argparse.Namespace) -> int:
     rounds = []
     for number in range(1, args.runs + 1):
         keep = args.keep_fraction if args.keep_fraction is not None else (0.0, 0.5)[(number - 1) % 2]
+        print(f"{number:>5} ", end="", flush=True)
         with tempfile.TemporaryDirectory(prefix="mi-powercut-") as tmp:
             result = power_loss_round(Path(tmp), args.durability, keep, args.clients, args.duration, args.shards)
         rounds.append(result)
-        print(f"{number:>5} {describe(result)}", flush=True)
+        print(describe(result), flush=True)
     failed = [r for r in rounds if r.failed]
     totals = Findings(*(sum(getattr(r.found, name) for r in rounds) for name in ("lost", "lost_within_interval", "wrong", "torn")))
     print(f"rounds {len(rounds)}: {sum(r.acknowledged for r in rounds)} acknowledged, {totals.lost} lost, "

@@ -340,14 +340,17 @@ class PowerCutFS(pyfuse3.Operations):
             self.pending.pop(inode, None)  # unlinked and closed: nothing left to write back
 
     # -- the end ------------------------------------------------------------------------------
-    def power_off(self, keep_fraction: float) -> tuple[int, int]:
-        """Write back a random ``keep_fraction`` of the pending pages; (pages kept, pages lost)."""
+    def power_off(self, keep_fraction: float) -> tuple[int, int, dict[str, int]]:
+        """Write back a random ``keep_fraction`` of the pending pages: (kept, lost, pending per file)."""
         self.power_is_off = True
         kept = lost = 0
+        files = {}
+        root = self.paths[pyfuse3.ROOT_INODE]
         for inode, pending in self.pending.items():
             path = self.paths.get(inode)
-            if path is None:
+            if path is None or not pending.pages and pending.size == os.stat(path).st_size:
                 continue
+            files[os.path.relpath(path, root)] = len(pending.pages)
             pages = [n for n in pending.pages if self.rng.random() < keep_fraction]
             kept, lost = kept + len(pages), lost + len(pending.pages) - len(pages)
             fd = os.open(path, os.O_RDWR)
@@ -356,15 +359,17 @@ class PowerCutFS(pyfuse3.Operations):
             finally:
                 os.close(fd)
         self.pending.clear()
-        return kept, lost
+        return kept, lost, files
 
 
 async def watch_signals(fs: PowerCutFS) -> None:
     with trio.open_signal_receiver(signal.SIGUSR1, signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             if signum == signal.SIGUSR1:
-                kept, lost = fs.power_off(fs.keep_fraction)
-                print(f"power cut: {kept} unsynced pages reached the disk, {lost} lost", flush=True)
+                kept, lost, files = fs.power_off(fs.keep_fraction)
+                pending = ", ".join(f"{path} {pages}" for path, pages in sorted(files.items())) or "none"
+                print(f"power cut: {kept} unsynced pages reached the disk, {lost} lost; pending: {pending}",
+                      flush=True)
             else:
                 fs.power_off(1.0)  # a clean shutdown writes everything back
             pyfuse3.terminate()
