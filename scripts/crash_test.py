@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -334,13 +333,16 @@ def verify(data_dir: Path) -> Verify:
         return Verify(-1, f"no answer in {VERIFY_TIMEOUT:.0f} s")
     if done.returncode < 0:
         return Verify(done.returncode, f"killed by {signal.Signals(-done.returncode).name}")
-    for line in reversed(done.stdout.splitlines()):
+    events = []
+    for line in done.stdout.splitlines():
         with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if event.get("event") == "verify.finished":
-                counts = {k: v for k, v in event.items() if isinstance(v, int) and not isinstance(v, bool)}
-                damaged = {k: v for k, v in counts.items() if "damage" in k or "error" in k}
-                return Verify(done.returncode, "clean" if done.returncode == 0 else f"damaged {damaged or counts}")
+            events.append(json.loads(line))
+    finished = [e for e in events if e.get("event") == "verify.finished"]
+    if finished and done.returncode == 0:
+        return Verify(0, "clean")
+    if finished:
+        first = next((e["where"] for e in events if e.get("event") == "verify.damaged"), "")
+        return Verify(done.returncode, f"{finished[-1].get('damaged')} damaged" + (f", first: {first}" if first else ""))
     lines = (done.stdout + done.stderr).strip().splitlines()
     return Verify(done.returncode, lines[-1] if lines else f"exit status {done.returncode}")
 
@@ -404,6 +406,8 @@ def describe(result: Round) -> str:
     verified = result.verify.summary if result.verify else "-"
     line = (f"{result.durability:>8} {result.keep_fraction:>5} {result.acknowledged:>13} {found.lost:>5} "
             f"{found.lost_within_interval:>9} {found.wrong:>6} {found.torn:>5} {started:>7}  {verified}")  # fmt: skip
+    if result.cut:
+        line += f"\n{'':>5}{result.cut}"
     for label, text in (("start", result.start_error), ("check", result.check_error)):
         if text:
             line += f"\n{'':>5}{label}: {text[:300]}"
