@@ -310,7 +310,8 @@ def fuse_unavailable() -> str | None:
     try:
         import pyfuse3  # noqa: F401, PLC0415 - only the power-loss runs need it
     except ImportError as error:
-        return f"pyfuse3 is not installed ({error}); scripts/test installs it with the test extras"
+        return (f"pyfuse3 is not installed ({error}): scripts/test installs it with the test extras once "
+                "libfuse3 is there (root installs fuse3, libfuse3-dev and pkg-config with apt-get)")
     return None
 
 

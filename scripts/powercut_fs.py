@@ -264,6 +264,8 @@ class PowerCutFS(pyfuse3.Operations):
     @fs_errors
     def rename(self, parent_old: int, name_old: bytes, parent_new: int, name_new: bytes, flags: int, ctx: Any) -> None:
         old, new = self._child(parent_old, name_old), self._child(parent_new, name_new)
+        if old == new:
+            return
         if flags & pyfuse3.RENAME_EXCHANGE:
             raise pyfuse3.FUSEError(errno.EINVAL)
         if flags & pyfuse3.RENAME_NOREPLACE and os.path.lexists(new):
