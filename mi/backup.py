@@ -211,6 +211,8 @@ def _scan(path: Path, label: str) -> VerifyReport:
         log.warning("verify.quarantined", where=f"shard {shard}, {item.describe()}", shard=shard, area=item.area,
                     namespace=item.namespace, key=item.key.decode("utf-8", "backslashreplace"), reason=item.reason,
                     at_ms=item.at_ms, id=item.id)
+    for shard, what in report.torn_tails:  # a crash's leftovers, cut at the next start: not damage
+        log.warning("verify.torn_tail", where=f"shard {shard}, {what}", shard=shard)
     if report.truncated:
         log.error("verify.more_damage", not_listed=report.damaged - len(report.damage))
     (log.info if report.ok else log.error)("verify.finished", path=str(path), ok=report.ok, **report.summary())

@@ -84,6 +84,10 @@ class StorageConfig:
     shards: int | None = field(default=None, validator=validators.optional(_positive))
     durability: Literal["strict", "relaxed"] = "strict"
     relaxed_sync_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
+    # A checkpoint makes each shard's LMDB file durable so its log need not be replayed from
+    # further back: every checkpoint_interval, or sooner once checkpoint_log_bytes were logged.
+    checkpoint_interval: Seconds = field(default=Seconds(30.0), validator=_positive)
+    checkpoint_log_bytes: ByteSize = field(default=ByteSize(64 * 1024**2), validator=_positive)
     max_db_size: ByteSize = field(default=ByteSize(16 * 1024**3), validator=_positive)
     max_value_size: ByteSize = field(default=ByteSize(16 * 1024**2), validator=_positive)
     max_namespaces: int = field(default=1024, validator=_positive)
@@ -115,12 +119,13 @@ class ReaperConfig:
 
 @define
 class JournalConfig:
-    # The journal is trimmed to stay within every bound (oldest entries go first).
+    # The journal (the shards' logs) is trimmed to stay within every bound, give or take one log
+    # segment: whole segments go, oldest first (mi.trimmer).
     max_entries: int = field(default=1_000_000, validator=_positive)
     max_bytes: ByteSize = field(default=ByteSize(256 * 1024**2), validator=_positive)
     max_age: Seconds = field(default=Seconds(7 * 24 * 3600.0), validator=_positive)
     trim_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
-    trim_batch: int = field(default=1000, validator=_positive)
+    trim_batch: int = field(default=1000, validator=_positive)  # unused (whole segments go); older files set it
 
 
 @define

@@ -1,7 +1,8 @@
 """``mi journal``: the operation journal as JSON lines, a change feed for log pipelines.
 
-It opens the data dir read-only, so it runs beside a live server (LMDB's lock file keeps readers
-and the writer apart). With ``--follow`` it polls for new entries until interrupted.
+It reads each shard's write-ahead log (``storage.wal``), so it runs beside a live server: a record
+still being written reads as the end of the log. With ``--follow`` it polls for new entries until
+interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from storage import Store, StorageError
-from storage.journal import JournalDamaged
+from storage.log_format import LogDamaged
 
 __all__ = ["add_parser", "follow_journal", "run"]
 
@@ -34,8 +35,7 @@ def follow_journal(store: Store, shards: list[int], since: int, *, follow: bool)
     last = dict.fromkeys(shards, since)
     while True:
         for index in shards:
-            with store.shards[index].read() as txn:
-                found = [entry.to_json(index) for entry in txn.journal(last[index])]
+            found = [entry.to_json(index) for entry in store.shards[index].journal(last[index])]
             for entry in found:
                 last[index] = entry["seq"]
                 yield entry
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             for entry in follow_journal(store, shards, args.since, follow=args.follow):
                 out.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 out.flush()
-    except JournalDamaged as error:
+    except LogDamaged as error:
         print(f"mi: {error}; run mi verify", file=sys.stderr)
         return 1
     except StorageError as error:

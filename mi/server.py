@@ -17,9 +17,11 @@ from attrs import define, field
 
 from mi import systemd
 from mi.auth import check_listening
+from mi.checkpointer import Checkpointer
 from mi.config import Config
 from mi.logs import get_logger
 from mi.namespace_settings import NamespaceSettingsTable
+from mi.progress import ProgressBar
 from mi.prometheus import MetricsEndpoint
 from mi.reaper import Reaper
 from mi.trimmer import JournalTrimmer
@@ -41,6 +43,14 @@ log = get_logger("mi.server")
 
 def open_store(config: Config) -> Store:
     storage = config.storage
+    bars: dict[int, ProgressBar] = {}
+
+    def replaying(shard: int, done: int, total: int) -> None:  # a bar on a terminal only
+        bar = bars.setdefault(shard, ProgressBar(f"shard {shard}: replaying the log", total, unit="records"))
+        bar.advance(done - bar.done)
+        if done >= total:
+            bar.close()
+
     return Store.open(
         storage.data_dir,
         shards=storage.shards,
@@ -49,6 +59,7 @@ def open_store(config: Config) -> Store:
         max_value_size=storage.max_value_size,
         max_namespaces=storage.max_namespaces,
         max_readers=storage.max_readers,
+        progress=replaying,
     )
 
 
@@ -73,6 +84,11 @@ class Server:
         store = await trio.to_thread.run_sync(partial(open_store, self.config))
         if store.recovered_intents:
             log.warning("storage.recovered", cross_shard_transactions=store.recovered_intents)
+        for index, replayed in enumerate(store.replayed):
+            if replayed.records:
+                log.warning("storage.log_replayed", shard=index, records=replayed.records, entries=replayed.entries,
+                            first_lsn=replayed.first_lsn, last_lsn=replayed.last_lsn,
+                            seconds=round(replayed.seconds, 3))  # fmt: skip
         if store.checked_at_open:  # the last shutdown was not clean: every shard was scanned first
             log.warning("storage.checked_after_unclean_shutdown", damaged_records=store.damaged_at_open)
         failed = True  # a failure is logged once, as server.failed, by the caller: not as a stop too
@@ -128,6 +144,8 @@ class Server:
         async with trio.open_nursery() as services:
             await services.start(reaper.run)
             await services.start(JournalTrimmer(writers, config.journal).run)
+            checkpointer = Checkpointer(writers, config.storage.checkpoint_interval, config.storage.checkpoint_log_bytes)
+            await services.start(checkpointer.run)
             await services.start(state.snapshotter.run_periodically)
             await services.start(state.webhooks.run)
             if config.storage.durability == "relaxed":

@@ -7,6 +7,7 @@ Synchronous; no trio, no RESP, no logging. No ``lmdb`` exception leaves this pac
 from storage.errors import (
     CorruptRecord,
     DataDirError,
+    DiskFull,
     InvalidKey,
     InvalidNamespace,
     InvalidValue,
@@ -47,6 +48,7 @@ __all__ = [
     "MAX_SHARDS",
     "CorruptRecord",
     "DataDirError",
+    "DiskFull",
     "InvalidKey",
     "InvalidNamespace",
     "InvalidValue",

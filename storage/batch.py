@@ -4,8 +4,11 @@ Each op that changes something gets a journal entry named by its label. Each out
 result, or the exception it raised. An op that raises leaves no trace and does not affect the
 others: if it had already written, the transaction is aborted and the batch re-run without it
 (ops are deterministic functions of the database, so the others compute the same effects). When
-the map is full, the ops are re-run one transaction each, so only those that do not fit get
-``StorageFull``; a delete on a full map makes room by dropping the oldest journal entries. A
+the map is full, a checkpoint lets LMDB reuse the pages the previous one kept (see
+``storage.checkpoint``) and the batch is tried again; if it is still full, the ops are re-run one
+transaction each, so only those that do not fit get ``StorageFull`` (a delete then gets another
+checkpoint first: deletes are how space comes back, and stores leave them a reserve, see
+``WriteTxn.put``). A
 namespace new to the shard is created inside the batch's transaction (the writer thread is the
 only one that calls open_db after startup); its handle is published after the commit.
 
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import lmdb
 
 from storage.changes import ChangeOp
-from storage.errors import StorageError, StorageFull
+from storage.errors import DiskFull, StorageError, StorageFull
 from storage.txn import TxnState, WriteTxn
 
 if TYPE_CHECKING:
@@ -27,21 +30,19 @@ if TYPE_CHECKING:
 
 __all__ = ["run_batch"]
 
-JOURNAL_RELIEF_STEPS = (1000, 100, 10)  # oldest journal entries dropped when the map is full
-
 
 class _Restart(Exception):
     """Abort this attempt and run the batch again (without the ops that failed)."""
 
 
 class _BatchFull(Exception):
-    """The map is full: abort, then run the ops one transaction each.
+    """The map or the disk is full: abort, then run the ops one transaction each.
 
-    ``relievable``: the op was not storing a record when it hit the ceiling (a delete, or the
-    journal entry at commit), so dropping old journal entries may let it through.
+    ``relievable``: the op was not storing a record when it hit the ceiling (a delete), so
+    freeing the pages an old checkpoint kept may let it through.
     """
 
-    def __init__(self, error: StorageFull, *, relievable: bool = True) -> None:
+    def __init__(self, error: StorageFull | DiskFull, *, relievable: bool = True) -> None:
         self.error = error
         self.relievable = relievable
 
@@ -52,16 +53,21 @@ def run_batch(shard: Shard, ops: list[WriteOp], labels: list[str]) -> list[Any]:
         return []
     try:
         return _run(shard, ops, labels, {})
-    except _BatchFull:
-        pass
+    except _BatchFull as full:
+        relieved = _make_room(shard, full, deleting=False)
+    if relieved:
+        try:
+            return _run(shard, ops, labels, {})
+        except _BatchFull:
+            pass
     outcomes: list[Any] = []
     for op, label in zip(ops, labels, strict=True):
         try:
             outcomes.extend(_run(shard, [op], [label], {}))
         except _BatchFull as full:
-            # Deletes must work on a full map (they are how space comes back): the journal
-            # gives way for them, its oldest entries dropped. Stores just get StorageFull.
-            if not full.relievable or not _drop_oldest_journal_entries(shard):
+            # Deletes must work on a full map or disk (they are how space comes back): room
+            # is made for them, the disk's reserve included. Stores just get the error.
+            if not full.relievable or not _make_room(shard, full, deleting=True):
                 outcomes.append(full.error)
                 continue
             try:
@@ -69,30 +75,6 @@ def run_batch(shard: Shard, ops: list[WriteOp], labels: list[str]) -> list[Any]:
             except _BatchFull as again:
                 outcomes.append(again.error)
     return outcomes
-
-
-def _drop_oldest_journal_entries(shard: Shard) -> int:
-    """Make room when the map is full; how many entries went (0: none could).
-
-    Deleting needs a few fresh pages too (LMDB copies on write), so smaller steps are tried
-    when a big one does not fit.
-    """
-    for count in JOURNAL_RELIEF_STEPS:
-        txn = shard.begin()
-        try:
-            removed = txn.ops.trim_journal(keep_entries=0, keep_bytes=0, drop_before_ms=0, limit=count)
-            if not removed:
-                txn.abort()
-                return 0
-            txn.commit()
-        except StorageFull:
-            txn.abort()
-            continue
-        except BaseException:
-            txn.abort()
-            raise
-        return removed
-    return 0
 
 
 def _run(shard: Shard, ops: list[WriteOp], labels: list[str], failed: dict[int, Exception]) -> list[Any]:
@@ -123,10 +105,19 @@ def _attempt(shard: Shard, ops: list[WriteOp], labels: list[str], failed: dict[i
         raise
     try:
         txn.commit()
-    except StorageFull as full:
+    except (StorageFull, DiskFull) as full:
         stores = any(change.op is ChangeOp.PUT for change in log)
         raise _BatchFull(full, relievable=not stores) from None
     return outcomes
+
+
+def _make_room(shard: Shard, full: _BatchFull, *, deleting: bool) -> bool:
+    """Free what can be freed after a full map or disk; False if nothing could be."""
+    try:
+        shard.make_room(disk=isinstance(full.error, DiskFull), deleting=deleting)
+    except StorageError:  # even that found no room (a checkpoint needs a little disk too)
+        return False
+    return True
 
 
 def _apply(

@@ -8,9 +8,13 @@ how to fix it.
 
 from __future__ import annotations
 
+import errno
+import os
+
 __all__ = [
     "CorruptRecord",
     "DataDirError",
+    "DiskFull",
     "InvalidKey",
     "InvalidNamespace",
     "InvalidValue",
@@ -88,6 +92,27 @@ class StorageFull(StorageError):
             f"shard {shard} is full ({map_size} bytes, its share of max_db_size);"
             " delete data or raise max_db_size and restart"
         )
+
+
+class DiskFull(StorageError):
+    """The disk (or a file size limit) refused a write: nothing of the write was applied."""
+
+    # LMDB reports a short write (the disk filled, or a file size limit, halfway) as EIO.
+    ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        super().__init__(
+            f"could not write {what} ({reason}); is the disk full? Nothing of this write was"
+            " applied; acknowledged writes are safe"
+        )
+
+    @classmethod
+    def means(cls, error: BaseException) -> bool:
+        """Whether ``error`` (an OSError, or LMDB's text of one) says the disk is full."""
+        if isinstance(error, OSError):
+            return error.errno in cls.ERRNOS
+        return any(os.strerror(code) in str(error) for code in cls.ERRNOS)
 
 
 class CorruptRecord(StorageError):

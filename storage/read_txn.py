@@ -17,7 +17,7 @@ from storage.delivery import DeliveryDbs, DeliveryTxn
 from storage.errors import CorruptRecord, StorageCorrupted, StorageError
 from storage.expiry import decode_index_key, index_namespace
 from storage.limits import LMDB_MAX_KEY_SIZE
-from storage.journal import JournalEntry, decode_entry, entry_key, entry_seq
+from storage.counters import JOURNAL_LAST_KEY, U64
 from storage.records import Record, decode_header, decode_record
 
 __all__ = ["ReadTxn", "deadline_or_zero", "is_live", "lmdb_failure", "storable"]
@@ -51,20 +51,20 @@ def is_live(key: bytes, data: bytes | memoryview, now_ms: int) -> bool:
 class ReadTxn:
     """Read-only view of one shard at one point in time. Valid only inside ``Shard.read()``."""
 
-    __slots__ = ("_dbs", "_delivery_dbs", "_expiry_db", "_journal_db", "_txn")
+    __slots__ = ("_dbs", "_delivery_dbs", "_expiry_db", "_meta_db", "_txn")
 
     def __init__(
         self,
         txn: lmdb.Transaction,
         dbs: Mapping[str, Any],
         expiry_db: Any,
-        journal_db: Any,
+        meta_db: Any,
         delivery_dbs: DeliveryDbs | None = None,
     ) -> None:
         self._txn = txn
         self._dbs = dbs  # namespace -> DB handle; never mutated (the shard publishes a new dict)
         self._expiry_db = expiry_db
-        self._journal_db = journal_db
+        self._meta_db = meta_db
         self._delivery_dbs = delivery_dbs
 
     @property
@@ -189,32 +189,18 @@ class ReadTxn:
             raise self._failure(error) from error
 
     def journal_last(self) -> int:
-        """The sequence number of the newest journal entry (0 if none yet)."""
-        if self._journal_db is None:
+        """The sequence number of the newest journal entry as of this transaction (0 if none yet)."""
+        return self.counter(JOURNAL_LAST_KEY)
+
+    def counter(self, name: bytes) -> int:
+        """One of the shard's counters in mi/meta (``storage.counters``), 0 if not set yet."""
+        if self._meta_db is None:
             return 0
         try:
-            with self._txn.cursor(db=self._journal_db) as cursor:
-                return entry_seq(cursor.key()) if cursor.last() else 0
+            raw = self._txn.get(name, db=self._meta_db)
         except lmdb.Error as error:
             raise self._failure(error) from error
-
-    def journal(self, since: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
-        """Journal entries with a sequence number above ``since``, oldest first.
-
-        ``JournalDamaged`` stops the iteration at an entry that fails its check.
-        """
-        if self._journal_db is None:
-            return
-        try:
-            with self._txn.cursor(db=self._journal_db) as cursor:
-                found = cursor.set_range(entry_key(since + 1))
-                count = 0
-                while found and (limit is None or count < limit):
-                    yield decode_entry(cursor.key(), cursor.value())
-                    count += 1
-                    found = cursor.next()
-        except lmdb.Error as error:
-            raise self._failure(error) from error
+        return 0 if raw is None else U64.unpack(raw)[0]
 
     def _failure(self, error: lmdb.Error) -> StorageError:
         return lmdb_failure(error)

@@ -9,11 +9,14 @@ Map size: LMDB reserves address space for the map, not disk, so each shard maps 
 transaction in the process closed, which would race with readers; a fixed ceiling avoids that, and
 reaching it answers ``StorageFull`` while reads and deletes keep working.
 
-Durability: ``durable=True`` fdatasyncs every commit. ``durable=False`` ("relaxed") opens with
-``sync=False, metasync=False``: a commit reaches the OS page cache (so a process crash loses
-nothing) but an OS crash or power loss can lose the commits since the last ``sync()``, which the
-server calls on an interval. ``writemap`` is never used: a stray write through the map could corrupt
-the file, and it would hand dirty pages to the OS to flush whenever it likes.
+Durability: LMDB commits without a sync of its own (``sync=False``); each commit is first
+appended to the shard's write-ahead log (``storage.wal``), and with ``durable=True`` that append
+is fdatasynced before the commit, so one sequential sync makes a batch durable. ``durable=False``
+("relaxed") syncs the log only when the server calls ``sync()`` on an interval. A checkpoint
+(``storage.checkpoint``) makes the environment itself durable up to a commit and keeps that commit
+intact on disk until the next one; an unclean start reopens it and replays the log after it.
+``writemap`` is never used: a stray write through the map could corrupt the file, and it would
+hand dirty pages to the OS to flush whenever it likes.
 
 Aborts are kept off the common path: in py-lmdb 3.0 aborting a write transaction waits until no
 other thread is inside an operation on the same environment, so it can starve while two or more
@@ -24,6 +27,8 @@ when an op fails after writing, on an LMDB error, or when the map is full.
 from __future__ import annotations
 
 import struct
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,11 +39,18 @@ import lmdb
 from attrs import frozen
 
 from storage.batch import run_batch
-from storage.errors import DataDirError, StorageCorrupted, StorageError, StorageFull
-from storage.limits import LMDB_MAX_KEY_SIZE
 from storage.changes import Change
-from storage.journal import entry_seq
+from storage.checkpoint import Checkpoint, meta_page, read_checkpoint, write_checkpoint
+from storage.counters import APPLIED_KEY, JOURNAL_LAST_KEY, REVISION_KEY, U64
 from storage.delivery import DeliveryDbs
+from storage.errors import DataDirError, StorageCorrupted, StorageError, StorageFull
+from storage.journal import JournalEntry
+from storage.journal_migration import migrate_journal
+from storage.limits import LMDB_MAX_KEY_SIZE
+from storage.log_format import LogDamaged
+from storage.logged_txn import LoggedTxn
+from storage.replay import Progress, Replayed, replay
+from storage.wal import LOG_DIR_NAME, ShardLog, list_segments, read_entries, read_records
 from storage.names import (
     DUE_DB,
     EXPIRY_DB,
@@ -52,7 +64,7 @@ from storage.names import (
     db_name,
     namespace_of,
 )
-from storage.shard_txn import REVISION, REVISION_KEY, ShardTxn
+from storage.shard_txn import ShardTxn
 from storage.txn import SETTING_PREFIX, ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
 
 __all__ = [
@@ -107,9 +119,19 @@ class Shard:
         self._expiry_db: Any = None
         self._meta_db: Any = None
         self._intent_db: Any = None
-        self._journal_db: Any = None
+        self._journal_db: Any = None  # only in data dirs of an older mi, until migrated
         self._delivery_dbs: DeliveryDbs | None = None
+        self.internal_dbs: dict[bytes, Any] = {}  # name -> handle of each internal DB (for replay)
+        self._internal: dict[int, bytes] = {}  # id(handle) -> name (for the log)
         self.journal_last = 0  # the newest journal entry's sequence number
+        self.applied_lsn = 0  # the last log record committed here
+        self.log_bytes = 0  # appended to the log since the last checkpoint
+        self.checkpointed_at = 0.0  # time.monotonic() of the last checkpoint
+        self.replayed = Replayed()  # what opening replayed from the log
+        self._log: ShardLog | None = None
+        self._pin: Any = None  # a read transaction on the last checkpoint's commit (see checkpoint)
+        self._pending_pin: Any = None  # ... on the commit being checkpointed
+        self._checkpointing = threading.Lock()  # held from begin_checkpoint to finish_checkpoint
         self.readonly = False
         self._revisions = RevisionCounter()
         self._closed = False
@@ -127,8 +149,10 @@ class Shard:
         max_readers: int = DEFAULT_MAX_READERS,
         create: bool = True,
         readonly: bool = False,
+        progress: Progress | None = None,
     ) -> Shard:
-        """Open (or with ``create``, create) the shard environment in directory ``path``.
+        """Open (or with ``create``, create) the shard environment in directory ``path``, and
+        replay its log after the environment's last commit (``progress`` told as records go).
 
         ``readonly``: for tools that read while a server may be writing (``mi journal``, ``mi
         verify``, ``mi snapshot``); LMDB's lock file keeps their readers and its writer apart.
@@ -144,8 +168,8 @@ class Shard:
                 mode=FILE_MODE,
                 max_dbs=max_namespaces + INTERNAL_DB_COUNT,
                 max_readers=max_readers,
-                sync=durable,
-                metasync=durable,
+                sync=False,  # the log makes commits durable (see the module docstring)
+                metasync=False,
                 lock=True,
                 writemap=False,
             )
@@ -157,10 +181,31 @@ class Shard:
         shard.readonly = readonly
         try:
             shard._open_databases()  # noqa: SLF001 - part of construction
+            if not readonly:
+                shard._open_log(progress)  # noqa: SLF001
         except BaseException:
-            env.close()
+            shard._release()  # noqa: SLF001
             raise
         return shard
+
+    def _open_log(self, progress: Progress | None) -> None:
+        """Open the log, replay what the environment lacks, and checkpoint the result."""
+        directory = self.path / LOG_DIR_NAME
+        self._pin = self._env.begin(buffers=True)  # the state we start from stays intact meanwhile
+        if self._journal_db is not None:  # a data dir of an older mi: its journal moves to the log
+            self._pin.abort()
+            self.applied_lsn = migrate_journal(self._env, self._journal_db, self._meta_db, directory, self.index)
+            self._journal_db = None
+            self._pin = self._env.begin(buffers=True)
+        self._log = ShardLog.open(
+            directory, self.index, durable=self.durable, applied_lsn=self.applied_lsn, next_seq=self.journal_last + 1
+        )
+        try:
+            records = read_records(self._log.segments, self.applied_lsn)
+            self.replayed = replay(self, records, self._log.next_lsn - 1 - self.applied_lsn, progress)
+        except LogDamaged as error:
+            raise StorageCorrupted(f"shard {self.index}'s log at {directory}", str(error), self.path.parent) from None
+        self.checkpoint()
 
     def _open_databases(self) -> None:
         """Open every existing DB (open_db is not thread-safe: all of them now, before any use)."""
@@ -179,13 +224,13 @@ class Shard:
                     namespaces = self._namespaces_in(txn)
                 self._open_handles(namespaces, None)
                 with env.begin() as txn:
-                    revision, journal_last = self._counters(txn)
+                    revision, journal_last, applied = self._counters(txn)
             else:
                 txn = env.begin(write=True)
                 committed = False
                 try:
                     self._open_handles(self._namespaces_in(txn), txn)
-                    revision, journal_last = self._counters(txn)
+                    revision, journal_last, applied = self._counters(txn)
                     txn.commit()
                     committed = True
                 finally:
@@ -196,7 +241,13 @@ class Shard:
             msg = f"cannot open shard {self.index} at {self.path}: {error}; restore it from a snapshot"
             raise DataDirError(msg) from None
         self._revisions = RevisionCounter(revision, revision)
-        self.journal_last = journal_last
+        self.journal_last, self.applied_lsn = journal_last, applied
+
+    def reload_counters(self) -> None:
+        """Read the counters again (after replay wrote them)."""
+        with self._env.begin() as txn:
+            revision, self.journal_last, self.applied_lsn = self._counters(txn)
+        self._revisions = RevisionCounter(revision, revision)
 
     def _namespaces_in(self, txn: lmdb.Transaction) -> list[str]:
         with txn.cursor() as cursor:
@@ -213,29 +264,36 @@ class Shard:
     def _open_handles(self, namespaces: list[str], txn: lmdb.Transaction | None) -> None:
         env = self._env
         self._dbs = {ns: env.open_db(db_name(ns), txn=txn, create=False) for ns in namespaces}
-        self._expiry_db, self._meta_db, self._intent_db, self._journal_db = (
-            self._internal_db(name, txn) for name in (EXPIRY_DB, META_DB, INTENT_DB, JOURNAL_DB)
+        self._expiry_db, self._meta_db, self._intent_db = (
+            self._internal_db(name, txn) for name in (EXPIRY_DB, META_DB, INTENT_DB)
         )
         delivery = [self._internal_db(name, txn) for name in (DUE_DB, INFLIGHT_DB, LEASES_DB)]
         quarantine = self._internal_db(QUARANTINE_DB, txn)
         self._delivery_dbs = None if None in delivery else DeliveryDbs(*delivery, quarantine=quarantine)
+        self._journal_db = self._internal_db(JOURNAL_DB, txn, create=False)
+        handles = zip((EXPIRY_DB, META_DB, INTENT_DB, DUE_DB, INFLIGHT_DB, LEASES_DB, QUARANTINE_DB),
+                      (self._expiry_db, self._meta_db, self._intent_db, *delivery, quarantine), strict=True)  # fmt: skip
+        self.internal_dbs = {name: handle for name, handle in handles if handle is not None}
+        self._internal = {id(handle): name for name, handle in self.internal_dbs.items()}
 
-    def _internal_db(self, name: bytes, txn: lmdb.Transaction | None) -> Any:
+    def _internal_db(self, name: bytes, txn: lmdb.Transaction | None, *, create: bool = True) -> Any:
         """An internal DB, created if missing; read-only, a DB not there yet is None (empty)."""
         try:
-            return self._env.open_db(name, txn=txn, create=not self.readonly)
+            return self._env.open_db(name, txn=txn, create=create and not self.readonly)
         except lmdb.NotFoundError:
             return None
 
-    def _counters(self, txn: lmdb.Transaction) -> tuple[int, int]:
-        """The last revision handed out and the newest journal sequence number."""
-        raw = None if self._meta_db is None else txn.get(REVISION_KEY, db=self._meta_db)
-        revision = 0 if raw is None else REVISION.unpack(raw)[0]
-        journal_last = 0
-        if self._journal_db is not None:
+    def _counters(self, txn: lmdb.Transaction) -> tuple[int, int, int]:
+        """The last revision handed out, the newest journal sequence number, the last log record."""
+        def counter(key: bytes) -> int:
+            raw = None if self._meta_db is None else txn.get(key, db=self._meta_db)
+            return 0 if raw is None else U64.unpack(raw)[0]
+
+        journal_last = counter(JOURNAL_LAST_KEY)
+        if self._journal_db is not None:  # an older mi numbered entries by the journal DB's keys
             with txn.cursor(db=self._journal_db) as cursor:
-                journal_last = entry_seq(cursor.key()) if cursor.last() else 0
-        return revision, journal_last
+                journal_last = max(journal_last, U64.unpack(cursor.key())[0] if cursor.last() else 0)
+        return counter(REVISION_KEY), journal_last, counter(APPLIED_KEY)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -248,7 +306,7 @@ class Shard:
         except lmdb.Error as error:
             msg = f"shard {self.index}: cannot begin a read transaction: {error}"
             raise StorageError(msg) from error
-        return ReadTxn(txn, dbs, self._expiry_db, self._journal_db, self._delivery_dbs)
+        return ReadTxn(txn, dbs, self._expiry_db, self._meta_db, self._delivery_dbs)
 
     @contextmanager
     def read(self) -> Iterator[ReadTxn]:
@@ -274,7 +332,7 @@ class Shard:
     def copy_size(self, txn: ReadTxn) -> int:
         """About how many bytes ``copy_to`` writes for ``txn``: the pages of every tree, no free ones."""
         lmdb_txn = txn._txn  # noqa: SLF001 - same package
-        handles = [*txn._dbs.values(), self._expiry_db, self._meta_db, self._intent_db, self._journal_db]  # noqa: SLF001
+        handles = [*txn._dbs.values(), self._expiry_db, self._meta_db, self._intent_db]  # noqa: SLF001
         if self._delivery_dbs is not None:
             dbs = self._delivery_dbs
             handles += [dbs.due, dbs.inflight, dbs.leases, dbs.quarantine]
@@ -408,10 +466,13 @@ class Shard:
         made are listed in ``.state.log``; ``add_entry`` journals them.
         """
         self._check_open()
-        txn = self._begin_write()
+        if self._log is None:
+            msg = f"shard {self.index} is open read-only"
+            raise StorageError(msg)
+        txn = LoggedTxn(self._begin_write(), self._internal)
         state = TxnState()
         ops = WriteTxn(
-            self._env, txn, self._dbs, self._expiry_db, self._journal_db, self._meta_db,
+            self._env, txn, self._dbs, self._expiry_db, self._meta_db,
             self._delivery_dbs, self._revisions, self._limits, state,
         )
         return ShardTxn(self, txn, ops, state)
@@ -444,26 +505,125 @@ class Shard:
             raise StorageError(msg) from error
 
     def sync(self) -> None:
-        """Flush committed data to disk (what relaxed durability defers)."""
+        """Make every commit so far durable: sync the log (what relaxed durability defers)."""
         self._check_open()
+        if self._log is not None:
+            self._log.sync()
+
+    # -- checkpoints (see storage.checkpoint) ----------------------------------------------
+
+    def begin_checkpoint(self) -> Checkpoint:
+        """Start a checkpoint of the last commit: call between commits, from the writer's side
+        (no commit may run meanwhile). ``finish_checkpoint`` may then run beside new commits."""
+        self._check_open()
+        assert self._log is not None
+        self._checkpointing.acquire()  # one at a time: a full map's relief may meet the interval's
         try:
-            self._env.sync(True)
-        except lmdb.Error as error:
-            msg = f"shard {self.index}: sync failed: {error}"
-            raise StorageError(msg) from error
+            self._log.sync()  # the log never lags the environment: replay needs what it holds
+            pin = self._env.begin(buffers=True)
+        except BaseException as error:
+            self._checkpointing.release()
+            if isinstance(error, lmdb.Error):
+                msg = f"shard {self.index}: cannot begin a checkpoint: {error}"
+                raise StorageError(msg) from error
+            raise
+        try:
+            page = meta_page(self.path / "data.mdb", self._env.stat()["psize"], pin.id())
+            txnid = pin.id()
+        except BaseException:
+            pin.abort()
+            self._checkpointing.release()
+            raise
+        self._pending_pin, self.log_bytes = pin, 0
+        return Checkpoint(self.applied_lsn, txnid, page)
+
+    def finish_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Sync the environment, record the checkpoint durably, release the previous one."""
+        try:
+            try:
+                self._env.sync(True)
+            except lmdb.Error as error:
+                msg = f"shard {self.index}: sync failed: {error}"
+                raise StorageError(msg) from error
+            write_checkpoint(self.path, checkpoint)
+        except BaseException:
+            self._pending_pin.abort()  # the previous checkpoint stays the one to go back to
+            self._pending_pin = None
+            self._checkpointing.release()
+            raise
+        previous, self._pin, self._pending_pin = self._pin, self._pending_pin, None
+        self._checkpointing.release()
+        if previous is not None:
+            previous.abort()
+        self.checkpointed_at = time.monotonic()
+        self._log.keep_reserve()  # taken back after a full disk, once there is room again
+
+    def checkpoint(self) -> None:
+        """``begin_checkpoint`` then ``finish_checkpoint``, writes held off throughout."""
+        self.finish_checkpoint(self.begin_checkpoint())
+
+    def make_room(self, *, disk: bool, deleting: bool) -> None:
+        """After a full map or (``disk``) a full disk, from the writer's side: a checkpoint lets
+        LMDB reuse the pages the last one kept. On a full disk the log also moves to a new file
+        (a file size limit stops one file) and gives up its segments before the checkpoint, and a
+        delete (``deleting``) may spend the disk reserve the log holds for it."""
+        log = self.log
+        if disk and deleting:
+            log.release_reserve()
+        if disk:
+            log.start_new_segment(self.journal_last + 1)
+        self.checkpoint()
+        if disk:
+            log.trim(self.applied_lsn + 1, lambda oldest, following: False)
+
+    @property
+    def checkpoint_lsn(self) -> int:
+        """The last log record the latest durable checkpoint holds."""
+        found = read_checkpoint(self.path)
+        return 0 if found is None else found.lsn
+
+    # -- the journal -------------------------------------------------------------------------
+
+    def journal(self, since: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
+        """Journal entries with a sequence number above ``since``, oldest first, from the log.
+
+        ``LogDamaged`` stops the iteration at a segment whose header is damaged.
+        """
+        segments = self._log.segments if self._log is not None else list_segments(self.path / LOG_DIR_NAME)
+        return read_entries(segments, since, limit)
+
+    @property
+    def log(self) -> ShardLog:
+        """The log, open for appending (not in a read-only shard)."""
+        if self._log is None:
+            msg = f"shard {self.index} is open read-only"
+            raise StorageError(msg)
+        return self._log
 
     def close(self) -> None:
-        """Flush and close the environment (idempotent). No transaction may be open.
+        """Checkpoint and close (idempotent). No transaction may be open.
 
-        The flush matters in relaxed durability, where commits were not synced one by one.
+        The checkpoint leaves nothing to replay at the next start.
         """
         if not self._closed:
             try:
-                if not self.readonly:
-                    self.sync()
+                if self._log is not None:
+                    self.checkpoint()
             finally:
-                self._closed = True
-                self._env.close()
+                self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        for pin in (self._pin, self._pending_pin):
+            if pin is not None:
+                try:
+                    pin.abort()
+                except lmdb.Error:
+                    pass
+        self._pin = self._pending_pin = None
+        if self._log is not None:
+            self._log.close()
+        self._env.close()
 
     def _check_open(self) -> None:
         if self._closed:

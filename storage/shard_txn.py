@@ -1,36 +1,36 @@
 """A shard's write transaction driven by its caller (cross-shard transactions, and each attempt of
 a group commit): ops on ``.ops``, journal entries added, then ``commit()`` or ``abort()``.
 
-The commit writes what the transaction owes the shard's counters: the highest revision handed
-out, and a journal entry per operation, numbered after the shard's last.
+The commit is write-ahead: the transaction's log record (its journal entries and its raw writes,
+``storage.log_format``) is appended to the shard's log, and synced in strict durability, before
+LMDB commits without a sync of its own. A record whose LMDB commit then fails is taken back out of
+the log. The commit also writes what the transaction owes the shard's counters (``storage.counters``).
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from typing import TYPE_CHECKING
 
 import lmdb
 
 from storage.changes import Change
-from storage.errors import StorageError
-from storage.journal import encode_entry, entry_key
+from storage.counters import APPLIED_KEY, JOURNAL_LAST_KEY, REVISION_KEY, U64
+from storage.errors import DiskFull, StorageError
+from storage.log_format import encode_record
+from storage.logged_txn import LoggedTxn
 from storage.txn import TxnState, WriteTxn
 
 if TYPE_CHECKING:
     from storage.shard import Shard
 
-__all__ = ["REVISION", "REVISION_KEY", "ShardTxn"]
-
-REVISION_KEY = b"revision"  # in mi/meta: the highest revision ever handed out (u64)
-REVISION = struct.Struct(">Q")
+__all__ = ["ShardTxn"]
 
 
 class ShardTxn:
     """An open write transaction on one shard (see ``Shard.begin``)."""
 
-    def __init__(self, shard: Shard, txn: lmdb.Transaction, ops: WriteTxn, state: TxnState) -> None:
+    def __init__(self, shard: Shard, txn: LoggedTxn, ops: WriteTxn, state: TxnState) -> None:
         self.shard = shard
         self.ops = ops
         self.state = state
@@ -45,38 +45,63 @@ class ShardTxn:
             self._entries.append((label, changes))
 
     def commit(self) -> None:
-        """Commit (and with durability, sync); ``StorageFull`` or ``StorageError`` if it fails."""
+        """Log (and with durability, sync) then commit; ``StorageFull`` or ``StorageError`` if it fails."""
         shard = self.shard
         if self.state.failure is not None:  # an op swallowed an LMDB error: this cannot commit
             self.abort()
             raise self.state.failure
-        revision = shard._revisions.last  # noqa: SLF001 - the shard's own transaction
-        seq = shard.journal_last
+        log = shard._log  # noqa: SLF001 - the shard's own transaction
+        revision = shard._revisions.last  # noqa: SLF001
+        first_seq = shard.journal_last + 1
+        last_seq = shard.journal_last + len(self._entries)
+        txn = self._txn
         try:
             if revision != shard._revisions.persisted:  # noqa: SLF001
-                self._txn.put(REVISION_KEY, REVISION.pack(revision), db=shard._meta_db)  # noqa: SLF001
-            now_ms = time.time_ns() // 1_000_000
-            for label, changes in self._entries:
-                seq += 1
-                entry = encode_entry(seq, now_ms, label, changes)
-                self._txn.put(entry_key(seq), entry, db=shard._journal_db, append=True)  # noqa: SLF001
-            self._txn.commit()
+                txn.put(REVISION_KEY, U64.pack(revision), db=shard._meta_db)  # noqa: SLF001
+            if not self._entries and not txn.ops:  # nothing changed: nothing to log
+                record = None
+            else:
+                lsn = log.next_lsn
+                txn.raw.put(APPLIED_KEY, U64.pack(lsn), db=shard._meta_db)  # noqa: SLF001
+                txn.raw.put(JOURNAL_LAST_KEY, U64.pack(last_seq), db=shard._meta_db)  # noqa: SLF001
+                record = encode_record(lsn, first_seq, time.time_ns() // 1_000_000, self._entries, txn.ops)
         except lmdb.Error as error:
             self.abort()
-            if isinstance(error, lmdb.MapFullError):
-                raise shard._full() from None  # noqa: SLF001
-            msg = (
-                f"shard {shard.index}: could not write to disk ({error}); is the disk full? Nothing"
-                " of this write was applied; acknowledged writes are safe"
-            )
-            raise StorageError(msg) from error
+            raise self._commit_failure(error) from None
+        if record is not None:
+            try:
+                log.append(record, first_seq)
+            except StorageError:
+                self.abort()
+                raise
+        try:
+            txn.raw.commit()
+        except lmdb.Error as error:
+            self._finished = True
+            if record is not None:
+                log.undo(len(record))
+            raise self._commit_failure(error) from None
         self._finished = self.committed = True
-        shard.journal_last = seq
+        if record is not None:
+            shard.journal_last = last_seq
+            shard.applied_lsn = lsn
+            shard.log_bytes += len(record)
         shard._committed(revision, self.state)  # noqa: SLF001
+
+    def _commit_failure(self, error: lmdb.Error) -> StorageError:
+        if isinstance(error, lmdb.MapFullError):
+            return self.shard._full()  # noqa: SLF001
+        if DiskFull.means(error):
+            return DiskFull(f"shard {self.shard.index}'s data file", str(error))
+        msg = (
+            f"shard {self.shard.index}: could not write to disk ({error}); is the disk full? Nothing"
+            " of this write was applied; acknowledged writes are safe"
+        )
+        return StorageError(msg)
 
     def put_intent(self, intent: bytes) -> bytes:
         """Store a cross-shard intent in this transaction; returns its key."""
-        key = REVISION.pack(self.shard._revisions.allocate())  # noqa: SLF001 - unique, increasing
+        key = U64.pack(self.shard._revisions.allocate())  # noqa: SLF001 - unique, increasing
         self.state.changes += 1
         try:
             self._txn.put(key, intent, db=self.shard._intent_db)  # noqa: SLF001
@@ -87,4 +112,4 @@ class ShardTxn:
     def abort(self) -> None:
         if not self._finished:
             self._finished = True
-            self._txn.abort()
+            self._txn.raw.abort()

@@ -5,14 +5,15 @@ Layout::
     data_dir/manifest.json     {"format": 1, "shards": N, "created": ...}
     data_dir/mi.lock           held (flock) while a Store has the dir open
     data_dir/clean-shutdown    there only while no writable Store has the dir open (see below)
-    data_dir/shard-000/        one LMDB environment per shard (data.mdb, lock.mdb)
+    data_dir/shard-000/        one LMDB environment per shard (data.mdb, lock.mdb), its checkpoint
+    data_dir/shard-000/log/    and its write-ahead log (storage.wal), segments named by first record
     ...
 
 N is chosen when the dir is created and never changes: a key's shard is ``shard_index(key, N)``.
 
 A writable ``Store`` removes ``clean-shutdown`` when it opens and writes it back when it closes
-after every shard synced. Opened without it (the last server crashed, was killed, or lost power),
-each shard is scanned first, in a child process, as ``mi verify`` does (``storage.verify_child``):
+after every shard checkpointed. Opened without it (the last server crashed, was killed, or lost
+power), each shard goes back to its last checkpoint (``storage.checkpoint``) and is scanned first, in a child process, as ``mi verify`` does (``storage.verify_child``):
 damage to LMDB's own structure refuses the open with ``StorageCorrupted`` (naming ``mi verify``
 and ``mi restore``), before a lookup can misread it or an LMDB assertion abort the server; damaged
 records are counted in ``damaged_at_open`` and answer their own errors when read.
@@ -26,9 +27,11 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from storage.checkpoint import roll_back
 from storage.errors import DataDirError, StorageConfigError, StorageCorrupted
 from storage.manifest import MANIFEST_TEMP_NAME, Manifest, read_manifest, write_manifest
 from storage.multishard import recover_intents
+from storage.replay import Progress, Replayed
 from storage.routing import shard_index
 from storage.shard import (
     DEFAULT_MAX_NAMESPACES,
@@ -81,6 +84,7 @@ class Store:
         readonly: bool = False,
         exclusive: bool = False,
         check_after_crash: bool = True,
+        progress: Progress | None = None,
     ) -> Store:
         """Open the data dir at ``path``, creating it with ``shards or DEFAULT_SHARDS`` shards if new.
 
@@ -90,6 +94,7 @@ class Store:
         ``readonly``: an existing dir, for tools reading beside a running server (no recovery);
         with ``exclusive`` too, it holds the data dir lock, so no server may write meanwhile.
         ``check_after_crash``: scan the shards first when the last shutdown was not clean.
+        ``progress``: told how many log records each shard replays as it goes.
         """
         if readonly:
             return cls._open_readonly(Path(path), max_db_size, max_readers, exclusive=exclusive)
@@ -118,7 +123,11 @@ class Store:
                 raise StorageConfigError(msg)
             create = _check_shard_dirs(path, count)
             damaged = None
-            if not create and check_after_crash and not (path / CLEAN_SHUTDOWN_NAME).exists():
+            unclean = not create and not (path / CLEAN_SHUTDOWN_NAME).exists()
+            if unclean:  # each shard back to its last checkpoint; its log replays the rest
+                for index in range(count):
+                    roll_back(path / shard_dir_name(index))
+            if unclean and check_after_crash:
                 damaged = check_shards(path, count)
             _forget_clean_shutdown(path)
             opened: list[Shard] = []
@@ -134,6 +143,7 @@ class Store:
                             max_namespaces=max_namespaces,
                             max_readers=max_readers,
                             create=create,
+                            progress=progress,
                         )
                     )
                 recovered = recover_intents(opened)
@@ -206,9 +216,14 @@ class Store:
         return sum(shard.reader_check() for shard in self.shards)
 
     def sync(self) -> None:
-        """Flush every shard to disk (relaxed durability calls this on an interval)."""
+        """Make every commit durable: sync each shard's log (relaxed durability, on an interval)."""
         for shard in self.shards:
             shard.sync()
+
+    @property
+    def replayed(self) -> list[Replayed]:
+        """What opening replayed from each shard's log."""
+        return [shard.replayed for shard in self.shards]
 
     def close(self) -> None:
         """Close every shard and release the data dir (idempotent); a writable store that closed

@@ -18,7 +18,6 @@ from attrs import define, frozen
 from storage.changes import Change, ChangeOp
 from storage.delivery import DeliveryDbs, DeliveryTxn, undeliverable
 from storage.quarantine import Quarantined
-from storage.journal import entry_timestamp
 from storage.errors import (
     InvalidKey,
     KeyTooLarge,
@@ -52,6 +51,7 @@ from storage.read_txn import ReadTxn, deadline_or_zero, lmdb_failure, storable
 __all__ = ["KEEP", "SETTING_PREFIX", "Keep", "ReadTxn", "RevisionCounter", "TxnLimits", "TxnState", "WriteTxn"]
 
 SETTING_PREFIX = b"setting/"  # server settings kept in mi/meta (see WriteTxn.put_setting)
+RECORD_OVERHEAD = 64  # bytes a stored record takes beyond its key and payload, about (headers, index)
 
 
 class Keep(enum.Enum):
@@ -86,6 +86,11 @@ class TxnLimits:
     max_value_size: int
     max_namespaces: int
 
+    @property
+    def reserve_bytes(self) -> int:
+        """What stores leave free for deletes: 2% of the map, at least 1 MiB (but half a tiny map)."""
+        return min(max(self.map_size // 50, 1024**2), self.map_size // 2)
+
 
 @define
 class TxnState:
@@ -101,6 +106,7 @@ class TxnState:
     created: dict[str, Any] = attrs.Factory(dict)  # namespace DBs created: publish after commit
     log: list[Change] = attrs.Factory(list)  # every change made: for the journal and intents
     quarantined: list[Quarantined] = attrs.Factory(list)  # items set aside: for the caller to log
+    room: int | None = None  # bytes of the map free for stores, counted at the first (``_take_room``)
 
     def record(self, change: Change) -> None:
         self.log.append(change)
@@ -113,7 +119,7 @@ class WriteTxn(ReadTxn):
     the batch's rollback. Each successful mutation takes the next shard revision.
     """
 
-    __slots__ = ("_env", "_limits", "_meta_db", "_revisions", "_state")
+    __slots__ = ("_env", "_limits", "_revisions", "_state")
 
     def __init__(
         self,
@@ -121,16 +127,14 @@ class WriteTxn(ReadTxn):
         txn: lmdb.Transaction,
         dbs: Mapping[str, Any],
         expiry_db: Any,
-        journal_db: Any,
         meta_db: Any,
         delivery_dbs: DeliveryDbs,
         revisions: RevisionCounter,
         limits: TxnLimits,
         state: TxnState,
     ) -> None:
-        super().__init__(txn, dbs, expiry_db, journal_db, delivery_dbs)
+        super().__init__(txn, dbs, expiry_db, meta_db, delivery_dbs)
         self._env = env  # only for open_db: py-lmdb's Transaction has no env attribute at runtime
-        self._meta_db = meta_db
         self._revisions = revisions
         self._limits = limits
         self._state = state
@@ -161,6 +165,7 @@ class WriteTxn(ReadTxn):
         if len(payload) > limit:
             raise ValueTooLarge(len(payload), limit)
         _check_deadline(expires_at)
+        self._take_room(len(key) + len(payload))
         db = self._dbs.get(namespace)
         if db is None:
             db = self._create_namespace(namespace)
@@ -181,6 +186,34 @@ class WriteTxn(ReadTxn):
             raise self._failure(error, storing=True) from error
         self._state.record(Change(ChangeOp.PUT, namespace, key, data))
         return Record(kind, payload if kind is Kind.STRING else value, expires_at, revision, priority)
+
+    def _take_room(self, size: int) -> None:
+        """Stores leave ``reserve_bytes`` of the map free, so that deletes (how space comes back)
+        always find the few pages they need: ``StorageFull`` before anything is written."""
+        state = self._state
+        if state.room is None:
+            state.room = self._room()
+        if state.room - size < self._limits.reserve_bytes:
+            raise StorageFull(self._limits.shard, self._limits.map_size)
+        state.room -= size + RECORD_OVERHEAD
+
+    def _room(self) -> int:
+        """About how many bytes of the map are not in any tree (counted only near the end)."""
+        limits = self._limits
+        try:
+            page_size = self._env.stat()["psize"]
+            high_water = (self._env.info()["last_pgno"] + 1) * page_size
+            if high_water < limits.map_size - 2 * limits.reserve_bytes:
+                return limits.map_size - high_water + limits.reserve_bytes  # far from the end
+            dbs = [*self._dbs.values(), self._expiry_db, self._meta_db]
+            if self._delivery_dbs is not None:
+                delivery = self._delivery_dbs
+                dbs += [delivery.due, delivery.inflight, delivery.leases, delivery.quarantine]
+            stats = [self._txn.stat(db) for db in dbs if db is not None] + [self._env.stat()]
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        pages = sum(s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"] for s in stats)
+        return limits.map_size - pages * page_size
 
     @property
     def delivery(self) -> DeliveryTxn:
@@ -333,35 +366,6 @@ class WriteTxn(ReadTxn):
         self._state.record(Change(ChangeOp.DROP, namespace))
         return count
 
-    def trim_journal(self, *, keep_entries: int, keep_bytes: int, drop_before_ms: int, limit: int) -> int:
-        """Delete the oldest journal entries while the journal is over any bound; at most ``limit``.
-
-        The size is LMDB's page count for the journal (what it occupies in the file). The newest
-        entry always stays: it carries the sequence number the next one continues from.
-        """
-        try:
-            stat = self._txn.stat(self._journal_db)
-            entries = stat["entries"]
-            size = (stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]) * stat["psize"]
-            bytes_per_entry = size / entries if entries else 0
-            doomed: list[bytes] = []
-            limit = min(limit, entries - 1)
-            with self._txn.cursor(db=self._journal_db) as cursor:
-                for key, value in cursor:
-                    if len(doomed) >= limit:
-                        break
-                    left = entries - len(doomed)
-                    over = left > keep_entries or left * bytes_per_entry > keep_bytes
-                    if not over and _entry_timestamp(value) >= drop_before_ms:
-                        break
-                    doomed.append(bytes(key))
-            self._state.changes += len(doomed)
-            for key in doomed:
-                self._txn.delete(key, db=self._journal_db)
-        except lmdb.Error as error:
-            raise self._failure(error) from error
-        return len(doomed)
-
     def redo(self, change: Change) -> None:
         """Make ``change`` (from an intent) hold here; doing it twice changes nothing more."""
         match change.op:
@@ -387,6 +391,7 @@ class WriteTxn(ReadTxn):
             self._move_index_entry(namespace, key, old_deadline, record.expires_at)
         except lmdb.Error as error:
             raise self._failure(error, storing=True) from error
+        self._state.record(Change(ChangeOp.PUT, namespace, bytes(key), bytes(data)))
 
     def _due_index_keys(self, now_ms: int, limit: int) -> list[bytes]:
         """The first ``limit`` expiry index keys due at or before ``now_ms``."""
@@ -423,7 +428,8 @@ class WriteTxn(ReadTxn):
             raise TooManyNamespaces(namespace, self._limits.max_namespaces)
         self._state.changes += 1
         try:
-            db = self._env.open_db(db_name(namespace), txn=self._txn, create=True)
+            db = self._env.open_db(db_name(namespace), txn=self._txn.raw, create=True)
+            self._txn.created(db_name(namespace))
         except lmdb.DbsFullError:
             raise TooManyNamespaces(namespace, self._limits.max_namespaces) from None
         except lmdb.Error as error:
@@ -449,13 +455,6 @@ class WriteTxn(ReadTxn):
             failure = lmdb_failure(error)
         self._state.failure = failure
         return failure
-
-
-def _entry_timestamp(value: bytes | memoryview) -> int:
-    try:
-        return entry_timestamp(value)
-    except ValueError:  # unreadable: old enough to go (``mi verify`` reports damage)
-        return 0
 
 
 def _check_deadline(expires_at: int) -> None:

@@ -2,7 +2,9 @@
 
 Every shard's environment is opened read-only and each of its databases scanned in one read
 transaction: every record's CRC and payload, the expiry index against the records (both ways),
-the journal's CRCs, the cross-shard intents, and the messages due or in flight. Each problem found
+the cross-shard intents, and the messages due or in flight; then its write-ahead log, which is
+its journal (``storage.verify_log``: headers, CRCs, numbering, and that it reaches what the
+environment holds; a torn tail is listed apart, not as damage). Each problem found
 becomes a ``Damage`` naming the shard, namespace and key; nothing is repaired. Items the server set
 aside (``storage.quarantine``) are listed apart: they are damage already dealt with, not damage.
 
@@ -20,6 +22,7 @@ environment per path per process.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +30,7 @@ from typing import Any
 
 import lmdb
 
+from storage.counters import APPLIED_KEY, U64
 from storage.errors import DataDirError
 from storage.manifest import read_manifest
 from storage.names import (
@@ -37,6 +41,7 @@ from storage.names import (
     INTERNAL_DB_COUNT,
     INTERNAL_DBS,
     JOURNAL_DB,
+    META_DB,
     QUARANTINE_DB,
     db_name,
     namespace_of,
@@ -46,6 +51,8 @@ from storage.shard import DEFAULT_MAX_NAMESPACES, DEFAULT_MAX_READERS
 from storage.store import shard_dir_name
 from storage.verify_checks import PROGRESS_STEP, Damage, Databases, Progress, Scan, VerifyReport, shard_checks
 from storage.verify_child import run_shard_scan
+from storage.verify_log import check_log, count_log_records
+from storage.wal import LOG_DIR_NAME
 
 __all__ = [
     "COUNTS",
@@ -60,7 +67,9 @@ __all__ = [
 
 DEFAULT_MAX_DAMAGE = 1000  # Damage items kept in a report; more are counted, not kept
 # The counts of a report that a shard's scan adds to.
-COUNTS = ("records", "expiring", "journal_entries", "pending_intents", "delivery_entries", "quarantined")
+COUNTS = (
+    "records", "expiring", "journal_entries", "log_records", "pending_intents", "delivery_entries", "quarantined",
+)
 
 
 def verify_data_dir(
@@ -103,6 +112,7 @@ def shard_result(shard_dir: Path, index: int, max_damage: int, progress: Progres
         "quarantine": [
             [item.id, item.at_ms, item.area, item.namespace, item.key.hex(), item.reason] for _shard, item in report.quarantine
         ],
+        "torn_tails": [what for _shard, what in report.torn_tails],
     }
 
 
@@ -119,6 +129,7 @@ def _verify_shard_in_child(shard_dir: Path, index: int, scan: Scan) -> None:
         for item_id, at_ms, area, ns, key, reason in result["quarantine"]:
             if len(report.quarantine) < scan.max_damage:
                 report.quarantine.append((index, Quarantined(item_id, at_ms, area, ns, bytes.fromhex(key), reason, b"")))
+        report.torn_tails.extend((index, what) for what in result["torn_tails"])
     if outcome.signal_name is not None:
         problem = (
             f"reading its B-tree made LMDB abort ({outcome.signal_name}, an assertion on a damaged page):"
@@ -151,6 +162,7 @@ def count_items(path: Path) -> int:
         try:
             with _opened(path / shard_dir_name(index)) as (env, dbs), env.begin() as txn:
                 total += sum(txn.stat(db)["entries"] for db in dbs.all())
+            total += count_log_records(path / shard_dir_name(index) / LOG_DIR_NAME)
         except (lmdb.Error, OSError, _Unopenable):
             continue
     return total
@@ -223,6 +235,7 @@ def _open_databases(env: lmdb.Environment, names: list[bytes]) -> Databases:
         {ns: env.open_db(db_name(ns), create=False) for ns in namespaces},
         *(_optional_db(env, name) for name in (EXPIRY_DB, JOURNAL_DB, INTENT_DB, DUE_DB, INFLIGHT_DB, QUARANTINE_DB)),
         [name for name in names if namespace_of(name) is None and name.removesuffix(b"\0") not in INTERNAL_DBS],
+        meta=_optional_db(env, META_DB),
     )
 
 
@@ -247,9 +260,38 @@ def _verify_shard(shard_dir: Path, index: int, scan: Scan) -> None:
                     scan.add(Damage(index, "shard", None, None, f"cannot read {what}: {error}"))
                 finally:
                     scan.flush()
+            _check_log(shard_dir, index, env, dbs, scan)
     except _Unopenable as error:
         scan.add(Damage(index, "shard", None, None, str(error)))
     except (lmdb.Error, OSError) as error:  # closing failed
         scan.add(Damage(index, "shard", None, None, f"cannot read {shard_dir}: {error}"))
 
 
+def _check_log(shard_dir: Path, index: int, env: lmdb.Environment, dbs: Databases, scan: Scan) -> None:
+    """The shard's write-ahead log (its journal) against itself and the environment's counter."""
+
+    def applied() -> int:
+        if dbs.meta is None:
+            return 0
+        with env.begin() as txn:
+            raw = txn.get(APPLIED_KEY, db=dbs.meta)
+        return 0 if raw is None else U64.unpack(raw)[0]
+
+    report = scan.report
+    try:
+        findings = check_log(shard_dir / LOG_DIR_NAME, applied, index, scan.tick)
+    except lmdb.Error as error:
+        scan.add(Damage(index, "shard", None, None, f"cannot read the log's applied counter: {error}"))
+        return
+    except (OSError, struct.error) as error:
+        scan.add(Damage(index, "journal", None, None, f"cannot read the log: {error}"))
+        return
+    finally:
+        scan.flush()
+    report.log_records += findings.records
+    report.journal_entries += findings.entries
+    for problem in findings.damage:
+        scan.add(Damage(index, "journal", None, None, problem))
+    for what in findings.torn_tails:
+        if len(report.torn_tails) < scan.max_damage:
+            report.torn_tails.append((index, what))

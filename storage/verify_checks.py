@@ -5,8 +5,10 @@ each key found again by a lookup from the root (a damaged branch page misroutes 
 scan still sees every leaf), and as many entries as the database counts. On the way, each kind of
 entry is checked for its own damage: records (CRC, payload, their expiry index entry), the expiry
 index (each entry names a record with that deadline), the journal, the intents, the messages due
-or in flight; quarantined items are listed, not counted as damage. ``storage.verify`` opens the
-shards and runs these.
+or in flight; quarantined items are listed, not counted as damage. The journal is the shard's
+write-ahead log, checked by ``storage.verify_log``; the ``mi/journal`` database here is that of an
+older mi's data dir (or snapshot) not opened by this one yet. ``storage.verify`` opens the shards
+and runs these.
 """
 
 from __future__ import annotations
@@ -65,12 +67,16 @@ class VerifyReport:
     records: int = 0
     expiring: int = 0  # intact records with a deadline
     journal_entries: int = 0
+    log_records: int = 0  # intact records of the write-ahead logs (storage.wal)
     pending_intents: int = 0  # intact cross-shard intents, finished at the next server start
     delivery_entries: int = 0  # messages due or in flight (storage.delivery)
     quarantined: int = 0  # items set aside by the server (storage.quarantine): not damage
     damaged: int = 0
     damage: list[Damage] = Factory(list)
     quarantine: list[tuple[int, Quarantined]] = Factory(list)  # (shard, item): the first ones
+    # (shard, what): the end of a shard's log is not a whole record, as a crash leaves it (the
+    # server cuts it at its next start), or a record was being written: not damage.
+    torn_tails: list[tuple[int, str]] = Factory(list)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +95,7 @@ class VerifyReport:
             "records": self.records,
             "expiring": self.expiring,
             "journal_entries": self.journal_entries,
+            "log_records": self.log_records,
             "pending_intents": self.pending_intents,
             "delivery_entries": self.delivery_entries,
             "quarantined": self.quarantined,
@@ -102,14 +109,16 @@ class Databases:
 
     namespaces: dict[str, Any]
     expiry: Any
-    journal: Any
+    journal: Any  # an older mi's journal database, not yet moved into the log
     intents: Any
     due: Any
     inflight: Any
     quarantine: Any
     strays: list[bytes]  # main-DB keys that are neither a namespace nor an internal database
+    meta: Any = None  # mi/meta, for the log's applied counter (not scanned)
 
     def all(self) -> list[Any]:
+        """The scanned databases."""
         handles = [
             *self.namespaces.values(), self.expiry, self.journal, self.intents, self.due, self.inflight,
             self.quarantine,
@@ -151,7 +160,7 @@ def shard_checks(index: int, dbs: Databases, scan: Scan) -> list[tuple[str, Call
     if dbs.expiry is not None:
         steps.append(("the expiry index", _expiry_checker(index, dbs, scan)))
     if dbs.journal is not None:
-        steps.append(("the journal", _journal_checker(index, dbs, scan)))
+        steps.append(("the journal database", _journal_checker(index, dbs, scan)))
     if dbs.intents is not None:
         steps.append(("the intents", _intent_checker(index, dbs, scan)))
     if dbs.due is not None:
@@ -243,7 +252,8 @@ def _expiry_checker(index: int, dbs: Databases, scan: Scan) -> Callable[[lmdb.Tr
 
 
 def _journal_checker(index: int, dbs: Databases, scan: Scan) -> Callable[[lmdb.Transaction], None]:
-    """Every entry's CRC and layout (LMDB keeps them in sequence order: the key is the number)."""
+    """An older mi's journal database: every entry's CRC and layout (LMDB keeps them in sequence
+    order: the key is the number). The next server start moves it into the log."""
     report = scan.report
 
     def check(txn: lmdb.Transaction) -> None:

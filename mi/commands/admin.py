@@ -11,7 +11,7 @@ from protocol import errors
 from protocol.commands import Journal, Monitor, Snapshot, SnapshotStatus
 from protocol.errors import CommandError
 from storage import StorageError
-from storage.journal import JournalDamaged
+from storage.log_format import LogDamaged
 
 if TYPE_CHECKING:
     from mi.session import Session
@@ -24,10 +24,9 @@ def journal(session: Session, command: Journal) -> list[str]:
     if command.shard >= len(shards):
         raise CommandError("ERR", f"no shard {command.shard}: the store has shards 0-{len(shards) - 1}")
     try:
-        with shards[command.shard].read() as txn:
-            entries = txn.journal(command.since, limit=command.count)
-            return [json.dumps(entry.to_json(command.shard), ensure_ascii=False) for entry in entries]
-    except JournalDamaged as error:
+        entries = shards[command.shard].journal(command.since, limit=command.count)
+        return [json.dumps(entry.to_json(command.shard), ensure_ascii=False) for entry in entries]
+    except LogDamaged as error:
         raise CommandError("ERR", f"{error}; run mi verify") from None
 
 

@@ -291,6 +291,9 @@ def _info_persistence(session: Session) -> dict[str, Any]:
     for writer in server.writers:
         index = writer.shard.index
         figures[f"shard{index}_journal_seq"] = writer.shard.journal_last
+        figures[f"shard{index}_log_lsn"] = writer.shard.applied_lsn
+        figures[f"shard{index}_log_bytes"] = writer.shard.log.size()
+        figures[f"shard{index}_log_bytes_since_checkpoint"] = writer.shard.log_bytes
         figures[f"shard{index}_commits"] = writer.commits
         figures[f"shard{index}_writes"] = writer.writes
         figures[f"shard{index}_avg_batch"] = round(writer.writes / writer.commits, 2) if writer.commits else 0

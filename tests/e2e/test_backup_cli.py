@@ -97,13 +97,27 @@ def test_a_flipped_byte_in_a_snapshot_file_is_refused(data, tmp_path):
 
 def test_verify_names_the_namespace_and_key_of_a_damaged_record(data):
     shard_file = next(p for p in data.glob("shard-*/data.mdb") if CANARY in p.read_bytes())
-    flip_every(shard_file, CANARY)  # the record, and its copy in the journal entry
+    flip_every(shard_file, CANARY)  # the record
+    for segment in (shard_file.parent / "log").glob("*.log"):  # and its copy in the journal: the log
+        if CANARY in segment.read_bytes():
+            flip_every(segment, CANARY)
     status, events = mi("verify", "--data-dir", data)
     assert status == 1
     damaged = [e for e in events if e["event"] == "verify.damaged"]
     assert {(e["area"], e["namespace"], e["key"]) for e in damaged} >= {("record", "orders", "victim")}
     assert any(e["area"] == "journal" for e in damaged)
     assert event(events, "verify.finished")["ok"] is False
+
+
+def test_verify_lists_a_torn_log_tail_and_passes(data):
+    """Half a record at the end of a shard's log, as a crash leaves it, is listed, not damage."""
+    segment = max(data.glob("shard-000/log/*.log"))
+    with segment.open("ab") as file:
+        file.write(b"\x00\x00\x00\x30torn")
+    status, events = mi("verify", "--data-dir", data)
+    assert status == 0
+    assert "torn tail" in event(events, "verify.torn_tail")["where"]
+    assert event(events, "verify.finished")["ok"] is True
 
 
 def test_restore_replaces_an_existing_data_dir_only_with_force(data, tmp_path):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
 from attrs import evolve
 
-from mi.server import serve
+import storage.wal
+from mi.server import Server
 from protocol import CommandError
 from storage import shard_index
+from storage.log_format import HEADER_SIZE
 from support import RawClient, make_config, wait_reaped
 
 SHARDS = 4
@@ -71,16 +75,61 @@ async def test_journal_of_a_shard_that_does_not_exist(raw):
     assert isinstance(reply, CommandError) and "no shard 99" in reply.message
 
 
-async def test_retention_trims_the_oldest_entries(nursery, tmp_path):
-    """With max_entries = 5, the trimmer keeps each shard's journal at 5 entries."""
+@asynccontextmanager
+async def running(config) -> AsyncIterator[RawClient]:
+    """A server on ``config`` and a client of it; stopped gracefully (which checkpoints) on exit."""
+    server = Server(config)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.run)
+        client = await RawClient.connect(port)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+            server.request_shutdown()
+
+
+def keeping_five_entries(tmp_path, monkeypatch):
+    """max_entries = 5, and every log record in a segment of its own (whole segments are trimmed):
+    a segment is rolled once it holds more than its header."""
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", HEADER_SIZE + 1)
     config = make_config(tmp_path / "data")
-    config = evolve(config, journal=evolve(config.journal, max_entries=5, trim_interval=0.01))
-    server = await nursery.start(serve, config)
-    client = await RawClient.connect(server.state.port)
-    for i in range(20):
-        await client.command("SET", "{same}key", i)
+    return evolve(config, journal=evolve(config.journal, max_entries=5, trim_interval=0.01))
+
+
+async def trimmed_to_five(client) -> list[dict]:
     with trio.fail_after(10):
         while len(entries := await journal(client, "{same}key")) > 5:
             await trio.sleep(0.01)
+    return entries
+
+
+async def test_retention_trims_the_oldest_segments_once_checkpointed(tmp_path, monkeypatch):
+    """With max_entries = 5, the trimmer deletes old log segments down to the 5 newest entries, once
+    a checkpoint (here: the restart's) holds them; never the log the checkpoint does not."""
+    config = keeping_five_entries(tmp_path, monkeypatch)
+    async with running(config) as client:
+        for i in range(20):
+            await client.command("SET", "{same}key", i)
+    async with running(config) as client:
+        entries = await trimmed_to_five(client)
     assert [entry["changes"][0]["value"] for entry in entries] == [15, 16, 17, 18, 19]
-    await client.aclose()
+
+
+async def test_a_trimmed_journal_numbers_new_entries_after_the_old_ones(tmp_path, monkeypatch):
+    """After trimming, the next entry is numbered after the newest, and so after a restart: no
+    number is used twice, so a consumer's SINCE stays meaningful."""
+    config = keeping_five_entries(tmp_path, monkeypatch)
+    async with running(config) as client:
+        for i in range(20):
+            await client.command("SET", "{same}key", i)
+    async with running(config) as client:
+        kept = await trimmed_to_five(client)
+        await client.command("SET", "{same}key", "after")
+        newest = await journal(client, "{same}key", since=kept[-1]["seq"])
+    async with running(config) as client:
+        await client.command("SET", "{same}key", "after restart")
+        later = await journal(client, "{same}key", since=newest[-1]["seq"])
+    assert kept[0]["seq"] > 1, "the oldest entries are gone"
+    assert [(e["seq"], e["changes"][0]["value"]) for e in newest] == [(kept[-1]["seq"] + 1, "after")]
+    assert [(e["seq"], e["changes"][0]["value"]) for e in later] == [(newest[-1]["seq"] + 1, "after restart")]

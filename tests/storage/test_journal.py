@@ -1,19 +1,20 @@
-"""The operation journal: an entry per committed op, in the same transaction, checked and trimmed."""
+"""The operation journal: an entry per committed op, in the write-ahead log, checked and trimmed."""
 
 from __future__ import annotations
 
-import pytest
-from shard_helpers import open_shard, put
+import lmdb
+from shard_helpers import SHARD_MAP_SIZE, open_shard, put
 
+import storage.wal
 from storage import Store
 from storage.changes import ChangeOp
-from storage.journal import JournalDamaged, decode_entry, encode_entry, entry_key
+from storage.journal import encode_entry, entry_key
+from storage.log_format import decode_record, encode_record, record_at
 from storage.multishard import run_across
 
 
 def entries(shard, since=0):
-    with shard.read() as txn:
-        return list(txn.journal(since))
+    return list(shard.journal(since))
 
 
 def test_each_op_that_changes_something_gets_one_labelled_entry(shard):
@@ -76,57 +77,76 @@ def test_a_cross_shard_transaction_is_one_entry_per_shard(tmp_path):
             assert [e.label for e in entries(shard)] == ["MSET"]
 
 
-def test_trim_keeps_the_newest_entries(shard):
-    for i in range(10):
-        put(shard, "ns", b"k%d" % i, i)
-    shard.write_batch(
-        [lambda txn: txn.trim_journal(keep_entries=3, keep_bytes=1 << 30, drop_before_ms=0, limit=100)]
-    )
-    assert [e.seq for e in entries(shard)] == [8, 9, 10]
-
-
-def test_trim_by_age_and_in_bounded_batches(shard):
-    for i in range(10):
-        put(shard, "ns", b"k%d" % i, i)
-    far_future = 2**62
-
-    def trim(txn):
-        return txn.trim_journal(keep_entries=100, keep_bytes=1 << 30, drop_before_ms=far_future, limit=4)
-
-    assert shard.write_batch([trim]) == [4]
-    assert len(entries(shard)) == 6
-
-
-def test_trim_by_size(shard):
-    for i in range(50):
-        put(shard, "ns", b"k%d" % i, b"x" * 1000)
-    shard.write_batch(
-        [lambda txn: txn.trim_journal(keep_entries=1000, keep_bytes=8192, drop_before_ms=0, limit=1000)]
-    )
-    assert 0 < len(entries(shard)) < 10
-
-
-def test_damaged_entry_is_detected():
-    """A flipped byte, or an entry moved under another sequence number, fails the CRC."""
-    blob = encode_entry(7, 1234, "SET", [])
-    assert decode_entry(entry_key(7), blob).label == "SET"
-    with pytest.raises(JournalDamaged):
-        decode_entry(entry_key(8), blob)
-    damaged = bytearray(blob)
-    damaged[-1] ^= 1
-    with pytest.raises(JournalDamaged):
-        decode_entry(entry_key(7), bytes(damaged))
-
-
-def test_trimming_keeps_the_newest_entry_so_numbers_are_never_reused(shard_path):
-    """Even trimmed to nothing, the journal continues after a restart where it left off."""
+def test_the_journal_is_read_from_the_log_after_a_restart(shard_path):
+    """Entries live in the log's segments: a reopened shard reads the same ones."""
     shard = open_shard(shard_path)
     for i in range(3):
         put(shard, "ns", b"k%d" % i, i)
-    shard.write_batch([lambda txn: txn.trim_journal(keep_entries=0, keep_bytes=0, drop_before_ms=2**62, limit=100)])
-    assert [e.seq for e in entries(shard)] == [3]
+    before = entries(shard)
+    shard.close()
+    assert list((shard_path / "log").glob("*.log"))
+    shard = open_shard(shard_path)
+    assert entries(shard) == before
+    shard.close()
+
+
+def test_old_segments_go_whole_and_numbers_are_never_reused(shard_path, monkeypatch):
+    """Trimming deletes whole segments before the checkpoint; a restart continues the numbering."""
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", 512)
+    shard = open_shard(shard_path)
+    for i in range(20):
+        put(shard, "ns", b"k%d" % i, b"x" * 100)
+    shard.checkpoint()
+    assert len(shard.log.segments) > 3
+    removed = shard.log.trim(shard.checkpoint_lsn + 1, lambda segment, following: False)
+    assert removed > 2 and len(shard.log.segments) == 1  # all but the newest
+    kept = [e.seq for e in entries(shard)]
+    assert kept and kept[-1] == 20 and kept == list(range(kept[0], 21))
     shard.close()
     shard = open_shard(shard_path)
     put(shard, "ns", b"again", 1)
-    assert [e.seq for e in entries(shard)] == [3, 4]
+    assert entries(shard)[-1].seq == 21
     shard.close()
+
+
+def test_trim_keeps_what_the_checkpoint_does_not_hold(shard_path, monkeypatch):
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", 512)
+    shard = open_shard(shard_path)
+    put(shard, "ns", b"first", b"x" * 600)
+    checkpointed = shard.checkpoint_lsn
+    for i in range(10):
+        put(shard, "ns", b"k%d" % i, b"x" * 600)
+    shard.log.trim(checkpointed + 1, lambda segment, following: False)
+    assert shard.log.segments[0].first_lsn <= checkpointed + 1
+    shard.close()
+
+
+def test_a_flipped_byte_in_the_log_ends_what_can_be_read():
+    record = encode_record(7, 3, 1234, [("SET", [])], [])
+    view = memoryview(record)
+    body, end = record_at(view, 0)
+    assert decode_record(body).lsn == 7 and end == len(record)
+    damaged = bytearray(record)
+    damaged[-1] ^= 1
+    assert record_at(memoryview(bytes(damaged)), 0) is None
+
+
+def test_the_journal_of_an_older_data_dir_moves_into_the_log(shard_path):
+    """Older versions kept entries in the mi/journal DB: the first open copies them into the log,
+    deletes the DB, and goes on numbering after them."""
+    shard_path.mkdir()
+    env = lmdb.open(str(shard_path), map_size=SHARD_MAP_SIZE, max_dbs=40)
+    with env.begin(write=True) as txn:
+        journal = env.open_db(b"mi/journal", txn=txn)
+        for seq in (4, 5):
+            txn.put(entry_key(seq), encode_entry(seq, 1000 + seq, "SET", []), db=journal)
+    env.close()
+    shard = open_shard(shard_path)
+    assert [(e.seq, e.label, e.timestamp_ms) for e in entries(shard)] == [(4, "SET", 1004), (5, "SET", 1005)]
+    put(shard, "ns", b"a", 1)
+    assert [e.seq for e in entries(shard)] == [4, 5, 6]
+    shard.close()
+    env = lmdb.open(str(shard_path), map_size=SHARD_MAP_SIZE, max_dbs=40)
+    with env.begin() as txn:
+        assert txn.get(b"mi/journal") is None
+    env.close()

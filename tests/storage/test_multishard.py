@@ -149,8 +149,7 @@ def test_damaged_intent_stops_the_store_from_opening(tmp_path):
 
 
 def _journal(shard):
-    with shard.read() as txn:
-        return [(entry.label, [change.key for change in entry.changes]) for entry in txn.journal(0)]
+    return [(entry.label, [change.key for change in entry.changes]) for entry in shard.journal(0)]
 
 
 def test_a_batch_commits_every_body_once_with_an_entry_each(tmp_path):

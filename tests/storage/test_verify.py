@@ -1,5 +1,6 @@
-"""mi verify's scan: a clean dir passes; damaged records, index entries, journal entries, intents
-and shards are each named by shard, namespace and key."""
+"""mi verify's scan: a clean dir passes; damaged records, index entries, intents and shards are
+each named by shard, namespace and key; damage to the write-ahead log (the journal) by segment and
+byte, and a torn tail at its end is listed apart, not as damage."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import lmdb
 import pytest
 from shard_helpers import raw_update, write
 
+import storage.wal
 from storage import DataDirError, Store, shard_index
 from storage.changes import Change, ChangeOp, encode_intent
+from storage.counters import APPLIED_KEY, U64
 from storage.expiry import encode_index_key
-from storage.names import EXPIRY_DB, INTENT_DB
+from storage.log_format import HEADER_SIZE
+from storage.names import EXPIRY_DB, INTENT_DB, META_DB
 from storage.store import shard_dir_name
 from storage.verify import Damage, count_items, verify_data_dir
 
@@ -23,7 +27,7 @@ CANARY_KEY = b"canary"
 CANARY = b"canary-value-123456"
 PLAIN = [f"k{i}".encode() for i in range(12)]
 EXPIRING = [f"s{i}".encode() for i in range(5)]
-RECORDS = len(PLAIN) + len(EXPIRING) + 1  # one journal entry each, too
+RECORDS = len(PLAIN) + len(EXPIRING) + 1  # one log record with one journal entry each, too
 
 
 def put(store: Store, ns: str, key: bytes, value: bytes, expires_at: int = 0) -> None:
@@ -69,13 +73,14 @@ def test_clean_data_dir_is_ok_with_its_counts(data_dir):
     calls = []
     report = verify_data_dir(data_dir, progress=calls.append)
     assert report.ok
-    assert report.damage == []
+    assert report.damage == [] and report.torn_tails == []
     assert report.summary() == {
         "shards": SHARDS,
         "namespaces": 2,
         "records": RECORDS,
         "expiring": len(EXPIRING),
         "journal_entries": RECORDS,
+        "log_records": RECORDS,
         "pending_intents": 0,
         "delivery_entries": 0,
         "quarantined": 0,
@@ -85,14 +90,20 @@ def test_clean_data_dir_is_ok_with_its_counts(data_dir):
     assert sum(calls) == count_items(data_dir) == RECORDS + len(EXPIRING) + RECORDS
 
 
-def test_flipped_byte_is_record_damage_in_one_copy_and_journal_damage_in_the_other(data_dir, tmp_path):
-    """A PUT's record bytes are in the namespace and in its journal entry: each copy is checked."""
-    file = shard_dir(data_dir, CANARY_KEY) / "data.mdb"
-    assert file.read_bytes().count(CANARY) == 2
+def log_segments(shard: Path) -> list[Path]:
+    return sorted((shard / "log").glob("*.log"))
+
+
+def test_flipped_byte_is_record_damage_in_lmdb_and_journal_damage_in_the_log(data_dir, tmp_path):
+    """A PUT's value is in its record (data.mdb) and in its log record (the journal): a flipped
+    byte in either is named, the record by namespace and key, the log by segment and byte."""
     found = {}
-    for occurrence in range(2):
-        copy = Path(shutil.copytree(data_dir, tmp_path / f"copy{occurrence}"))
-        flip_occurrence(shard_dir(copy, CANARY_KEY) / "data.mdb", CANARY, occurrence)
+    for name in ("data.mdb", "log"):
+        copy = Path(shutil.copytree(data_dir, tmp_path / name))
+        shard = shard_dir(copy, CANARY_KEY)
+        files = [shard / "data.mdb"] if name == "data.mdb" else log_segments(shard)
+        (file,) = [file for file in files if CANARY in file.read_bytes()]
+        flip_occurrence(file, CANARY, 0)
         report = verify_data_dir(copy)
         assert not report.ok
         (damage,) = report.damage
@@ -103,10 +114,86 @@ def test_flipped_byte_is_record_damage_in_one_copy_and_journal_damage_in_the_oth
         f"shard {index}, namespace 'orders', key 'canary': record CRC mismatch"
     )
     journal = found["journal"]
-    problem = "journal entry fails its CRC check"
-    assert (journal.shard, journal.area, journal.namespace, journal.problem) == (index, "journal", None, problem)
-    assert journal.key is not None and journal.key.isdigit()
-    assert journal.describe() == f"shard {index}, seq {journal.key.decode()}: {problem}"
+    assert (journal.shard, journal.area, journal.namespace, journal.key) == (index, "journal", None, None)
+    # The canary was written last: its record ends the log, yet LMDB holds it, so not a torn tail.
+    assert "a damaged record at byte" in journal.problem
+    assert "but the shard holds records up to" in journal.problem
+    assert journal.describe() == f"shard {index}: {journal.problem}"
+
+
+def test_torn_tail_of_the_newest_segment_is_listed_not_damage(data_dir):
+    """Half a record at the end of the log, as a crash mid-append leaves it, is a torn tail: the
+    dir is ok, and the tail is listed for its shard."""
+    (segment,) = log_segments(data_dir / shard_dir_name(0))
+    with segment.open("ab") as file:
+        file.write(b"\x00\x00\x01\x00half a record")
+    report = verify_data_dir(data_dir)
+    assert report.ok and report.log_records == RECORDS
+    ((shard, what),) = report.torn_tails
+    assert shard == 0 and "torn tail" in what and segment.name in what
+
+
+@pytest.fixture
+def segmented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A closed 1-shard dir whose log has a segment per record: records 1..6, in files 1..6."""
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", HEADER_SIZE + 1)
+    path = tmp_path / "segmented"
+    with Store.open(path, shards=1, max_db_size=64 * 1024**2, durable=False) as store:
+        for i in range(6):
+            write(store.shards[0], lambda txn, i=i: txn.put("orders", b"k%d" % i, b"v", 0))
+    assert len(log_segments(path / "shard-000")) == 6
+    return path
+
+
+def journal_problems(path: Path) -> list[str]:
+    report = verify_data_dir(path)
+    assert {damage.area for damage in report.damage} <= {"journal"}
+    return [damage.problem for damage in report.damage]
+
+
+def test_damaged_record_in_an_older_segment(segmented):
+    """A flipped byte in a segment that is not the newest cannot be a crash's torn tail: damage."""
+    segment = log_segments(segmented / "shard-000")[2]
+    data = bytearray(segment.read_bytes())
+    data[-1] ^= 0x01
+    segment.write_bytes(bytes(data))
+    problem = f"log segment {segment.name}: a damaged record at byte {HEADER_SIZE} of {len(data)}"
+    assert journal_problems(segmented) == [problem]
+
+
+def test_damaged_segment_header(segmented):
+    """A segment whose header fails its CRC is named; the records after it are not called missing."""
+    segment = log_segments(segmented / "shard-000")[3]
+    flip_occurrence(segment, b"MI-LOG", 0)
+    assert journal_problems(segmented) == [f"log segment {segment.name}: log segment header is damaged"]
+
+
+def test_missing_segment_is_a_gap_in_the_records(segmented):
+    """A segment gone from the middle of the log: its records are named missing."""
+    segments = log_segments(segmented / "shard-000")
+    segments[2].unlink()
+    assert journal_problems(segmented) == [f"log records 3..3 are missing (before segment {segments[3].name})"]
+
+
+def test_log_ending_before_what_lmdb_holds(segmented):
+    """Without its newest segment the log ends at record 5, but the environment holds 6."""
+    log_segments(segmented / "shard-000")[-1].unlink()
+    assert journal_problems(segmented) == ["the log ends at record 5 but the shard holds records up to 6"]
+
+
+def test_log_starting_after_what_lmdb_holds(segmented):
+    """A log whose oldest records are gone beyond the environment's applied record cannot be
+    replayed onto it."""
+    log_segments(segmented / "shard-000")[0].unlink()
+    raw_update(segmented / "shard-000", META_DB, lambda txn, db: txn.put(APPLIED_KEY, U64.pack(0), db=db))
+    assert journal_problems(segmented) == ["the log starts at record 2 but the shard holds records only up to 0"]
+
+
+def test_no_log_at_all_is_fine(segmented):
+    """A restored dir or an old snapshot has no log: the server starts one; nothing is damaged."""
+    shutil.rmtree(segmented / "shard-000" / "log")
+    report = verify_data_dir(segmented)
+    assert report.ok and report.log_records == 0 and report.records == 6
 
 
 def test_expiry_index_entry_without_a_record(data_dir):
@@ -160,7 +247,7 @@ def test_missing_shard_dir_is_shard_damage_and_the_rest_is_scanned(data_dir):
     assert "missing" in damage.problem
     assert report.shards == SHARDS
     assert 0 < report.records < RECORDS
-    assert count_items(data_dir) == report.records + report.expiring + report.journal_entries
+    assert count_items(data_dir) == report.records + report.expiring + report.log_records
 
 
 def test_shard_dir_beyond_the_manifest_is_reported(data_dir):
