@@ -308,6 +308,7 @@ class ShardLog:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
             try:
                 os.posix_fallocate(fd, 0, RESERVE_BYTES)
+                os.fsync(fd)  # its blocks are the disk's, whatever happens next
             finally:
                 os.close(fd)
         except OSError:
