@@ -86,8 +86,9 @@ class StorageConfig:
     relaxed_sync_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
     # A checkpoint makes each shard's LMDB file durable so its log need not be replayed from
     # further back: every checkpoint_interval, or sooner once checkpoint_log_bytes were logged.
-    checkpoint_interval: Seconds = field(default=Seconds(30.0), validator=_positive)
-    checkpoint_log_bytes: ByteSize = field(default=ByteSize(64 * 1024**2), validator=_positive)
+    # Short, because until the next one LMDB cannot reuse the pages a checkpoint keeps.
+    checkpoint_interval: Seconds = field(default=Seconds(1.0), validator=_positive)
+    checkpoint_log_bytes: ByteSize = field(default=ByteSize(16 * 1024**2), validator=_positive)
     max_db_size: ByteSize = field(default=ByteSize(16 * 1024**3), validator=_positive)
     max_value_size: ByteSize = field(default=ByteSize(16 * 1024**2), validator=_positive)
     max_namespaces: int = field(default=1024, validator=_positive)

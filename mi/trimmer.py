@@ -19,7 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 import trio
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from mi.config import JournalConfig
 from mi.logs import get_logger
@@ -76,7 +76,14 @@ class JournalTrimmer:
         return total
 
     def _trim_shard(self, shard: Shard, bounds: RetentionBounds) -> int:
-        """Delete the segments of ``shard`` that the bounds let go (on a worker thread)."""
+        """Delete the segments of ``shard`` that the bounds let go (on a worker thread).
+
+        The log counts against the shard's share of ``max_db_size``: its bytes bound is at most
+        what the shard's data leaves of that share.
+        """
+        stats = shard.stats()
+        room = max(0, stats.map_size - stats.used_pages * stats.page_size)
+        bounds = evolve(bounds, max_bytes=min(bounds.max_bytes, room))
         shard_log = shard.log
         seen = self._first_ms.setdefault(shard.index, {})
 

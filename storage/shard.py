@@ -216,7 +216,7 @@ class Shard:
                 msg = f"this LMDB build allows {env.max_key_size()}-byte keys; mi needs {LMDB_MAX_KEY_SIZE}"
                 raise DataDirError(msg)
             # LMDB may round the map size or raise it to the space already in use.
-            self._limits = attrs.evolve(self._limits, map_size=env.info()["map_size"])
+            self._limits = attrs.evolve(self._limits, map_size=env.info()["map_size"], page_size=env.stat()["psize"])
             if self.readonly:
                 # A read-only environment keeps no handle opened inside a read transaction:
                 # list the names in one, then open each handle on its own.

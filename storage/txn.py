@@ -85,6 +85,7 @@ class TxnLimits:
     map_size: int
     max_value_size: int
     max_namespaces: int
+    page_size: int = 4096
 
     @property
     def reserve_bytes(self) -> int:
@@ -201,8 +202,7 @@ class WriteTxn(ReadTxn):
         """About how many bytes of the map are not in any tree (counted only near the end)."""
         limits = self._limits
         try:
-            page_size = self._env.stat()["psize"]
-            high_water = (self._env.info()["last_pgno"] + 1) * page_size
+            high_water = (self._env.info()["last_pgno"] + 1) * limits.page_size
             if high_water < limits.map_size - 2 * limits.reserve_bytes:
                 return limits.map_size - high_water + limits.reserve_bytes  # far from the end
             dbs = [*self._dbs.values(), self._expiry_db, self._meta_db]
@@ -213,7 +213,7 @@ class WriteTxn(ReadTxn):
         except lmdb.Error as error:
             raise self._failure(error) from error
         pages = sum(s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"] for s in stats)
-        return limits.map_size - pages * page_size
+        return limits.map_size - pages * limits.page_size
 
     @property
     def delivery(self) -> DeliveryTxn:

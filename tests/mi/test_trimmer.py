@@ -94,3 +94,21 @@ async def test_a_pass_within_the_bounds_deletes_nothing(shard):
     assert await trim.trim() == 0
     assert await trim.trim() == 0
     assert shard.log.segments == before and trim.trimmed == 0
+
+
+async def test_the_log_counts_against_the_shards_share_of_max_db_size(tmp_path, monkeypatch):
+    """With a journal bound far above the store's size, the log is still kept within what the
+    data leaves of the shard's map: a full log never outgrows max_db_size."""
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", 64 * 1024)
+    small = Shard.open(tmp_path / "small", 0, map_size=2 * 1024**2)
+    try:
+        for i in range(800):
+            small.write_batch([lambda txn, i=i: txn.put("ns", b"k%d" % (i % 10), b"x" * 4000, 0)])
+        small.checkpoint()
+        assert small.log.size() > 3 * 1024**2  # far over the map: 800 records of 4 KB
+        await trimmer(small, max_bytes=1024**3).trim()
+        stats = small.stats()
+        room = stats.map_size - stats.used_pages * stats.page_size
+        assert small.log.size() <= room + 64 * 1024 + 8192  # within a segment of the room left
+    finally:
+        small.close()
