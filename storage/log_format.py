@@ -46,6 +46,7 @@ __all__ = [
     "encode_header",
     "encode_record",
     "record_at",
+    "record_last_seq",
     "record_lsn",
 ]
 
@@ -141,9 +142,10 @@ def encode_record(
     return _FRAME.pack(len(body), zlib.crc32(body)) + body
 
 
-def record_at(data: memoryview, offset: int) -> tuple[memoryview, int] | None:
+def record_at(data: memoryview, offset: int, *, check: bool = True) -> tuple[memoryview, int] | None:
     """The checked body of the record framed at ``offset`` and where the next one starts; None if
-    no whole, intact record is there (the end of the log, or a torn or damaged tail)."""
+    no whole, intact record is there (the end of the log, or a torn or damaged tail). Without
+    ``check`` the CRC is not computed (to skip over records cheaply)."""
     if offset + _FRAME.size > len(data):
         return None
     length, crc = _FRAME.unpack_from(data, offset)
@@ -151,7 +153,7 @@ def record_at(data: memoryview, offset: int) -> tuple[memoryview, int] | None:
     if length < _BODY.size or start + length > len(data):
         return None
     body = data[start : start + length]
-    if zlib.crc32(body) != crc:
+    if check and zlib.crc32(body) != crc:
         return None
     return body, start + length
 
@@ -190,6 +192,12 @@ def decode_record(body: memoryview) -> LogRecord:
 def record_lsn(body: memoryview) -> int:
     """The lsn of a checked body, without decoding the rest."""
     return _BODY.unpack_from(body)[0]
+
+
+def record_last_seq(body: memoryview) -> int:
+    """The journal sequence number of a body's last entry, without decoding the rest."""
+    _lsn, first_seq, _timestamp, count = _BODY.unpack_from(body)
+    return first_seq + count - 1
 
 
 def _sized(view: memoryview, offset: int, length: struct.Struct) -> tuple[bytes, int]:

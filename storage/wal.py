@@ -18,7 +18,7 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from attrs import frozen
@@ -33,6 +33,7 @@ from storage.log_format import (
     decode_record,
     encode_header,
     record_at,
+    record_last_seq,
     record_lsn,
 )
 
@@ -89,32 +90,45 @@ def list_segments(directory: Path, *, cut_torn: bool = False) -> list[Segment]:
     return segments
 
 
-def _bodies(path: Path) -> Iterator[tuple[memoryview, int]]:
+def _bodies(path: Path, skip: Callable[[memoryview], bool] | None = None) -> Iterator[tuple[memoryview, int]]:
     """Each intact record body of one segment with the offset after it (``record_bodies``)."""
     try:
         file = path.open("rb")
     except FileNotFoundError:
         return
     with file:
-        yield from record_bodies(file.fileno(), HEADER_SIZE, os.fstat(file.fileno()).st_size)
+        yield from record_bodies(file.fileno(), HEADER_SIZE, os.fstat(file.fileno()).st_size, skip)
 
 
-def record_bodies(fd: int, start: int, size: int) -> Iterator[tuple[memoryview, int]]:
+def record_bodies(
+    fd: int, start: int, size: int, skip: Callable[[memoryview], bool] | None = None
+) -> Iterator[tuple[memoryview, int]]:
     """Each intact record body in the open segment ``fd`` from byte ``start`` to ``size``, with
     the offset after it, until the first that is not (the end, or a torn tail). The views are
-    valid until the next one is taken."""
+    valid until the next one is taken. Records that ``skip`` (given an unchecked body) says to
+    skip are passed over without computing their CRC."""
     if size <= start:
         return
     with mmap.mmap(fd, size, prot=mmap.PROT_READ) as mapped:
         view = memoryview(mapped)
         try:
             offset = start
-            while (found := record_at(view, offset)) is not None:
-                body, offset = found
+            while (found := record_at(view, offset, check=skip is None)) is not None:
+                body, after = found
+                if skip is not None:
+                    skipped = skip(body)
+                    body.release()
+                    if skipped:
+                        offset = after
+                        continue
+                    if (found := record_at(view, offset)) is None:  # wanted: now with its CRC
+                        return
+                    body, after = found
                 try:
-                    yield body, offset
+                    yield body, after
                 finally:
                     body.release()
+                offset = after
         finally:
             view.release()
 
@@ -139,19 +153,21 @@ def read_records(segments: list[Segment], after_lsn: int = 0) -> Iterator[LogRec
 
 
 def read_entries(segments: list[Segment], since: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
-    """Journal entries with a sequence number above ``since``, oldest first, at most ``limit``."""
+    """Journal entries with a sequence number above ``since``, oldest first, at most ``limit``.
+    Records wholly at or before ``since`` are passed over without being checked or decoded."""
     start = 0
     for index, segment in enumerate(segments):
         if segment.first_seq <= since + 1:
             start = index
     count = 0
-    for record in read_records(segments[start:]):
-        for entry in record.entries:
-            if entry.seq > since:
-                if limit is not None and count >= limit:
-                    return
-                yield entry
-                count += 1
+    for segment in segments[start:]:
+        for body, _end in _bodies(segment.path, skip=lambda body: record_last_seq(body) <= since):
+            for entry in decode_record(body).entries:
+                if entry.seq > since:
+                    if limit is not None and count >= limit:
+                        return
+                    yield entry
+                    count += 1
 
 
 class ShardLog:
