@@ -32,6 +32,7 @@ __all__ = [
     "decode_intent",
     "encode_intent",
     "pack_change",
+    "read_sized",
     "unpack_change",
 ]
 
@@ -82,8 +83,8 @@ def unpack_change(view: memoryview, offset: int) -> tuple[Change, int]:
         offset += _CHANGE.size
         namespace = bytes(view[offset : offset + name_length]).decode("ascii")
         offset += name_length
-        key, offset = _sized(view, offset, _KEY_LENGTH)
-        data, offset = _sized(view, offset, _DATA_LENGTH)
+        key, offset = read_sized(view, offset, _KEY_LENGTH)
+        data, offset = read_sized(view, offset, _DATA_LENGTH)
         return Change(ChangeOp(op), namespace, key, data), offset
     except struct.error as error:
         raise ValueError(str(error)) from None
@@ -118,7 +119,8 @@ def decode_intent(blob: bytes) -> list[tuple[int, Change]]:
     return changes
 
 
-def _sized(view: memoryview, offset: int, length: struct.Struct) -> tuple[bytes, int]:
+def read_sized(view: memoryview, offset: int, length: struct.Struct) -> tuple[bytes, int]:
+    """The bytes of a field whose ``length`` prefix is at ``offset``, and the offset after it."""
     (size,) = length.unpack_from(view, offset)
     start = offset + length.size
     if start + size > len(view):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from attrs import frozen
 
+from storage.durable_files import sync_dirs
 from storage.errors import DiskFull, StorageCorrupted, StorageError
 
 __all__ = ["CHECKPOINT_NAME", "Checkpoint", "meta_page", "read_checkpoint", "restore", "roll_back", "write_checkpoint"]
@@ -118,11 +119,7 @@ def write_checkpoint(directory: Path, checkpoint: Checkpoint) -> None:
         finally:
             os.close(fd)
         os.replace(temp, final)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        sync_dirs(directory)
     except OSError as error:
         if DiskFull.means(error):
             raise DiskFull(f"the checkpoint {final}", error.strerror or str(error)) from None

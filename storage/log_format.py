@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from storage.changes import Change, pack_change, unpack_change
+from storage.changes import Change, pack_change, read_sized, unpack_change
 from storage.journal import JournalEntry
 
 __all__ = [
@@ -180,8 +180,8 @@ def decode_record(body: memoryview) -> LogRecord:
             kind, name_length = _OP.unpack_from(body, offset)
             offset += _OP.size
             db = bytes(body[offset : offset + name_length])
-            key, offset = _sized(body, offset + name_length, _KEY)
-            value, offset = _sized(body, offset, _U32)
+            key, offset = read_sized(body, offset + name_length, _KEY)
+            value, offset = read_sized(body, offset, _U32)
             ops.append(RawOp(OpKind(kind), db, key, value))
     except (struct.error, ValueError) as error:
         msg = f"log record does not parse: {error}"
@@ -198,12 +198,3 @@ def record_last_seq(body: memoryview) -> int:
     """The journal sequence number of a body's last entry, without decoding the rest."""
     _lsn, first_seq, _timestamp, count = _BODY.unpack_from(body)
     return first_seq + count - 1
-
-
-def _sized(view: memoryview, offset: int, length: struct.Struct) -> tuple[bytes, int]:
-    (size,) = length.unpack_from(view, offset)
-    start = offset + length.size
-    if start + size > len(view):
-        msg = "truncated field"
-        raise ValueError(msg)
-    return bytes(view[start : start + size]), start + size

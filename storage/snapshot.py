@@ -39,6 +39,7 @@ from attrs import frozen
 from storage.errors import DataDirError, StorageError
 from storage.manifest import MANIFEST_NAME, write_manifest
 from storage.shard import Shard
+from storage.durable_files import sync_dirs
 from storage.store import Store, lock_data_dir, shard_dir_name
 from storage.read_txn import ReadTxn
 
@@ -369,16 +370,7 @@ def _write_durably(path: Path, text: str) -> None:
 
 def _sync_tree(root: Path, files: Sequence[SnapshotFile]) -> None:
     """fsync the directories holding ``files`` and ``root`` itself, so their entries are durable."""
-    _sync_dirs(*{(root / file.path).parent for file in files}, root)
-
-
-def _sync_dirs(*paths: Path) -> None:
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    sync_dirs(*{(root / file.path).parent for file in files}, root)
 
 
 _RENAME_EXCHANGE = 2  # renameat2(2): swap the two paths atomically
@@ -407,7 +399,7 @@ def _publish(temp: Path, target: Path) -> None:
     except OSError as error:
         msg = f"cannot move the finished copy to {target}: {error}"
         raise DataDirError(msg) from None
-    _sync_dirs(target.parent)
+    sync_dirs(target.parent)
 
 
 def _replace(data_dir: Path, temp: Path) -> None:
@@ -417,7 +409,7 @@ def _replace(data_dir: Path, temp: Path) -> None:
     data dir or the restored one, never neither. Elsewhere, two renames.
     """
     if _exchange(temp, data_dir):
-        _sync_dirs(data_dir.parent)
+        sync_dirs(data_dir.parent)
         shutil.rmtree(temp, ignore_errors=True)  # the old data, now under the temp name
         return
     old = data_dir.parent / f".{data_dir.name}.replaced-tmp-{os.getpid()}"
@@ -428,5 +420,5 @@ def _replace(data_dir: Path, temp: Path) -> None:
     except OSError:
         os.rename(old, data_dir)  # put the old data back
         raise
-    _sync_dirs(data_dir.parent)
+    sync_dirs(data_dir.parent)
     shutil.rmtree(old, ignore_errors=True)

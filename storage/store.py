@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from storage.checkpoint import roll_back
+from storage.durable_files import sync_dirs
 from storage.errors import DataDirError, StorageConfigError, StorageCorrupted
 from storage.manifest import MANIFEST_TEMP_NAME, Manifest, read_manifest, write_manifest
 from storage.multishard import recover_intents
@@ -294,7 +295,7 @@ def _forget_clean_shutdown(path: Path) -> None:
     marker = path / CLEAN_SHUTDOWN_NAME
     if marker.exists():
         marker.unlink()
-        _sync_dir(path)
+        sync_dirs(path)
 
 
 def _mark_clean_shutdown(path: Path) -> None:
@@ -303,15 +304,7 @@ def _mark_clean_shutdown(path: Path) -> None:
         file.write("the last mi server to use this data dir shut down cleanly\n")
         file.flush()
         os.fsync(file.fileno())
-    _sync_dir(path)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_dirs(path)
 
 
 def _manifest(path: Path, shards: int | None) -> Manifest:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from attrs import frozen
 
+from storage.durable_files import sync_dirs
 from storage.errors import DiskFull, StorageCorrupted, StorageError
 from storage.journal import JournalEntry
 from storage.log_format import (
@@ -371,7 +372,7 @@ class ShardLog:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
             os.write(fd, encode_header(self.shard, self.next_lsn, first_seq))
             os.fdatasync(fd)
-            _sync_dir(self.directory)
+            sync_dirs(self.directory)
         except OSError as error:
             msg = f"shard {self.shard}: cannot start a log segment at {path}: {error.strerror}"
             raise StorageError(msg) from None
@@ -405,14 +406,6 @@ def _cut(path: Path, size: int) -> None:
     try:
         os.ftruncate(fd, size)
         os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 
