@@ -112,9 +112,22 @@ def _attempt(shard: Shard, ops: list[WriteOp], labels: list[str], failed: dict[i
 
 
 def _make_room(shard: Shard, full: _BatchFull, *, deleting: bool) -> bool:
-    """Free what can be freed after a full map or disk; False if nothing could be."""
+    """Free what can be freed after a full map or disk; False if nothing could be.
+
+    A checkpoint lets LMDB reuse the pages the last one kept. On a full disk the log also moves
+    to a new file (a file size limit stops one file) and gives up its segments before the
+    checkpoint, and a delete (``deleting``) may spend the disk reserve the log holds for it.
+    """
+    disk = isinstance(full.error, DiskFull)
+    log = shard.log
     try:
-        shard.make_room(disk=isinstance(full.error, DiskFull), deleting=deleting)
+        if disk and deleting:
+            log.release_reserve()
+        if disk:
+            log.start_new_segment(shard.journal_last + 1)
+        shard.checkpoint()
+        if disk:
+            log.trim(shard.applied_lsn + 1, lambda oldest, following: False)
     except StorageError:  # even that found no room (a checkpoint needs a little disk too)
         return False
     return True

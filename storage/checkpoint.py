@@ -27,15 +27,27 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
+from typing import Any
 
+import lmdb
 from attrs import frozen
 
 from storage.durable_files import sync_dirs
 from storage.errors import DiskFull, StorageCorrupted, StorageError
 
-__all__ = ["CHECKPOINT_NAME", "Checkpoint", "meta_page", "read_checkpoint", "restore", "roll_back", "write_checkpoint"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "Checkpoint",
+    "CheckpointKeeper",
+    "meta_page",
+    "read_checkpoint",
+    "restore",
+    "roll_back",
+    "write_checkpoint",
+]
 
 CHECKPOINT_NAME = "checkpoint"
 DATA_FILE = "data.mdb"
@@ -61,6 +73,78 @@ class Checkpoint:
     lsn: int  # the last log record the commit holds
     txnid: int  # LMDB's id of the commit
     page: bytes  # its meta page, as LMDB wrote it
+
+
+class CheckpointKeeper:
+    """Steps 1, 2 and 4 above for one shard: the read transactions that keep the last
+    checkpoint's commit (and the one being made) intact, and the making of a checkpoint.
+
+    One checkpoint at a time (``begin`` to ``finish`` hold a lock): a full map's relief may meet
+    the interval's. ``begin`` must run between commits; ``finish`` may run beside them.
+    """
+
+    def __init__(self, env: lmdb.Environment, shard_dir: Path, index: int) -> None:
+        self._env = env
+        self._dir = shard_dir
+        self._index = index
+        self._kept: Any = None  # a read transaction on the last checkpoint's commit
+        self._pending: Any = None  # ... on the commit being checkpointed
+        self._lock = threading.Lock()
+
+    def keep_current(self) -> None:
+        """Keep the current commit intact (at open: the state replay starts from)."""
+        self._swap(self._env.begin(buffers=True))
+
+    def begin(self, lsn: int) -> Checkpoint:
+        """Step 1 for the last commit, which holds the log up to ``lsn``."""
+        self._lock.acquire()
+        try:
+            pin = self._env.begin(buffers=True)
+            try:
+                page = meta_page(self._dir / DATA_FILE, self._env.stat()["psize"], pin.id())
+            except BaseException:
+                pin.abort()
+                raise
+        except BaseException as error:
+            self._lock.release()
+            if isinstance(error, lmdb.Error):
+                msg = f"shard {self._index}: cannot begin a checkpoint: {error}"
+                raise StorageError(msg) from error
+            raise
+        self._pending = pin
+        return Checkpoint(lsn, pin.id(), page)
+
+    def finish(self, checkpoint: Checkpoint) -> None:
+        """Steps 2 to 4: sync the data file, write the checkpoint, release the previous one."""
+        pending, self._pending = self._pending, None
+        try:
+            try:
+                self._env.sync(True)
+            except lmdb.Error as error:
+                msg = f"shard {self._index}: sync failed: {error}"
+                raise StorageError(msg) from error
+            write_checkpoint(self._dir, checkpoint)
+        except BaseException:
+            pending.abort()  # the previous checkpoint stays the one to go back to
+            raise
+        finally:
+            self._lock.release()
+        self._swap(pending)
+
+    def release(self) -> None:
+        """End the read transactions (the shard is closing)."""
+        for pin in (self._kept, self._pending):
+            if pin is not None:
+                try:
+                    pin.abort()
+                except lmdb.Error:
+                    pass
+        self._kept = self._pending = None
+
+    def _swap(self, pin: Any) -> None:
+        previous, self._kept = self._kept, pin
+        if previous is not None:
+            previous.abort()
 
 
 def meta_page(data_file: Path, page_size: int, txnid: int) -> bytes:

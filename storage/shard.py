@@ -27,7 +27,6 @@ when an op fails after writing, on an LMDB error, or when the map is full.
 from __future__ import annotations
 
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,7 +39,7 @@ from attrs import frozen
 
 from storage.batch import run_batch
 from storage.changes import Change
-from storage.checkpoint import Checkpoint, meta_page, read_checkpoint, write_checkpoint
+from storage.checkpoint import Checkpoint, CheckpointKeeper, read_checkpoint
 from storage.counters import APPLIED_KEY, JOURNAL_LAST_KEY, REVISION_KEY, U64
 from storage.delivery import DeliveryDbs
 from storage.errors import DataDirError, StorageCorrupted, StorageError, StorageFull
@@ -129,9 +128,7 @@ class Shard:
         self.checkpointed_at = 0.0  # time.monotonic() of the last checkpoint
         self.replayed = Replayed()  # what opening replayed from the log
         self._log: ShardLog | None = None
-        self._pin: Any = None  # a read transaction on the last checkpoint's commit (see checkpoint)
-        self._pending_pin: Any = None  # ... on the commit being checkpointed
-        self._checkpointing = threading.Lock()  # held from begin_checkpoint to finish_checkpoint
+        self._checkpoints = CheckpointKeeper(env, path, index)
         self.readonly = False
         self._revisions = RevisionCounter()
         self._closed = False
@@ -191,12 +188,10 @@ class Shard:
     def _open_log(self, progress: Progress | None) -> None:
         """Open the log, replay what the environment lacks, and checkpoint the result."""
         directory = self.path / LOG_DIR_NAME
-        self._pin = self._env.begin(buffers=True)  # the state we start from stays intact meanwhile
         if self._journal_db is not None:  # a data dir of an older mi: its journal moves to the log
-            self._pin.abort()
             self.applied_lsn = migrate_journal(self._env, self._journal_db, self._meta_db, directory, self.index)
             self._journal_db = None
-            self._pin = self._env.begin(buffers=True)
+        self._checkpoints.keep_current()  # the state replay starts from stays intact meanwhile
         self._log = ShardLog.open(
             directory, self.index, durable=self.durable, applied_lsn=self.applied_lsn, next_seq=self.journal_last + 1
         )
@@ -516,65 +511,20 @@ class Shard:
         """Start a checkpoint of the last commit: call between commits, from the writer's side
         (no commit may run meanwhile). ``finish_checkpoint`` may then run beside new commits."""
         self._check_open()
-        assert self._log is not None
-        self._checkpointing.acquire()  # one at a time: a full map's relief may meet the interval's
-        try:
-            self._log.sync()  # the log never lags the environment: replay needs what it holds
-            pin = self._env.begin(buffers=True)
-        except BaseException as error:
-            self._checkpointing.release()
-            if isinstance(error, lmdb.Error):
-                msg = f"shard {self.index}: cannot begin a checkpoint: {error}"
-                raise StorageError(msg) from error
-            raise
-        try:
-            page = meta_page(self.path / "data.mdb", self._env.stat()["psize"], pin.id())
-            txnid = pin.id()
-        except BaseException:
-            pin.abort()
-            self._checkpointing.release()
-            raise
-        self._pending_pin, self.log_bytes = pin, 0
-        return Checkpoint(self.applied_lsn, txnid, page)
+        self.log.sync()  # the log never lags the environment: replay needs what it holds
+        checkpoint = self._checkpoints.begin(self.applied_lsn)
+        self.log_bytes = 0
+        return checkpoint
 
     def finish_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Sync the environment, record the checkpoint durably, release the previous one."""
-        try:
-            try:
-                self._env.sync(True)
-            except lmdb.Error as error:
-                msg = f"shard {self.index}: sync failed: {error}"
-                raise StorageError(msg) from error
-            write_checkpoint(self.path, checkpoint)
-        except BaseException:
-            self._pending_pin.abort()  # the previous checkpoint stays the one to go back to
-            self._pending_pin = None
-            self._checkpointing.release()
-            raise
-        previous, self._pin, self._pending_pin = self._pin, self._pending_pin, None
-        self._checkpointing.release()
-        if previous is not None:
-            previous.abort()
+        self._checkpoints.finish(checkpoint)
         self.checkpointed_at = time.monotonic()
-        self._log.keep_reserve()  # taken back after a full disk, once there is room again
+        self.log.keep_reserve()  # taken back after a full disk, once there is room again
 
     def checkpoint(self) -> None:
         """``begin_checkpoint`` then ``finish_checkpoint``, writes held off throughout."""
         self.finish_checkpoint(self.begin_checkpoint())
-
-    def make_room(self, *, disk: bool, deleting: bool) -> None:
-        """After a full map or (``disk``) a full disk, from the writer's side: a checkpoint lets
-        LMDB reuse the pages the last one kept. On a full disk the log also moves to a new file
-        (a file size limit stops one file) and gives up its segments before the checkpoint, and a
-        delete (``deleting``) may spend the disk reserve the log holds for it."""
-        log = self.log
-        if disk and deleting:
-            log.release_reserve()
-        if disk:
-            log.start_new_segment(self.journal_last + 1)
-        self.checkpoint()
-        if disk:
-            log.trim(self.applied_lsn + 1, lambda oldest, following: False)
 
     @property
     def checkpoint_lsn(self) -> int:
@@ -614,13 +564,7 @@ class Shard:
 
     def _release(self) -> None:
         self._closed = True
-        for pin in (self._pin, self._pending_pin):
-            if pin is not None:
-                try:
-                    pin.abort()
-                except lmdb.Error:
-                    pass
-        self._pin = self._pending_pin = None
+        self._checkpoints.release()
         if self._log is not None:
             self._log.close()
         self._env.close()
