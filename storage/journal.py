@@ -1,14 +1,17 @@
-"""The operation journal: one entry per committed operation, in the same transaction as its changes.
+"""Journal entries: one per committed operation, carried in the write-ahead log's records.
 
-Each shard has a journal sub-database (``mi/journal``). Its key is the entry's sequence number
-(u64 big-endian, so LMDB keeps entries in order; numbers are consecutive per shard and never
-reused) and its value::
+``JournalEntry`` is what ``JOURNAL`` and ``mi journal`` show: the entry's sequence number
+(consecutive per shard, never reused), its timestamp, the operation's label (``SET``, ``EXEC``,
+``reap``, ``recover``...) and the final states it left (``storage.changes``). The log's records
+hold them (``storage.log_format``).
+
+Older versions of mi kept each entry in the ``mi/journal`` LMDB database instead, keyed by its
+sequence number (u64 big-endian), valued::
 
     crc32 u32 | timestamp_ms u64 | label length u8 | label | change*
 
-``label`` names the operation (``SET``, ``EXEC``, ``reap``, ``recover``...); the changes are the
-final states it left (``storage.changes``). The CRC covers the sequence number and everything after
-the CRC field, so an entry copied under another number is detected too.
+``decode_entry`` reads that format for the migration into the log (``storage.journal_migration``);
+``encode_entry`` writes it for the tests that build such a data dir.
 """
 
 from __future__ import annotations
