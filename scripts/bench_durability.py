@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import SET, VALUE, VENV_PYTHON, Workload, free_port, mi_command, redis_command, run_workload, server
+from bench import SET, VALUE, Workload, cpu_seconds, free_port, mi_command, redis_command, run_workload, server
 
 WORKLOADS = [
     Workload("SET, 50 clients", 50, 1, SET),
@@ -29,12 +28,6 @@ WORKLOADS = [
     Workload("SET, 1 client", 1, 1, SET),
 ]
 SERVERS = ("mi strict", "mi relaxed", "redis always")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
 def measure(args: argparse.Namespace) -> dict[tuple[str, str], list[dict]]:
