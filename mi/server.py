@@ -21,6 +21,7 @@ from mi.checkpointer import Checkpointer
 from mi.config import Config
 from mi.logs import get_logger
 from mi.namespace_settings import NamespaceSettingsTable
+from mi.plain_socket import PlainSocketStream
 from mi.progress import ProgressBar
 from mi.prometheus import MetricsEndpoint
 from mi.reaper import Reaper
@@ -195,10 +196,12 @@ class Server:
             # Connections still busy after the grace period are cut.
             connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
 
-    async def _handle(self, state: ServerState, stream: trio.SocketStream | trio.SSLStream) -> None:
+    async def _handle(self, state: ServerState, stream: trio.abc.Stream) -> None:
         """One connection: its own nursery, so its tasks end with it."""
         state.connections_received += 1
         peer = _peer_name(stream)
+        if isinstance(stream, trio.SocketStream):
+            stream = PlainSocketStream(stream)
         try:
             if isinstance(stream, trio.SSLStream) and not await self._handshake(stream, peer):
                 return
@@ -273,7 +276,7 @@ def _summary(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-async def _tell_failed(stream: trio.SocketStream | trio.SSLStream) -> None:
+async def _tell_failed(stream: trio.abc.Stream) -> None:
     """``-ERR`` to a client whose connection failed, if it takes it within a second."""
     with trio.move_on_after(FAILED_REPLY_TIMEOUT):
         try:
