@@ -28,7 +28,6 @@ class Checkpointer:
     writers: Sequence[ShardWriter]
     interval: float
     log_bytes: int
-    checkpoints: int = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -52,6 +51,5 @@ class Checkpointer:
         except Exception as error:  # noqa: BLE001 - the last checkpoint stays valid; try again later
             log.error("storage.checkpoint_failed", shard=shard.index, error=str(error))
             return
-        self.checkpoints += 1
         log.debug("storage.checkpointed", shard=shard.index, lsn=checkpoint.lsn, log_bytes=logged,
                   seconds=round(time.monotonic() - started, 4))  # fmt: skip

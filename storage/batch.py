@@ -127,7 +127,7 @@ def _make_room(shard: Shard, full: _BatchFull, *, deleting: bool) -> bool:
             log.start_new_segment(shard.journal_last + 1)
         shard.checkpoint()
         if disk:
-            log.trim(shard.applied_lsn + 1, lambda oldest, following: False)
+            log.trim(shard.checkpoint_lsn + 1, lambda oldest, following: False)
     except StorageError:  # even that found no room (a checkpoint needs a little disk too)
         return False
     return True

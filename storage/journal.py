@@ -33,7 +33,6 @@ __all__ = [
     "encode_entry",
     "entry_key",
     "entry_seq",
-    "entry_timestamp",
 ]
 
 _SEQ = struct.Struct(">Q")
@@ -69,15 +68,6 @@ def entry_key(seq: int) -> bytes:
 
 def entry_seq(key: bytes | memoryview) -> int:
     return _SEQ.unpack(key)[0]
-
-
-def entry_timestamp(value: bytes | memoryview) -> int:
-    """The timestamp of an entry without checking it (for trimming by age)."""
-    try:
-        return _BODY.unpack_from(value, _CRC.size)[0]
-    except struct.error:
-        msg = "journal entry too short"
-        raise JournalDamaged(msg) from None
 
 
 def encode_entry(seq: int, timestamp_ms: int, label: str, changes: Sequence[Change]) -> bytes:

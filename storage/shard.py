@@ -39,7 +39,7 @@ from attrs import frozen
 
 from storage.batch import run_batch
 from storage.changes import Change
-from storage.checkpoint import Checkpoint, CheckpointKeeper, read_checkpoint
+from storage.checkpoint import Checkpoint, CheckpointKeeper
 from storage.counters import APPLIED_KEY, JOURNAL_LAST_KEY, REVISION_KEY, U64
 from storage.delivery import DeliveryDbs
 from storage.errors import DataDirError, StorageCorrupted, StorageError, StorageFull
@@ -126,6 +126,7 @@ class Shard:
         self.applied_lsn = 0  # the last log record committed here
         self.log_bytes = 0  # appended to the log since the last checkpoint
         self.checkpointed_at = 0.0  # time.monotonic() of the last checkpoint
+        self.checkpoint_lsn = 0  # the last log record it holds (one is taken at every open)
         self.replayed = Replayed()  # what opening replayed from the log
         self._log: ShardLog | None = None
         self._checkpoints = CheckpointKeeper(env, path, index)
@@ -520,17 +521,12 @@ class Shard:
         """Sync the environment, record the checkpoint durably, release the previous one."""
         self._checkpoints.finish(checkpoint)
         self.checkpointed_at = time.monotonic()
+        self.checkpoint_lsn = checkpoint.lsn
         self.log.keep_reserve()  # taken back after a full disk, once there is room again
 
     def checkpoint(self) -> None:
         """``begin_checkpoint`` then ``finish_checkpoint``, writes held off throughout."""
         self.finish_checkpoint(self.begin_checkpoint())
-
-    @property
-    def checkpoint_lsn(self) -> int:
-        """The last log record the latest durable checkpoint holds."""
-        found = read_checkpoint(self.path)
-        return 0 if found is None else found.lsn
 
     # -- the journal -------------------------------------------------------------------------
 

@@ -230,16 +230,22 @@ def test_one_key_overwritten_many_times_never_fills_the_store(tmp_path):
         assert get(shard, "ns", b"counter").value.startswith(b"4999")
 
 
+def fill(shard, value_size: int, full: type[Exception]) -> int:
+    """Store ``k000000``, ``k000001``... until a store raises ``full``; how many fit."""
+    stored = 0
+    with pytest.raises(full):
+        while True:
+            put(shard, "ns", b"k%06d" % stored, b"x" * value_size)
+            stored += 1
+    return stored
+
+
 def test_a_full_store_refuses_stores_but_a_100_key_delete_goes_through(tmp_path):
     """Stores leave a reserve of the map free, so deletes, which are how space comes back,
     always fit; afterwards stores fit again."""
     with open_store(tmp_path / "data", durable=False) as store:
         shard = store.shards[0]
-        stored = 0
-        with pytest.raises(StorageFull):
-            while True:
-                put(shard, "ns", b"k%06d" % stored, b"x" * 2000)
-                stored += 1
+        stored = fill(shard, 2000, StorageFull)
         assert stored > 1000
         doomed = [b"k%06d" % i for i in range(0, stored, max(1, stored // 100))][:100]
         deleted = write(shard, lambda txn: sum(txn.delete("ns", key) for key in doomed))
@@ -262,11 +268,7 @@ def small_disk(tmp_path):
 def test_a_full_disk_refuses_stores_but_deletes_go_through_and_stores_resume(small_disk):
     with Store.open(small_disk / "data", max_db_size=64 * 1024**2, durable=False) as store:
         shard = store.shards[0]
-        stored = 0
-        with pytest.raises(DiskFull):
-            while True:
-                put(shard, "ns", b"k%06d" % stored, b"x" * 4000)
-                stored += 1
+        stored = fill(shard, 4000, DiskFull)
         assert stored > 100
         assert get(shard, "ns", b"k000000").value == b"x" * 4000  # reads work
         deleted = write(shard, lambda txn: sum(txn.delete("ns", b"k%06d" % i) for i in range(100)))
