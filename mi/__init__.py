@@ -1,2 +1,4 @@
-"""The mi server: configuration, the Trio server and its sessions, shard writers, the reaper,
-command execution and the command line. Wiring of ``protocol`` and ``storage``, not algorithms."""
+"""The mi server, in rooms: ``core`` (the server, sessions, execution), ``commands`` (one handler
+module per command family), ``delivery``, ``upkeep`` (checkpoints, trimming, snapshots),
+``policy`` (auth, rate limits, TLS), ``settings``, ``observability`` and ``tools`` (the command
+line); ``client`` is the Python client. Wiring of ``protocol`` and ``storage``, not algorithms."""

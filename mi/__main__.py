@@ -2,6 +2,6 @@
 
 import sys
 
-from mi.cli import main
+from mi.tools.cli import main
 
 sys.exit(main())

@@ -86,7 +86,7 @@ def server(command: list[str], port: int) -> Iterator[subprocess.Popen]:
 
 def mi_command(port: int, data_dir: Path, durability: str, shards: int | None) -> list[str]:
     extra = [] if shards is None else ["--shards", str(shards)]
-    return [str(VENV_PYTHON), "-m", "mi.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+    return [str(VENV_PYTHON), "-m", "mi.tools.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
             "--durability", durability, "--log-level", "warning", "--log-format", "json", *extra]
 
 

@@ -72,7 +72,7 @@ class Results:
 def mi_server(port: int, data_dir: Path) -> tuple[list[str], Path]:
     config = data_dir.parent / "mi-bench.toml"
     config.write_text(f'[namespaces.{NS}]\non_expire = "deliver"\nlease = "10m"\n')
-    command = [str(VENV_PYTHON), "-m", "mi.cli", "serve", "--config", str(config), "--port", str(port),
+    command = [str(VENV_PYTHON), "-m", "mi.tools.cli", "serve", "--config", str(config), "--port", str(port),
                "--data-dir", str(data_dir), "--log-level", "warning", "--log-format", "json"]
     return command, config
 

@@ -53,7 +53,7 @@ class Server:
     def __init__(self, data_dir: Path, durability: str = "strict", shards: int = DEFAULT_SHARDS) -> None:
         self.shards = shards
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mi.cli", "serve", "--port", "0", "--data-dir", str(data_dir),
+            [sys.executable, "-m", "mi.tools.cli", "serve", "--port", "0", "--data-dir", str(data_dir),
              "--log-format", "json", "--durability", durability, "--shards", str(shards)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         )  # fmt: skip
@@ -328,7 +328,7 @@ class Verify:
 def verify(data_dir: Path) -> Verify:
     """`mi verify` on the data dir: its exit status and summary (or how it died)."""
     try:
-        done = subprocess.run([sys.executable, "-m", "mi.cli", "verify", "--data-dir", str(data_dir)],
+        done = subprocess.run([sys.executable, "-m", "mi.tools.cli", "verify", "--data-dir", str(data_dir)],
                               capture_output=True, text=True, cwd=ROOT, timeout=VERIFY_TIMEOUT)  # fmt: skip
     except subprocess.TimeoutExpired:
         return Verify(-1, f"no answer in {VERIFY_TIMEOUT:.0f} s")
@@ -366,7 +366,7 @@ class Round:
 
 
 def relaxed_sync_interval() -> float:
-    from mi.config import load_config  # noqa: PLC0415 - the server's own reading of conf/mi.toml
+    from mi.settings.config import load_config  # noqa: PLC0415 - the server's own reading of conf/mi.toml
 
     with contextlib.chdir(ROOT):
         return float(load_config().storage.relaxed_sync_interval)

@@ -5,7 +5,7 @@ import pytest
 import trio
 import trio.testing
 
-from mi.server import serve
+from mi.core.server import serve
 from support import RawClient, ThreadedRedis, make_config
 
 

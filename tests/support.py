@@ -17,7 +17,7 @@ import redis
 import trio
 from attrs import evolve
 
-from mi.config import Config, load_config
+from mi.settings.config import Config, load_config
 from protocol.encoder import encode_request
 from protocol.parser import NEED_DATA
 from protocol.reader import ReplyReader
@@ -44,7 +44,7 @@ class ServerOnPort:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mi.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+            [sys.executable, "-m", "mi.tools.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
              "--log-level", "warning", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env,
         )

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
-from mi.snapshotter import SnapshotBusy, SnapshotRefused
+from mi.upkeep.snapshotter import SnapshotBusy, SnapshotRefused
 from protocol import errors
 from protocol.commands import Journal, Monitor, Snapshot, SnapshotStatus
 from protocol.errors import CommandError
@@ -14,11 +14,11 @@ from storage import StorageError
 from storage.log_format import LogDamaged
 
 if TYPE_CHECKING:
-    from mi.session import Session
+    from mi.core.state import Connection
 
 
 @REGISTRY.connection(Journal)
-def journal(session: Session, command: Journal) -> list[str]:
+def journal(session: Connection, command: Journal) -> list[str]:
     """Up to ``count`` entries of one shard after ``since``, each a JSON text as ``mi journal`` prints."""
     shards = session.server.store.shards
     if command.shard >= len(shards):
@@ -31,7 +31,7 @@ def journal(session: Session, command: Journal) -> list[str]:
 
 
 @REGISTRY.task(Snapshot)
-async def snapshot(session: Session, command: Snapshot) -> str:
+async def snapshot(session: Connection, command: Snapshot) -> str:
     """Take a snapshot (this connection waits; others go on); the reply is its path."""
     try:
         run = await session.server.snapshotter.take(command.out)
@@ -45,7 +45,7 @@ async def snapshot(session: Session, command: Snapshot) -> str:
 
 
 @REGISTRY.connection(SnapshotStatus)
-def snapshot_status(session: Session, command: SnapshotStatus) -> dict[str, Any]:
+def snapshot_status(session: Connection, command: SnapshotStatus) -> dict[str, Any]:
     """The snapshot under way (bytes done of the estimated total) and the outcome of the last."""
     snapshotter = session.server.snapshotter
     running, last = snapshotter.running, snapshotter.last
@@ -63,8 +63,8 @@ def snapshot_status(session: Session, command: SnapshotStatus) -> dict[str, Any]
 
 
 @REGISTRY.task(Monitor)
-async def monitor(session: Session, command: Monitor) -> None:
+async def monitor(session: Connection, command: Monitor) -> None:
     """The connection becomes a monitor: it answers +OK, then streams commands until it closes."""
-    await session.server.monitors.serve(session)
+    await session.server.monitors.serve(session, lambda: session.server.terminating)
     session.close_after_reply()
     return None

@@ -1,7 +1,7 @@
 """How commands are registered and what their handlers take.
 
 Data commands (``read`` and ``write``) take a ``Keyspace`` and the command: they never see a
-shard or a session, so the same handler runs alone or inside a MULTI/EXEC (``mi.execution``
+shard or a session, so the same handler runs alone or inside a MULTI/EXEC (``mi.core.execution``
 decides where). ``connection`` handlers take the session (SELECT, CLIENT, INFO...); ``task``
 handlers are async and take the session (work that waits: a full key scan, EXEC).
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from mi.logs import get_logger
+from mi.observability.logs import get_logger
 from protocol import errors
 from protocol.commands import Command
 from protocol.errors import CommandError
@@ -29,7 +29,7 @@ from storage import (
 )
 
 if TYPE_CHECKING:
-    from mi.reaper import Reaper
+    from mi.delivery.reaper import Reaper
 
 __all__ = ["REGISTRY", "Kind", "StepFailed", "as_command_error", "reply_of"]
 

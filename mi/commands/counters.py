@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mi.commands.base import REGISTRY
-from mi.keyspace import Keyspace
+from mi.core.keyspace import Keyspace
 from protocol import errors
 from protocol.commands import Incrby
 from protocol.values import INT64_MAX, INT64_MIN

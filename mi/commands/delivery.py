@@ -1,4 +1,4 @@
-"""TAKE, ACK and NACK: consumers of a delivering namespace (see mi.delivery, storage.delivery)."""
+"""TAKE, ACK and NACK: consumers of a delivering namespace (see mi.delivery.pull, storage.delivery)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mi.commands.base import REGISTRY
-from mi.delivery import settle, take_available, wait_seconds
+from mi.delivery.pull import settle, take_available, wait_seconds
 from protocol.commands import Ack, Nack, Take
 from protocol.errors import CommandError
 from protocol.replies import Stored
@@ -17,8 +17,7 @@ from storage import WriteTxn
 from storage.delivery import Delivery
 
 if TYPE_CHECKING:
-    from mi.session import Session
-    from mi.state import ServerState
+    from mi.core.state import Connection, ServerState
 
 
 def _shown(shard: int, delivery: Delivery) -> dict[str, Any]:
@@ -35,7 +34,7 @@ def _shown(shard: int, delivery: Delivery) -> dict[str, Any]:
 
 
 @REGISTRY.task(Take)
-async def take(session: Session, command: Take) -> list[dict[str, Any]]:
+async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
     """The due messages (at most COUNT), or with BLOCK, the first to fall due within it."""
     state = session.server
     ns = session.namespace(command.ns)
@@ -75,7 +74,7 @@ async def _reap_what_is_due(state: ServerState, now: int) -> None:
 
 
 @REGISTRY.task(Ack)
-async def ack(session: Session, command: Ack) -> int:
+async def ack(session: Connection, command: Ack) -> int:
     """How many of the deliveries were in flight (and are now done with)."""
     by_shard: dict[int, list[int]] = defaultdict(list)
     for shard, number in command.ids:
@@ -89,7 +88,7 @@ async def ack(session: Session, command: Ack) -> int:
 
 
 @REGISTRY.task(Nack)
-async def nack(session: Session, command: Nack) -> int:
+async def nack(session: Connection, command: Nack) -> int:
     """1 if the delivery was in flight: it is due again now, or when DELAY has passed."""
     state = session.server
     ns, (shard, number) = command.ns, command.id

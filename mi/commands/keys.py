@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mi.commands.base import REGISTRY
-from mi.glob import compile_glob
-from mi.keyspace import Keyspace
+from mi.core.glob import compile_glob
+from mi.core.keyspace import Keyspace
 from protocol import errors
 from protocol.commands import (
     Copy,
@@ -26,7 +26,7 @@ from protocol.commands import (
 from protocol.replies import SimpleString
 
 if TYPE_CHECKING:
-    from mi.session import Session
+    from mi.core.state import Connection
 
 
 @REGISTRY.write(Del)
@@ -146,7 +146,7 @@ def dbsize(keyspace: Keyspace, command: Dbsize) -> int:
 
 
 @REGISTRY.task(Keys)
-async def keys(session: Session, command: Keys) -> list[bytes]:
+async def keys(session: Connection, command: Keys) -> list[bytes]:
     """A full scan can take long on a big namespace: it runs off the event loop, over every shard
     at one instant."""
     ns = session.namespace(command.ns)
@@ -159,7 +159,7 @@ async def keys(session: Session, command: Keys) -> list[bytes]:
 
 
 @REGISTRY.task(Scan)
-async def scan(session: Session, command: Scan) -> list:
+async def scan(session: Connection, command: Scan) -> list:
     await session.server.units.gate.wait_open()  # from here on one instant: no await below
     ns = session.namespace(command.ns)
     cursors = session.server.scan_cursors

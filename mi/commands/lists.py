@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mi.commands.base import REGISTRY
-from mi.keyspace import Keyspace
+from mi.core.keyspace import Keyspace
 from protocol import errors
 from protocol.commands import Lindex, Llen, Lrange, Lrem, LsetIndex, Ltrim, Pop, Push
 from protocol.replies import NULL_ARRAY, SimpleString, Stored

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
 from mi.commands.server import readable_namespaces
-from mi.keyspace import Keyspace
-from mi.namespace_settings import check_option, parse_option, render
+from mi.core.keyspace import Keyspace
+from mi.settings.namespace_settings import check_option, parse_option, render
 from protocol.commands import (
     Flushns,
     NamespaceConfigGet,
@@ -20,17 +20,17 @@ from protocol.errors import CommandError
 from protocol.replies import SimpleString
 
 if TYPE_CHECKING:
-    from mi.session import Session
+    from mi.core.state import Connection
 
 
 @REGISTRY.connection(Select)
-def select(session: Session, command: Select) -> SimpleString:
+def select(session: Connection, command: Select) -> SimpleString:
     session.current_namespace = command.ns
     return SimpleString("OK")
 
 
 @REGISTRY.connection(Namespaces)
-def namespaces(session: Session, command: Namespaces) -> list[str]:
+def namespaces(session: Connection, command: Namespaces) -> list[str]:
     """Namespaces that hold or held data (one is created by its first write), of those the user
     may read."""
     return readable_namespaces(session)
@@ -44,7 +44,7 @@ def flushns(keyspace: Keyspace, command: Flushns) -> SimpleString:
 
 
 @REGISTRY.task(NamespaceInfo)
-async def namespace_info(session: Session, command: NamespaceInfo) -> dict[str, Any]:
+async def namespace_info(session: Connection, command: NamespaceInfo) -> dict[str, Any]:
     """Messages held (expired, unreaped ones included, as DBSIZE), scheduled (with a TTL), due
     and in flight, how long the oldest due one has waited, the damaged ones set aside
     (quarantined, see docs/reliability.md), and the settings."""
@@ -68,12 +68,12 @@ async def namespace_info(session: Session, command: NamespaceInfo) -> dict[str, 
 
 
 @REGISTRY.connection(NamespaceConfigGet)
-def namespace_config_get(session: Session, command: NamespaceConfigGet) -> dict[str, Any]:
+def namespace_config_get(session: Connection, command: NamespaceConfigGet) -> dict[str, Any]:
     return _settings(session, command.ns)
 
 
 @REGISTRY.task(NamespaceConfigSet)
-async def namespace_config_set(session: Session, command: NamespaceConfigSet) -> SimpleString:
+async def namespace_config_set(session: Connection, command: NamespaceConfigSet) -> SimpleString:
     """Store the change in the data dir (shard 0), then let it take effect. RESET (no value)
     drops the override: the file's value, or the default, holds again."""
     table = session.server.namespace_settings
@@ -91,5 +91,5 @@ async def namespace_config_set(session: Session, command: NamespaceConfigSet) ->
     return SimpleString("OK")
 
 
-def _settings(session: Session, ns: str) -> dict[str, Any]:
+def _settings(session: Connection, ns: str) -> dict[str, Any]:
     return render(session.server.namespace_settings.of(ns))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
-from mi.glob import compile_glob
+from mi.core.glob import compile_glob
 from protocol import errors
 from protocol.commands import (
     COMMAND_SPECS,
@@ -43,7 +43,7 @@ from protocol.errors import CommandError
 from protocol.replies import SetReply, SimpleString, Verbatim
 
 if TYPE_CHECKING:
-    from mi.session import Session
+    from mi.core.state import Connection
 
 VERSION = "0.1.0"
 # Clients and tools read redis_version to decide which commands they may send; mi speaks the
@@ -53,14 +53,14 @@ OK = SimpleString("OK")
 
 
 @REGISTRY.task(Auth)
-async def auth(session: Session, command: Auth) -> SimpleString:
+async def auth(session: Connection, command: Auth) -> SimpleString:
     user = await session.server.auth.authenticate(command.username, command.password, session.peer)
     session.authenticated(user)
     return OK
 
 
 @REGISTRY.task(Hello)
-async def hello(session: Session, command: Hello) -> dict[str, Any]:
+async def hello(session: Connection, command: Hello) -> dict[str, Any]:
     if command.protover is not None and command.protover not in (2, 3):
         raise errors.no_such_protocol()
     if command.password is not None:
@@ -84,39 +84,39 @@ async def hello(session: Session, command: Hello) -> dict[str, Any]:
 
 
 @REGISTRY.connection(ClientSetinfo)
-def client_setinfo(session: Session, command: ClientSetinfo) -> SimpleString:
+def client_setinfo(session: Connection, command: ClientSetinfo) -> SimpleString:
     session.library[command.attribute] = command.value.decode("utf-8", "replace")
     return OK
 
 
 @REGISTRY.connection(ClientSetname)
-def client_setname(session: Session, command: ClientSetname) -> SimpleString:
+def client_setname(session: Connection, command: ClientSetname) -> SimpleString:
     session.client_name = command.client_name or None  # an empty name removes it, as in Redis
     return OK
 
 
 @REGISTRY.connection(ClientGetname)
-def client_getname(session: Session, command: ClientGetname) -> bytes | None:
+def client_getname(session: Connection, command: ClientGetname) -> bytes | None:
     return session.client_name
 
 
 @REGISTRY.connection(ClientId)
-def client_id(session: Session, command: ClientId) -> int:
+def client_id(session: Connection, command: ClientId) -> int:
     return session.client_id
 
 
 @REGISTRY.connection(ClientInfo)
-def client_info(session: Session, command: ClientInfo) -> str:
+def client_info(session: Connection, command: ClientInfo) -> str:
     return session.describe() + "\n"
 
 
 @REGISTRY.connection(ClientList)
-def client_list(session: Session, command: ClientList) -> str:
+def client_list(session: Connection, command: ClientList) -> str:
     return "".join(other.describe() + "\n" for other in session.server.sessions.values())
 
 
 @REGISTRY.connection(ClientKill)
-def client_kill(session: Session, command: ClientKill) -> int | SimpleString:
+def client_kill(session: Connection, command: ClientKill) -> int | SimpleString:
     """Close the matching connections once they have answered what they are running."""
     doomed = [
         other
@@ -133,12 +133,12 @@ def client_kill(session: Session, command: ClientKill) -> int | SimpleString:
 
 
 @REGISTRY.connection(ClientNoEvict)
-def client_no_evict(session: Session, command: ClientNoEvict) -> SimpleString:
+def client_no_evict(session: Connection, command: ClientNoEvict) -> SimpleString:
     return OK
 
 
 @REGISTRY.connection(ClientTyped)
-def client_typed(session: Session, command: ClientTyped) -> SimpleString:
+def client_typed(session: Connection, command: ClientTyped) -> SimpleString:
     session.typed_resp2 = command.on  # RESP3 keeps the types whatever this says
     return OK
 
@@ -161,23 +161,23 @@ def _command_info(spec: CommandSpec) -> list[Any]:
 
 
 @REGISTRY.connection(CommandList)
-def command_list(session: Session, command: CommandList) -> list[Any]:
+def command_list(session: Connection, command: CommandList) -> list[Any]:
     return [_command_info(spec) for spec in COMMAND_SPECS.values()]
 
 
 @REGISTRY.connection(CommandCount)
-def command_count(session: Session, command: CommandCount) -> int:
+def command_count(session: Connection, command: CommandCount) -> int:
     return len(COMMAND_SPECS)
 
 
 @REGISTRY.connection(CommandInfo)
-def command_info(session: Session, command: CommandInfo) -> list[Any]:
+def command_info(session: Connection, command: CommandInfo) -> list[Any]:
     names = command.names or tuple(COMMAND_SPECS)
     return [_command_info(COMMAND_SPECS[n]) if n in COMMAND_SPECS else None for n in names]
 
 
 @REGISTRY.connection(CommandDocs)
-def command_docs(session: Session, command: CommandDocs) -> dict[str, Any]:
+def command_docs(session: Connection, command: CommandDocs) -> dict[str, Any]:
     names = command.names or tuple(COMMAND_SPECS)
     return {
         name: {
@@ -191,7 +191,7 @@ def command_docs(session: Session, command: CommandDocs) -> dict[str, Any]:
     }
 
 
-def _config_parameters(session: Session) -> dict[str, str]:
+def _config_parameters(session: Connection) -> dict[str, str]:
     """What CONFIG GET shows: mi's options, plus the Redis names tools ask for."""
     config = session.server.config
     durability = config.storage.durability
@@ -213,7 +213,7 @@ def _config_parameters(session: Session) -> dict[str, str]:
 
 
 @REGISTRY.connection(ConfigGet)
-def config_get(session: Session, command: ConfigGet) -> dict[str, str]:
+def config_get(session: Connection, command: ConfigGet) -> dict[str, str]:
     parameters = _config_parameters(session)
     found: dict[str, str] = {}
     for pattern in command.patterns:
@@ -222,7 +222,7 @@ def config_get(session: Session, command: ConfigGet) -> dict[str, str]:
     return found
 
 
-def _info_server(session: Session) -> dict[str, Any]:
+def _info_server(session: Connection) -> dict[str, Any]:
     server = session.server
     uptime = int(time.time() - server.started_at)
     figures: dict[str, Any] = {
@@ -249,7 +249,7 @@ def _info_server(session: Session) -> dict[str, Any]:
 _ADMIN_ONLY_SERVER_FIELDS = ("process_id", "config_file", "data_dir")
 
 
-def _info_clients(session: Session) -> dict[str, Any]:
+def _info_clients(session: Connection) -> dict[str, Any]:
     return {
         "connected_clients": len(session.server.sessions),
         "blocked_clients": session.server.blocked_clients,
@@ -257,7 +257,7 @@ def _info_clients(session: Session) -> dict[str, Any]:
     }
 
 
-def _info_memory(session: Session) -> dict[str, Any]:
+def _info_memory(session: Connection) -> dict[str, Any]:
     status = dict(
         line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
     )
@@ -277,7 +277,7 @@ def _kib(field: str | None) -> int:
     return int(field.split()[0]) * 1024 if field else 0
 
 
-def _info_persistence(session: Session) -> dict[str, Any]:
+def _info_persistence(session: Connection) -> dict[str, Any]:
     server = session.server
     snapshots = server.snapshotter
     last = snapshots.last
@@ -300,7 +300,7 @@ def _info_persistence(session: Session) -> dict[str, Any]:
     return figures
 
 
-def _info_keyspace(session: Session) -> list[str]:
+def _info_keyspace(session: Connection) -> list[str]:
     """The namespaces the user may read, each with its key counts."""
     lines = []
     for ns in readable_namespaces(session):
@@ -313,13 +313,13 @@ def _info_keyspace(session: Session) -> list[str]:
     return lines
 
 
-def readable_namespaces(session: Session) -> list[str]:
+def readable_namespaces(session: Connection) -> list[str]:
     """The namespaces that hold or held data, of those the connection's user may read."""
     user = session.user
     return [ns for ns in session.server.store.namespaces() if user.unrestricted or user.may(ns, write=False)]
 
 
-def _info_stats(session: Session) -> dict[str, Any]:
+def _info_stats(session: Connection) -> dict[str, Any]:
     server = session.server
     return {
         "total_commands_processed": server.metrics.total,
@@ -335,7 +335,7 @@ def _info_stats(session: Session) -> dict[str, Any]:
     }
 
 
-def _quarantined(session: Session) -> int:
+def _quarantined(session: Connection) -> int:
     """Damaged items set aside, on every shard (docs/reliability.md: Quarantine)."""
     total = 0
     for shard in session.server.store.shards:
@@ -361,7 +361,7 @@ _DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "err
 
 
 @REGISTRY.task(Info)
-async def info(session: Session, command: Info) -> Verbatim:
+async def info(session: Connection, command: Info) -> Verbatim:
     await session.server.units.gate.wait_open()  # keyspace counts of every shard at one instant
     wanted = command.sections or _DEFAULT_SECTIONS
     if any(section in ("all", "everything") for section in wanted):
@@ -379,7 +379,7 @@ async def info(session: Session, command: Info) -> Verbatim:
 
 
 @REGISTRY.connection(SlowlogGet)
-def slowlog_get(session: Session, command: SlowlogGet) -> list[Any]:
+def slowlog_get(session: Connection, command: SlowlogGet) -> list[Any]:
     entries = list(session.server.metrics.slowlog)
     if command.count >= 0:
         entries = entries[: command.count]
@@ -387,27 +387,27 @@ def slowlog_get(session: Session, command: SlowlogGet) -> list[Any]:
 
 
 @REGISTRY.connection(SlowlogLen)
-def slowlog_len(session: Session, command: SlowlogLen) -> int:
+def slowlog_len(session: Connection, command: SlowlogLen) -> int:
     return len(session.server.metrics.slowlog)
 
 
 @REGISTRY.connection(SlowlogReset)
-def slowlog_reset(session: Session, command: SlowlogReset) -> SimpleString:
+def slowlog_reset(session: Connection, command: SlowlogReset) -> SimpleString:
     session.server.metrics.slowlog.clear()
     return OK
 
 
 @REGISTRY.connection(Ping)
-def ping(session: Session, command: Ping) -> SimpleString | bytes:
+def ping(session: Connection, command: Ping) -> SimpleString | bytes:
     return SimpleString("PONG") if command.message is None else command.message
 
 
 @REGISTRY.connection(Echo)
-def echo(session: Session, command: Echo) -> bytes:
+def echo(session: Connection, command: Echo) -> bytes:
     return command.message
 
 
 @REGISTRY.connection(Quit)
-def quit_(session: Session, command: Quit) -> SimpleString:
+def quit_(session: Connection, command: Quit) -> SimpleString:
     session.close_after_reply()
     return OK

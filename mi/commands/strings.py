@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mi.commands.base import REGISTRY
-from mi.keyspace import Keyspace
+from mi.core.keyspace import Keyspace
 from protocol.commands import Get, Getdel, Getex, Hset, Lset, Mget, Mset, Set
 from protocol.replies import SimpleString, Stored
 from storage import CorruptRecord, Record

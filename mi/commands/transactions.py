@@ -1,7 +1,7 @@
 """MULTI, EXEC, DISCARD, WATCH, UNWATCH: transactions that apply all of their commands or none.
 
 While a connection is in MULTI, its data commands are queued (``Transaction.add``); EXEC runs the
-queue as one unit (``mi.execution``): every command sees the ones before it, no one else sees any
+queue as one unit (``mi.core.execution``): every command sees the ones before it, no one else sees any
 of it before all of it is committed, and if one command fails the whole unit is rolled back.
 """
 
@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field, frozen
 
 from mi.commands.base import REGISTRY, Entry, Kind, StepFailed, reply_of
-from mi.execution import Unit, shards_of
-from mi.keyspace import Keyspace
-from mi.watches import touched_by
+from mi.core.execution import Unit, shards_of
+from mi.core.keyspace import Keyspace
+from mi.core.watches import touched_by
 from protocol import errors
 from protocol.commands import Command, Discard, Exec, Multi, Unwatch, Watch
 from protocol.replies import NULL_ARRAY, SimpleString
 from storage import shard_index
 
 if TYPE_CHECKING:
-    from mi.session import Session
+    from mi.core.state import Connection
 
 __all__ = ["RUN_IN_MULTI", "Transaction"]
 
@@ -93,7 +93,7 @@ def _body(steps: list[Step], watched: dict[tuple[str, bytes], int | None]) -> Ca
 
 
 @REGISTRY.task(Multi)
-async def multi(session: Session, command: Multi) -> Any:
+async def multi(session: Connection, command: Multi) -> Any:
     if session.transaction is not None:
         return errors.nested_multi()
     session.transaction = Transaction(session.server.config.limits.max_queued_commands)
@@ -101,7 +101,7 @@ async def multi(session: Session, command: Multi) -> Any:
 
 
 @REGISTRY.task(Discard)
-async def discard(session: Session, command: Discard) -> Any:
+async def discard(session: Connection, command: Discard) -> Any:
     if session.transaction is None:
         return errors.discard_without_multi()
     session.transaction = None
@@ -110,7 +110,7 @@ async def discard(session: Session, command: Discard) -> Any:
 
 
 @REGISTRY.task(Exec)
-async def exec_(session: Session, command: Exec) -> Any:
+async def exec_(session: Connection, command: Exec) -> Any:
     transaction, session.transaction = session.transaction, None
     if transaction is None:
         return errors.exec_without_multi()
@@ -136,7 +136,7 @@ async def exec_(session: Session, command: Exec) -> Any:
 
 
 @REGISTRY.task(Watch)
-async def watch(session: Session, command: Watch) -> Any:
+async def watch(session: Connection, command: Watch) -> Any:
     if session.transaction is not None:
         return errors.watch_inside_multi()
     server = session.server
@@ -156,6 +156,6 @@ async def watch(session: Session, command: Watch) -> Any:
 
 
 @REGISTRY.task(Unwatch)
-async def unwatch(session: Session, command: Unwatch) -> Any:
+async def unwatch(session: Connection, command: Unwatch) -> Any:
     session.unwatch()
     return OK

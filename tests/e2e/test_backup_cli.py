@@ -13,15 +13,15 @@ import pytest
 import trio
 from attrs import evolve
 
-from mi.config import AuthConfig
-from mi.server import serve
+from mi.settings.config import AuthConfig
+from mi.core.server import serve
 from storage import Store
 from storage.snapshot import check_snapshot
 from support import make_config
 
 pytestmark = pytest.mark.slow
 
-MI = [sys.executable, "-m", "mi.cli"]
+MI = [sys.executable, "-m", "mi.tools.cli"]
 CANARY = b"canary-value-8d1f3a"
 
 

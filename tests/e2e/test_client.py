@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from mi.auth import hash_password
+from mi.policy.auth import hash_password
 from mi.client import (
     AsyncClient,
     AuthenticationFailed,

@@ -9,7 +9,7 @@ import pytest
 import trio
 from attrs import evolve
 
-from mi.config import NamespaceSettings
+from mi.settings.config import NamespaceSettings
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import shard_index

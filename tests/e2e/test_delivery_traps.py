@@ -11,7 +11,7 @@ import pytest
 import trio
 from attrs import evolve
 
-from mi.config import NamespaceSettings, load_config
+from mi.settings.config import NamespaceSettings, load_config
 from protocol import CommandError
 from protocol.replies import SimpleString
 from support import IO_TIMEOUT, RawClient, as_map, make_config

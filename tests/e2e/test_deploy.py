@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mi.config import load_config
+from mi.settings.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

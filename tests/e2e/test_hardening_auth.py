@@ -15,8 +15,8 @@ import pytest
 import trio
 from attrs import evolve
 
-from mi.auth import hash_password
-from mi.config import AuthConfig, ConfigError, UserConfig, load_config
+from mi.policy.auth import hash_password
+from mi.settings.config import AuthConfig, ConfigError, UserConfig, load_config
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage.snapshot import check_snapshot
@@ -226,7 +226,7 @@ def snapshot_config(tmp_path):
 
 
 async def test_snapshot_targets_outside_the_snapshot_dir_are_refused(nursery, snapshot_config, tmp_path):
-    from mi.server import serve
+    from mi.core.server import serve
 
     server = await nursery.start(serve, snapshot_config)
     client = await RawClient.connect(server.state.port)
@@ -256,7 +256,7 @@ async def test_snapshot_targets_outside_the_snapshot_dir_are_refused(nursery, sn
 
 
 async def test_a_snapshot_dir_holding_the_data_dir_refuses_targets_inside_it(nursery, tmp_path):
-    from mi.server import serve
+    from mi.core.server import serve
 
     config = make_config(tmp_path / "data")  # the snapshot dir is tmp_path, the data dir inside it
     server = await nursery.start(serve, config)
@@ -268,7 +268,7 @@ async def test_a_snapshot_dir_holding_the_data_dir_refuses_targets_inside_it(nur
 
 
 async def test_a_snapshot_the_cap_has_no_room_for_is_refused(nursery, snapshot_config, tmp_path):
-    from mi.server import serve
+    from mi.core.server import serve
 
     config = evolve(snapshot_config, snapshots=evolve(snapshot_config.snapshots, max_bytes=1))
     server = await nursery.start(serve, config)
@@ -283,11 +283,11 @@ async def test_a_snapshot_the_cap_has_no_room_for_is_refused(nursery, snapshot_c
 
 
 async def test_mi_snapshot_with_a_relative_out_writes_into_the_servers_snapshot_dir(nursery, snapshot_config, tmp_path):
-    from mi.server import serve
+    from mi.core.server import serve
 
     server = await nursery.start(serve, snapshot_config)
     done = await trio.run_process(
-        [sys.executable, "-m", "mi.cli", "snapshot", "--port", str(server.state.port), "--out", "manual"],
+        [sys.executable, "-m", "mi.tools.cli", "snapshot", "--port", str(server.state.port), "--out", "manual"],
         capture_stdout=True, check=False, cwd=tmp_path / "data",
     )
     assert done.returncode == 0
@@ -302,7 +302,7 @@ async def test_mi_snapshot_with_a_relative_out_writes_into_the_servers_snapshot_
 def test_an_empty_requirepass_is_refused_at_startup(tmp_path):
     """``mi serve --requirepass ""`` stops with a clear message instead of accepting AUTH ""."""
     done = subprocess.run(
-        [sys.executable, "-m", "mi.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+        [sys.executable, "-m", "mi.tools.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
          "--requirepass", ""],
         capture_output=True, text=True, timeout=60, env={**os.environ, "MI_REQUIREPASS": "x"},
     )
@@ -320,7 +320,7 @@ def test_an_empty_mi_requirepass_still_means_no_password():
 
 def test_a_snapshot_bigger_than_the_free_space_is_refused(tmp_path):
     """Without a cap, the disk's free space bounds a snapshot: less free than the data, refused."""
-    from mi.snapshot_target import SnapshotRefused, check_room
+    from mi.upkeep.snapshot_target import SnapshotRefused, check_room
 
     free = shutil.disk_usage(tmp_path).free
     with pytest.raises(SnapshotRefused, match="bytes free"):

@@ -10,9 +10,9 @@ import redis
 import trio
 from attrs import evolve
 
-from mi.auth import hash_password
-from mi.config import AuthConfig, UserConfig
-from mi.server import serve
+from mi.policy.auth import hash_password
+from mi.settings.config import AuthConfig, UserConfig
+from mi.core.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
 from support import IO_TIMEOUT, RawClient, ServerOnPort, ThreadedRedis, canary, make_config, resp_command

@@ -17,9 +17,9 @@ import trio
 from attrs import evolve
 from structlog.testing import capture_logs
 
-from mi.config import NamespaceSettings
-from mi.server import Server
-from mi.state import wall_clock_ms
+from mi.settings.config import NamespaceSettings
+from mi.core.server import Server
+from mi.core.state import wall_clock_ms
 from protocol.errors import CommandError
 from protocol.replies import SimpleString
 from storage import MAX_KEY_SIZE, Store, encode_record
@@ -274,7 +274,7 @@ def crash_marker_gone(data_dir: Path) -> None:
 
 
 def mi(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mi.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "mi.tools.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("how", ["key", "child"])

@@ -10,7 +10,7 @@ import trio
 from attrs import evolve
 
 import storage.wal
-from mi.server import Server
+from mi.core.server import Server
 from protocol import CommandError
 from storage import shard_index
 from storage.log_format import HEADER_SIZE

@@ -10,12 +10,12 @@ import trio
 import trustme
 from attrs import evolve
 
-from mi.config import AuthConfig, TlsConfig
-from mi.server import serve
-from mi.top import frame, parse_info
+from mi.settings.config import AuthConfig, TlsConfig
+from mi.core.server import serve
+from mi.tools.top import frame, parse_info
 from support import RawClient, make_config
 
-MI = [sys.executable, "-m", "mi.cli", "cli"]
+MI = [sys.executable, "-m", "mi.tools.cli", "cli"]
 
 
 async def mi_cli(port: int, *words: str, stdin: bytes = b"") -> tuple[int, str]:
@@ -65,7 +65,7 @@ async def test_mi_top_shows_the_busiest_commands_and_the_namespaces(port):
     async with trio.open_nursery() as nursery:
         nursery.start_soon(load)
         done = await trio.run_process(
-            [sys.executable, "-m", "mi.cli", "top", "--port", str(port), "--once", "--interval", "0.5"],
+            [sys.executable, "-m", "mi.tools.cli", "top", "--port", str(port), "--once", "--interval", "0.5"],
             capture_stdout=True, check=False,
         )
         nursery.cancel_scope.cancel()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import trio
 from attrs import evolve
 
-from mi.config import NamespaceSettings
-from mi.server import serve
+from mi.settings.config import NamespaceSettings
+from mi.core.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
 from support import RawClient, as_map, make_config

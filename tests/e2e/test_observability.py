@@ -9,9 +9,9 @@ import trio
 from attrs import evolve
 from structlog.testing import capture_logs
 
-from mi.auth import hash_password
-from mi.config import AuthConfig, UserConfig
-from mi.server import serve
+from mi.policy.auth import hash_password
+from mi.settings.config import AuthConfig, UserConfig
+from mi.core.server import serve
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import Shard

@@ -43,7 +43,7 @@ class ServerProcess:
     def __init__(self, data_dir: Path | None, *extra: str, env: dict | None = None, preexec_fn=None) -> None:
         where = ["--data-dir", str(data_dir)] if data_dir else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mi.cli", "serve", "--port", "0", *where, "--log-format", "json", *extra],
+            [sys.executable, "-m", "mi.tools.cli", "serve", "--port", "0", *where, "--log-format", "json", *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -131,7 +131,7 @@ def test_shard_count_mismatch_is_a_clear_startup_error(tmp_path):
     """Reopening a data dir with another shard count fails with a message, exit 1."""
     ServerProcess(tmp_path / "data", "--shards", "2").kill()
     proc = subprocess.run(
-        [sys.executable, "-m", "mi.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+        [sys.executable, "-m", "mi.tools.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
          "--shards", "3", "--log-format", "json"],
         capture_output=True, text=True, timeout=60,
     )
@@ -144,7 +144,7 @@ def test_bad_config_is_a_clear_startup_error(tmp_path):
     bad = tmp_path / "mi.toml"
     bad.write_text("[server]\nprot = 1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "mi.cli", "serve", "--config", str(bad)],
+        [sys.executable, "-m", "mi.tools.cli", "serve", "--config", str(bad)],
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 2
@@ -181,7 +181,7 @@ def test_port_in_use_is_a_clear_startup_error(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "mi.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+            [sys.executable, "-m", "mi.tools.cli", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
              "--log-format", "json"],
             capture_output=True, text=True, timeout=60,
         )
@@ -238,7 +238,7 @@ def test_mi_journal_reads_beside_a_running_server_and_follows(tmp_path):
     server = ServerProcess(tmp_path / "data", "--shards", "4")
     client = server.client()
     client.execute_command("SET", "{feed}a", "1", "FROM", "jobs")
-    base = [sys.executable, "-m", "mi.cli", "journal", "--data-dir", str(tmp_path / "data")]
+    base = [sys.executable, "-m", "mi.tools.cli", "journal", "--data-dir", str(tmp_path / "data")]
     shard = shard_index(b"{feed}a", 4)
     done = subprocess.run([*base, "--shard", str(shard)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
@@ -366,7 +366,7 @@ def test_kill_9_keeps_scheduled_due_and_in_flight_messages(tmp_path):
 def test_protected_mode_refuses_a_network_address_without_auth(tmp_path):
     """It never binds: the check comes before listening (tests only listen on loopback)."""
     done = subprocess.run(
-        [sys.executable, "-m", "mi.cli", "serve", "--host", "0.0.0.0", "--port", "0",
+        [sys.executable, "-m", "mi.tools.cli", "serve", "--host", "0.0.0.0", "--port", "0",
          "--data-dir", str(tmp_path / "data"), "--log-format", "json"],
         capture_output=True, text=True, timeout=60,
     )
@@ -380,7 +380,7 @@ def test_unusable_tls_files_are_a_clear_startup_error(tmp_path):
     conf = tmp_path / "mi.toml"
     conf.write_text(f'[tls]\ncert = "{tmp_path / "missing.crt"}"\nkey = "{tmp_path / "missing.key"}"\n')
     done = subprocess.run(
-        [sys.executable, "-m", "mi.cli", "serve", "--config", str(conf), "--port", "0",
+        [sys.executable, "-m", "mi.tools.cli", "serve", "--config", str(conf), "--port", "0",
          "--data-dir", str(tmp_path / "data"), "--log-format", "json"],
         capture_output=True, text=True, timeout=60,
     )
@@ -403,9 +403,9 @@ def test_failed_auth_is_logged_with_the_peer_and_never_the_password(tmp_path):
 
 
 def test_mi_passwd_prints_a_hash_line_that_checks(tmp_path):
-    from mi.auth import check_password
+    from mi.policy.auth import check_password
 
-    done = subprocess.run([sys.executable, "-m", "mi.cli", "passwd", "--stdin"], input="hunter2\n",
+    done = subprocess.run([sys.executable, "-m", "mi.tools.cli", "passwd", "--stdin"], input="hunter2\n",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     line = done.stdout.strip()

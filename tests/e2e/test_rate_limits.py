@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from attrs import evolve
 
-from mi.config import AuthConfig, NamespaceSettings
+from mi.settings.config import AuthConfig, NamespaceSettings
 from protocol import CommandError
 from protocol.replies import SimpleString
 from support import make_config

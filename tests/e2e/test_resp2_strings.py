@@ -13,7 +13,7 @@ import redis
 import trio
 from attrs import evolve
 
-from mi.config import NamespaceSettings
+from mi.settings.config import NamespaceSettings
 from protocol.replies import SimpleString
 from support import IO_TIMEOUT, RawClient, ThreadedRedis, as_map, make_config, resp_command, wait_reaped
 

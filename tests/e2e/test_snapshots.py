@@ -9,8 +9,8 @@ from pathlib import Path
 import trio
 from attrs import evolve
 
-from mi.server import serve
-from mi.snapshotter import SnapshotRun
+from mi.core.server import serve
+from mi.upkeep.snapshotter import SnapshotRun
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import Store
@@ -133,7 +133,7 @@ async def test_a_copier_killed_mid_copy_leaves_a_reader_slot_the_server_clears(r
     """kill -9 of a snapshot process holding read transactions: the server serves on and frees its slots."""
     await raw.command("SET", "k", "v")
     copier = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "mi.snapshot_copier", config.storage.data_dir, str(tmp_path / "snap")],
+        [sys.executable, "-m", "mi.upkeep.snapshot_copier", config.storage.data_dir, str(tmp_path / "snap")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )
     with trio.fail_after(IO_TIMEOUT):

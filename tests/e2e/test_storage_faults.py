@@ -4,8 +4,8 @@ import lmdb
 import trio
 from structlog.testing import capture_logs
 
-from mi.server import Server
-from mi.state import wall_clock_ms
+from mi.core.server import Server
+from mi.core.state import wall_clock_ms
 from protocol.errors import CommandError
 from protocol.replies import SimpleString
 from storage import Store, shard_index

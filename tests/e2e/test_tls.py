@@ -10,8 +10,8 @@ import trio
 import trustme
 from attrs import evolve
 
-from mi.config import TlsConfig
-from mi.server import serve
+from mi.settings.config import TlsConfig
+from mi.core.server import serve
 from support import IO_TIMEOUT, make_config
 
 

@@ -7,7 +7,7 @@ import redis
 import trio
 from attrs import evolve
 
-from mi.server import serve
+from mi.core.server import serve
 from protocol import NULL_ARRAY, CommandError, SimpleString
 from storage import MAX_KEY_SIZE, shard_index
 from support import RawClient, ThreadedRedis, make_config

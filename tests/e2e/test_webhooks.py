@@ -11,7 +11,7 @@ import pytest
 import trio
 from attrs import evolve
 
-from mi.config import NamespaceSettings
+from mi.settings.config import NamespaceSettings
 from protocol.replies import SimpleString
 from support import IO_TIMEOUT, as_map, make_config
 

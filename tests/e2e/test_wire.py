@@ -112,7 +112,7 @@ async def test_bad_input_on_one_connection_does_not_disturb_another(port):
 
 async def test_oversized_value_is_rejected_cleanly(nursery, tmp_path):
     """A value over max_value_size gets an error naming the limit; the server goes on."""
-    from mi.server import serve
+    from mi.core.server import serve
     from support import make_config
 
     server = await nursery.start(serve, make_config(tmp_path / "d", max_value_size=1024))
@@ -162,7 +162,7 @@ async def test_max_clients_rejects_the_extra_connection(nursery, tmp_path):
     """Past max_clients a connection is told so and closed; the others keep working."""
     from attrs import evolve
 
-    from mi.server import serve
+    from mi.core.server import serve
     from support import make_config
 
     config = make_config(tmp_path / "d")

@@ -8,7 +8,7 @@ import time
 import pytest
 import trio
 
-from mi.auth import (
+from mi.policy.auth import (
     FULL_ACCESS,
     MAX_CONCURRENT_CHECKS,
     MAX_CONCURRENT_CHECKS_PER_USER,
@@ -21,8 +21,8 @@ from mi.auth import (
     hash_password,
     returns_stored_data,
 )
-from mi.auth_attempts import KNOWN_PEER_TTL, AuthAttempts
-from mi.config import AuthConfig, UserConfig
+from mi.policy.auth_attempts import KNOWN_PEER_TTL, AuthAttempts
+from mi.settings.config import AuthConfig, UserConfig
 from protocol.command_specs import COMMAND_SPECS
 from protocol.errors import CommandError
 from protocol.grammar import parse_command
@@ -259,7 +259,7 @@ async def test_password_checks_run_a_few_at_a_time(monkeypatch):
             running["*"] -= 1
 
     monkeypatch.setattr(Authenticator, "_check", lambda self, name, password: check(name, password))
-    monkeypatch.setattr("mi.auth.SLOWDOWN_MAX", 0.0)
+    monkeypatch.setattr("mi.policy.auth.SLOWDOWN_MAX", 0.0)
 
     async def guess(user: str, i: int) -> None:
         with pytest.raises(CommandError):

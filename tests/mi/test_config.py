@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import attrs
 import pytest
 
-from mi.config import OVERRIDES, ByteSize, Config, ConfigError, Seconds, load_config, parse_seconds, parse_size
+from mi.settings.config import OVERRIDES, ByteSize, Config, ConfigError, Seconds, load_config, parse_seconds, parse_size
 
 CONF = Path(__file__).parents[2] / "conf" / "mi.toml"
 
@@ -355,4 +355,4 @@ def test_bad_values_are_said_in_the_users_words(tmp_path, toml, message):
         load_config(file, environ={})
     text = str(caught.value)
     assert message in text
-    assert "int()" not in text and "mi.config_values" not in text and "expected" not in text
+    assert "int()" not in text and "mi.settings.config_values" not in text and "expected" not in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from mi.execution import ReadGate, shards_of
+from mi.core.execution import ReadGate, shards_of
 from protocol.commands import Dbsize, Del, Get
 from storage import shard_index
 

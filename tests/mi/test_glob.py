@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mi.glob import compile_glob
+from mi.core.glob import compile_glob
 
 
 @pytest.mark.parametrize(

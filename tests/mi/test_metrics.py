@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mi.metrics import HISTOGRAM_BOUNDS_US, Metrics
+from mi.observability.metrics import HISTOGRAM_BOUNDS_US, Metrics
 from protocol.errors import CommandError
 
 

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from mi.plain_socket import YIELD_EVERY, PlainSocketStream
+from mi.core.plain_socket import YIELD_EVERY, PlainSocketStream
 
 
 def connected_pair() -> tuple[PlainSocketStream, socket.socket]:

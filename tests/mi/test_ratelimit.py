@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mi.ratelimit import RateLimits
+from mi.policy.ratelimit import RateLimits
 
 
 def test_burst_then_one_per_interval():

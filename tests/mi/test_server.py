@@ -2,7 +2,7 @@
 
 import trio
 
-from mi.server import Server
+from mi.core.server import Server
 from protocol.replies import SimpleString
 from support import RawClient, make_config, resp_command
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mi.shell import render
+from mi.tools.shell import render
 from protocol.errors import CommandError
 from protocol.replies import SetReply, SimpleString, Verbatim
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from mi import systemd
+from mi.observability import systemd
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the NUL
@@ -81,7 +81,7 @@ def test_a_real_server_reports_ready_then_stopping(tmp_path, notify_socket):
     """`mi serve` under a fake systemd: READY=1 when it listens, STOPPING=1 on SIGTERM, exit 0."""
     sock, path = notify_socket
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mi.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+        [sys.executable, "-m", "mi.tools.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
          "--log-format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env={**os.environ, "NOTIFY_SOCKET": path},

@@ -10,10 +10,10 @@ import pytest
 from attrs import evolve
 
 import storage.wal
-from mi.config import JournalConfig
-from mi.state import wall_clock_ms
-from mi.trimmer import JournalTrimmer
-from mi.writer import ShardWriter
+from mi.settings.config import JournalConfig
+from mi.core.state import wall_clock_ms
+from mi.upkeep.trimmer import JournalTrimmer
+from mi.core.writer import ShardWriter
 from storage import Shard
 from storage.log_format import HEADER_SIZE
 

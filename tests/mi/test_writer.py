@@ -2,7 +2,7 @@
 
 import trio
 
-from mi.writer import ShardWriter
+from mi.core.writer import ShardWriter
 from storage import Store
 
 

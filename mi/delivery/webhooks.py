@@ -1,0 +1,164 @@
+"""Webhooks: a delivering namespace with a ``webhook`` URL gets its due messages POSTed there.
+
+For each such namespace one task takes due messages (as TAKE does, under the namespace's lease)
+and POSTs each as JSON: ``{"ns", "key", "value", "type", "deadline", "priority", "attempt", "id"}``.
+A 2xx answer acknowledges it. Anything else (another status, a refused connection, a timeout)
+hands it back for a later try: the lease is moved to now + backoff, doubling with each attempt, so
+the reaper returns it to the queue then; after ``max_attempts`` it goes to the dead-letter
+namespace as any failed delivery does.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+import trio
+from attrs import define, field
+
+from mi.delivery.pull import take_available
+from mi.observability.logs import get_logger
+from storage.delivery import Delivery
+
+if TYPE_CHECKING:
+    from mi.core.writer import ShardWriter
+    from mi.delivery.pull import DueSignals
+    from mi.delivery.reaper import Reaper
+    from mi.settings.config import Config
+    from mi.settings.namespace_settings import NamespaceSettingsTable
+    from storage import Store
+
+__all__ = ["Webhooks"]
+
+log = get_logger("mi.webhooks")
+
+CONCURRENCY = 16  # POSTs in flight per namespace
+TIMEOUT = 10.0  # seconds for one POST
+MAX_BACKOFF = 300.0  # seconds
+
+
+def body_of(shard: int, delivery: Delivery) -> dict[str, Any]:
+    """The JSON a webhook receives for one message."""
+    value = delivery.record.value
+    if isinstance(value, bytes):  # a string message: text if it is UTF-8, else base64
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = {"base64": base64.b64encode(value).decode("ascii")}
+    return {
+        "ns": delivery.namespace,
+        "key": delivery.key.decode("utf-8", "backslashreplace"),
+        "value": value,
+        "type": delivery.record.kind.type_name,
+        "deadline": delivery.record.expires_at,
+        "priority": delivery.priority,
+        "attempt": delivery.attempts,
+        "id": f"{shard}-{delivery.id}",
+    }
+
+
+class WebhookServer(Protocol):
+    """What webhook delivery uses of the server (``mi.core.state.ServerState``)."""
+
+    config: Config
+    store: Store
+    writers: list[ShardWriter]
+    reaper: Reaper
+    namespace_settings: NamespaceSettingsTable
+    now_ms: Callable[[], int]
+
+    @property
+    def due_signals(self) -> DueSignals: ...
+
+
+@define(eq=False)
+class Webhooks:
+    state: WebhookServer
+    delivered: int = 0
+    failed: int = 0
+    _running: set[str] = field(factory=set)
+    _nursery: trio.Nursery | None = None
+    _client: httpx.AsyncClient | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client, trio.open_nursery() as nursery:
+            self._client, self._nursery = client, nursery
+            for ns in self.state.config.namespaces:
+                self.ensure(ns)
+            for ns in self.state.namespace_settings.overridden_namespaces():
+                self.ensure(ns)
+            task_status.started()
+            await trio.sleep_forever()
+
+    def ensure(self, ns: str) -> None:
+        """Serve ``ns``'s webhook if it has one now (after a NAMESPACE CONFIG change, say)."""
+        settings = self.state.namespace_settings.of(ns)
+        if settings.webhook and settings.on_expire == "deliver" and ns not in self._running and self._nursery:
+            self._running.add(ns)
+            self._nursery.start_soon(self._serve, ns)
+
+    async def _serve(self, ns: str) -> None:
+        try:
+            while True:
+                try:
+                    await self._deliver(ns)
+                    return  # the namespace no longer has a webhook
+                except Exception as error:  # noqa: BLE001 - a storage error: log, wait, go on
+                    log.error("webhook.error", ns=ns, error=repr(error))
+                    await trio.sleep(1.0)
+        finally:
+            self._running.discard(ns)
+
+    async def _deliver(self, ns: str) -> None:
+        """Take due messages and POST them, at most CONCURRENCY at a time, while ``ns`` has a webhook."""
+        state = self.state
+        slots = trio.Semaphore(CONCURRENCY)
+        async with trio.open_nursery() as posts:
+            while (settings := state.namespace_settings.of(ns)).webhook and settings.on_expire == "deliver":
+                woken = state.due_signals.event(ns)
+                taken = []
+                if slots.value:
+                    now = state.now_ms()
+                    lease_ms = round(settings.lease * 1000)
+                    taken = await take_available(state.store, state.writers, ns, slots.value, now, lease_ms)
+                    if taken:
+                        state.reaper.note_deadline(now + lease_ms)
+                for shard, delivery in taken:
+                    await slots.acquire()
+                    posts.start_soon(self._post, settings.webhook, shard, delivery, slots)
+                if not taken:
+                    with trio.move_on_after(1.0):  # also notices a changed setting, a free slot
+                        await woken.wait()
+
+    async def _post(self, url: str, shard: int, delivery: Delivery, slots: trio.Semaphore) -> None:
+        try:
+            try:
+                assert self._client is not None  # noqa: S101 - set before any task starts
+                response = await self._client.post(url, json=body_of(shard, delivery))
+                ok, why = response.is_success, f"HTTP {response.status_code}"
+            except httpx.HTTPError as error:
+                ok, why = False, f"{type(error).__name__}: {error}"
+            await self._settle(shard, delivery, ok, why)
+        finally:
+            slots.release()
+
+    async def _settle(self, shard: int, delivery: Delivery, ok: bool, why: str) -> None:
+        state, ns = self.state, delivery.namespace
+        if ok:
+            self.delivered += 1
+            op = lambda txn: txn.delivery.ack(ns, delivery.id)  # noqa: E731
+        else:
+            self.failed += 1
+            base = state.namespace_settings.of(ns).retry_backoff
+            backoff = min(base * 2 ** (delivery.attempts - 1), MAX_BACKOFF)
+            retry_at = state.now_ms() + round(backoff * 1000)
+            log.warning("webhook.failed", ns=ns, key=delivery.key.decode("utf-8", "backslashreplace"),
+                        attempt=delivery.attempts, error=why, retry_in_s=backoff)
+            op = lambda txn: txn.delivery.extend(ns, delivery.id, retry_at)  # noqa: E731
+        outcome = await state.writers[shard].write(op, "WEBHOOK")
+        if isinstance(outcome, Exception):
+            log.error("webhook.settle_failed", ns=ns, error=repr(outcome))
+        elif not ok:
+            state.reaper.note_deadline(retry_at)  # once committed: the reaper reads it from disk

@@ -1,0 +1,1 @@
+"""Configuration: the server's settings (TOML, environment, flags) and each namespace's own."""

@@ -1,0 +1,126 @@
+"""``mi top``: a live view of a server (ops/s, latency, clients, namespaces), from ``INFO all``.
+
+Every figure is over the last interval: rates and p50/p99 are the differences of two samples (the
+latencies from INFO's ``latencyhistogram`` section, calls per latency bucket).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TextIO
+
+from mi.tools.wire_client import WireClient, add_connection_options, connect
+from protocol.errors import CommandError
+
+__all__ = ["add_parser", "frame", "parse_info", "run"]
+
+CLEAR = "\x1b[H\x1b[2J"
+TOP_COMMANDS = 12
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    top = commands.add_parser("top", help="a live view of a running server")
+    add_connection_options(top)
+    top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    top.add_argument("--once", action="store_true", help="print one view (over one interval) and exit")
+
+
+def parse_info(text: str) -> dict[str, str]:
+    """``INFO``'s ``field:value`` lines as a dict (keyspace lines keep their whole text)."""
+    fields = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        name, _, value = line.partition(":")
+        fields[name if value else line] = value
+    return fields
+
+
+def _pairs(text: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+def frame(address: str, before: dict[str, str], after: dict[str, str], seconds: float) -> str:
+    """One screen: the header, the busiest commands over the interval, the namespaces."""
+    uptime = int(after.get("uptime_in_seconds", "0"))
+    lines = [
+        f"mi {address}  up {uptime // 3600}h{uptime % 3600 // 60:02d}m  "
+        f"clients {after.get('connected_clients', '?')} (blocked {after.get('blocked_clients', '0')})  "
+        f"ops/s {_rate(before, after, 'total_commands_processed', seconds):,.0f}  "
+        f"RSS {int(after.get('used_memory_rss', '0')) / 2**20:.0f} MB  durability {after.get('durability', '?')}",
+        "",
+        f"{'command':<20}{'calls/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'failed':>10}",
+    ]
+    rows = []
+    for name, value in after.items():
+        if not name.startswith("cmdstat_"):
+            continue
+        command = name.removeprefix("cmdstat_")
+        now, then = _pairs(value), _pairs(before.get(name, ""))
+        rate = (int(now["calls"]) - int(then.get("calls", "0"))) / seconds
+        histogram = f"latency_histogram_usec_{command}"
+        interval = _interval_histogram(before.get(histogram, ""), after.get(histogram, ""))
+        p50, p99 = _percentile(interval, 0.5), _percentile(interval, 0.99)
+        rows.append((rate, command, p50 / 1000, p99 / 1000, int(now.get("failed_calls", "0"))))
+    for rate, command, p50, p99, failed in sorted(rows, reverse=True)[:TOP_COMMANDS]:
+        lines.append(f"{command:<20}{rate:>10,.0f}{p50:>10.2f}{p99:>10.2f}{failed:>10,}")
+    lines += ["", f"{'namespace':<30}{'keys':>12}{'with TTL':>12}"]
+    for name in after:
+        if name.startswith("ns="):
+            keyspace = _pairs(name)
+            lines.append(f"{keyspace['ns']:<30}{int(keyspace['keys']):>12,}{int(keyspace['expires']):>12,}")
+    return "\n".join(lines)
+
+
+def _interval_histogram(before: str, after: str) -> list[tuple[float, int]]:
+    """The calls of the interval per latency bucket (upper bound in µs), from two samples of INFO's
+    ``latency_histogram_usec_*`` line."""
+    then = {bound: int(count) for bound, count in _pairs(before).items() if bound != "calls"}
+    return sorted(
+        (float(bound), int(count) - then.get(bound, 0))
+        for bound, count in _pairs(after).items()
+        if bound != "calls" and int(count) > then.get(bound, 0)
+    )
+
+
+def _percentile(buckets: list[tuple[float, int]], fraction: float) -> float:
+    """The latency (µs) under which ``fraction`` of the interval's calls finished (0: none ran)."""
+    wanted = fraction * sum(count for _, count in buckets)
+    seen = 0
+    for bound, count in buckets:
+        seen += count
+        if seen >= wanted:
+            return bound
+    return 0.0
+
+
+def _rate(before: dict[str, str], after: dict[str, str], field: str, seconds: float) -> float:
+    return (int(after.get(field, "0")) - int(before.get(field, "0"))) / seconds
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    address = f"{args.host}:{args.port}"
+    try:
+        with connect(args) as client:
+            before, taken = _info(client), time.monotonic()
+            while True:
+                time.sleep(args.interval)
+                after, now = _info(client), time.monotonic()
+                view = frame(address, before, after, now - taken)
+                out.write((CLEAR if out.isatty() else "") + view + "\n")
+                out.flush()
+                if args.once:
+                    return 0
+                before, taken = after, now
+    except (OSError, CommandError) as error:
+        print(f"mi: {address}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _info(client: WireClient) -> dict[str, str]:
+    reply = client.call("INFO", "all")
+    return parse_info(reply.decode() if isinstance(reply, bytes) else reply.text)

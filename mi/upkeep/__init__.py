@@ -1,0 +1,1 @@
+"""Background care of the store: checkpoints, journal trimming and hot snapshots."""
