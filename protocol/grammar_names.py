@@ -15,7 +15,7 @@ from protocol.values import parse_namespace
 __all__ = ["DEFAULT_NAMESPACE", "MAX_DATABASE", "namespace"]
 
 DEFAULT_NAMESPACE = "default"
-"""The namespace a connection starts in (mi.session starts there)."""
+"""The namespace a connection starts in (mi.core.session starts there)."""
 
 MAX_DATABASE = 2**31 - 1  # Redis reads a database index as a C int
 
