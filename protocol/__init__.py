@@ -3,22 +3,22 @@
 Imports no trio, no lmdb, no sockets and no logging, so every rule here is tested in isolation.
 """
 
-from protocol.commands import COMMAND_SPECS, Command, CommandSpec
+from protocol.commands import DECLARATIONS, Command, Declaration
 from protocol.encoder import encode, encode_into
 from protocol.errors import CommandError, ProtocolError
-from protocol.grammar import parse_command
+from protocol.grammar import declaration_of, parse_command
 from protocol.parser import NEED_DATA, Limits, NeedData, RequestParser
 from protocol.reader import ReplyReader
 from protocol.replies import NULL_ARRAY, NullArray, Push, SetReply, SimpleString, Stored, Verbatim
 from protocol.request import Request
 
 __all__ = [
-    "COMMAND_SPECS",
+    "DECLARATIONS",
     "NEED_DATA",
     "NULL_ARRAY",
     "Command",
     "CommandError",
-    "CommandSpec",
+    "Declaration",
     "Limits",
     "NeedData",
     "NullArray",
@@ -31,6 +31,7 @@ __all__ = [
     "SimpleString",
     "Stored",
     "Verbatim",
+    "declaration_of",
     "encode",
     "encode_into",
     "parse_command",

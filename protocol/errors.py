@@ -24,6 +24,9 @@ __all__ = [
     "corrupt_record",
     "database_out_of_range",
     "empty_key",
+    "getkeys_no_keys",
+    "getkeys_unknown_command",
+    "getkeys_wrong_arity",
     "hello_syntax_error",
     "invalid_client_attribute",
     "invalid_client_name",
@@ -116,6 +119,19 @@ def unknown_subcommand(command: str, sub: bytes, known: Iterable[str]) -> Comman
 
 def wrong_arity(command: str) -> CommandError:
     return CommandError("ERR", f"wrong number of arguments for '{command.lower()}' command")
+
+
+# COMMAND GETKEYS, in Redis's words (src/server.c getKeysSubcommandImpl).
+def getkeys_unknown_command() -> CommandError:
+    return CommandError("ERR", "Invalid command specified")
+
+
+def getkeys_no_keys() -> CommandError:
+    return CommandError("ERR", "The command has no key arguments")
+
+
+def getkeys_wrong_arity() -> CommandError:
+    return CommandError("ERR", "Invalid number of arguments specified for command")
 
 
 def syntax_error() -> CommandError:

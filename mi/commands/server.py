@@ -1,5 +1,5 @@
 """Connection and server commands stock clients send: HELLO, CLIENT, COMMAND, CONFIG GET, INFO,
-PING, ECHO, QUIT."""
+PING, ECHO, QUIT (declared in ``protocol.commands.connection`` and ``protocol.commands.server``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mi.commands.base import REGISTRY
 from mi.core.glob import compile_glob
 from protocol import errors
 from protocol.commands import (
-    COMMAND_SPECS,
+    DECLARATIONS,
     Auth,
     ClientGetname,
     ClientId,
@@ -26,10 +26,11 @@ from protocol.commands import (
     ClientSetname,
     CommandCount,
     CommandDocs,
+    CommandGetkeys,
     CommandInfo,
     CommandList,
-    CommandSpec,
     ConfigGet,
+    Declaration,
     Echo,
     Hello,
     Info,
@@ -143,52 +144,57 @@ def client_typed(session: Connection, command: ClientTyped) -> SimpleString:
     return OK
 
 
-def _command_info(spec: CommandSpec) -> list[Any]:
+def _command_info(declaration: Declaration) -> list[Any]:
     """One entry of COMMAND's reply, in Redis 7's ten-field layout."""
     categories = {"readonly": "@read", "write": "@write", "fast": "@fast"}
     return [
-        spec.name,
-        spec.arity,
-        SetReply(tuple(SimpleString(flag) for flag in spec.flags)),
-        spec.first_key,
-        spec.last_key,
-        spec.step,
-        SetReply(tuple(SimpleString(categories[f]) for f in spec.flags if f in categories)),
+        declaration.name,
+        declaration.arity,
+        SetReply(tuple(SimpleString(flag) for flag in declaration.flags)),
+        declaration.first_key,
+        declaration.last_key,
+        declaration.step,
+        SetReply(tuple(SimpleString(categories[f]) for f in declaration.flags if f in categories)),
         SetReply(()),
         [],
-        [_command_info(sub) for sub in spec.subcommands],
+        [_command_info(sub) for sub in declaration.subcommands],
     ]
 
 
 @REGISTRY.connection(CommandList)
 def command_list(session: Connection, command: CommandList) -> list[Any]:
-    return [_command_info(spec) for spec in COMMAND_SPECS.values()]
+    return [_command_info(declaration) for declaration in DECLARATIONS.values()]
 
 
 @REGISTRY.connection(CommandCount)
 def command_count(session: Connection, command: CommandCount) -> int:
-    return len(COMMAND_SPECS)
+    return len(DECLARATIONS)
 
 
 @REGISTRY.connection(CommandInfo)
 def command_info(session: Connection, command: CommandInfo) -> list[Any]:
-    names = command.names or tuple(COMMAND_SPECS)
-    return [_command_info(COMMAND_SPECS[n]) if n in COMMAND_SPECS else None for n in names]
+    names = command.names or tuple(DECLARATIONS)
+    return [_command_info(DECLARATIONS[n]) if n in DECLARATIONS else None for n in names]
 
 
 @REGISTRY.connection(CommandDocs)
 def command_docs(session: Connection, command: CommandDocs) -> dict[str, Any]:
-    names = command.names or tuple(COMMAND_SPECS)
+    names = command.names or tuple(DECLARATIONS)
     return {
         name: {
-            "summary": COMMAND_SPECS[name].summary,
+            "summary": DECLARATIONS[name].summary,
             "since": VERSION,
-            "group": COMMAND_SPECS[name].group,
-            "syntax": COMMAND_SPECS[name].syntax,
+            "group": DECLARATIONS[name].group,
+            "syntax": DECLARATIONS[name].syntax,
         }
         for name in names
-        if name in COMMAND_SPECS
+        if name in DECLARATIONS
     }
+
+
+@REGISTRY.connection(CommandGetkeys)
+def command_getkeys(session: Connection, command: CommandGetkeys) -> list[bytes]:
+    return list(command.target.keys)
 
 
 def _config_parameters(session: Connection) -> dict[str, str]:

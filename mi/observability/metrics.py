@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import define, field
 
-from protocol.command_specs import COMMAND_SPECS
+from protocol.commands import ALL_DECLARATIONS
 from protocol.display import redacted
 from protocol.errors import CommandError
 
@@ -26,7 +26,7 @@ _BUCKETS = 4 * 40  # up to 2**40 µs (12 days): nothing is slower
 SLOWLOG_ARGS = 32  # arguments kept per slow log entry (the rest summarised)
 SLOWLOG_ARG_BYTES = 128
 HISTOGRAM_BOUNDS_US = tuple(2**k for k in range(4, 25))  # 16 µs to 16.8 s, doubling: Prometheus buckets
-KNOWN_NAMES = frozenset(spec.name for top in COMMAND_SPECS.values() for spec in (top, *top.subcommands))
+KNOWN_NAMES = frozenset(ALL_DECLARATIONS)
 
 
 def _cut(arg: bytes) -> bytes:

@@ -28,7 +28,7 @@ from mi.settings.config import AuthConfig
 from mi.core.glob import compile_glob
 from mi.observability.logs import get_logger
 from protocol import errors
-from protocol.command_specs import COMMAND_SPECS
+from protocol.commands import ALL_DECLARATIONS
 from protocol.commands import (
     Ack,
     Auth,
@@ -90,9 +90,6 @@ SLOWDOWN_MAX = 1.0
 MAX_CONCURRENT_CHECKS = 8  # password checks running at once, all users together
 MAX_CONCURRENT_CHECKS_PER_USER = 2
 
-_SPECS = {spec.name: spec for top in COMMAND_SPECS.values() for spec in (top, *top.subcommands)}
-
-
 def hash_password(password: str) -> str:
     """A salted scrypt hash line: ``scrypt$n$r$p$salt$hash`` (base64)."""
     salt = os.urandom(16)
@@ -153,8 +150,8 @@ def default_user(config: AuthConfig) -> User:
 
 
 def _flags(command: Command) -> tuple[str, ...]:
-    spec = _SPECS.get(command.name)
-    return spec.flags if spec is not None else ()
+    declaration = ALL_DECLARATIONS.get(command.name)
+    return declaration.flags if declaration is not None else ()
 
 
 def is_admin(command: Command) -> bool:

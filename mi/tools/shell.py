@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mi.tools.wire_client import WireClient, add_connection_options, connect
-from protocol.command_specs import COMMAND_SPECS
+from protocol.commands import DECLARATIONS
 from protocol.errors import CommandError, ProtocolError
 from protocol.replies import Push, SetReply, SimpleString, Verbatim
 from protocol.values import keyword
@@ -93,17 +93,17 @@ def help_text(words: list[str]) -> str:
     """``help``: how to type commands and which there are; ``help NAME``: its syntax and summary."""
     if not words:
         groups: dict[str, list[str]] = {}
-        for spec in COMMAND_SPECS.values():
-            groups.setdefault(spec.group, []).append(spec.name.upper())
+        for declaration in DECLARATIONS.values():
+            groups.setdefault(declaration.group, []).append(declaration.name.upper())
         lines = ["Type a command as redis-cli takes it; JSON needs no quotes (HSET k {\"a\": 1}).",
                  "help COMMAND shows its syntax; quit or Ctrl-D leaves.", ""]
         lines += [f"{group}: {' '.join(sorted(names))}" for group, names in sorted(groups.items())]
         return "\n".join(lines)
-    spec = COMMAND_SPECS.get(keyword(words[0].encode()))
-    if spec is None:
+    declaration = DECLARATIONS.get(keyword(words[0].encode()))
+    if declaration is None:
         return f"no command named {words[0]!r} (help lists them)"
     lines = []
-    for each in (spec, *spec.subcommands):
+    for each in (declaration, *declaration.subcommands):
         lines += [each.syntax, f"  {each.summary}"]
     return "\n".join(lines)
 

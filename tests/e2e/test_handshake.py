@@ -65,6 +65,28 @@ async def test_command_docs_has_the_fields_redis_cli_reads(raw):
     assert set(docs[b"set"]) >= {b"summary", b"since", b"group"}
 
 
+async def test_command_getkeys_answers_the_keys_of_a_command(raw):
+    """COMMAND GETKEYS answers the keys a command touches, as cluster clients ask before routing."""
+    assert await raw.command("COMMAND", "GETKEYS", "DEL", "a", "b", "FROM", "ns") == [b"a", b"b"]
+    assert await raw.command("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") == [b"a", b"b"]
+    assert await raw.command("COMMAND", "GETKEYS", "SET", "k", "v", "EX", "10") == [b"k"]
+
+
+async def test_command_getkeys_refuses_as_redis_does(raw):
+    """An unknown command, one without keys, and a wrong arity answer Redis's texts."""
+    assert await raw.command("COMMAND", "GETKEYS", "NOSUCH") == CommandError("ERR", "Invalid command specified")
+    assert await raw.command("COMMAND", "GETKEYS", "PING") == CommandError("ERR", "The command has no key arguments")
+    assert await raw.command("COMMAND", "GETKEYS", "GET") == CommandError(
+        "ERR", "Invalid number of arguments specified for command"
+    )
+
+
+async def test_command_info_lists_getkeys_under_command(raw):
+    """COMMAND INFO command shows GETKEYS among its subcommands."""
+    (command,) = await raw.command("COMMAND", "INFO", "command")
+    assert b"command|getkeys" in {sub[0] for sub in command[9]}
+
+
 async def test_config_get_answers_what_benchmarks_ask(r2):
     """CONFIG GET works with patterns, as redis-benchmark and redis-py use it."""
     assert await r2.config_get("appendonly") == {"appendonly": "no"}

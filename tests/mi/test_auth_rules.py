@@ -23,7 +23,7 @@ from mi.policy.auth import (
 )
 from mi.policy.auth_attempts import KNOWN_PEER_TTL, AuthAttempts
 from mi.settings.config import AuthConfig, UserConfig
-from protocol.command_specs import COMMAND_SPECS
+from protocol.commands import DECLARATIONS
 from protocol.errors import CommandError
 from protocol.grammar import parse_command
 from protocol.request import Request
@@ -114,7 +114,7 @@ WRITE_FORMS = {
 
 def test_every_write_command_is_listed_with_whether_it_answers_with_stored_data():
     """A new write command must be added here, with its decision."""
-    writes = {spec.name for spec in COMMAND_SPECS.values() if "write" in spec.flags}
+    writes = {declaration.name for declaration in DECLARATIONS.values() if "write" in declaration.flags}
     assert writes == set(WRITE_FORMS)
 
 

@@ -1,4 +1,4 @@
-"""Tests for protocol.commands: the command classes and the COMMAND_SPECS table."""
+"""Tests for protocol.commands: the typed forms and their declarations (the command table)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import attrs
 import pytest
 
 from protocol import commands, errors
-from protocol.commands import COMMAND_SPECS, Command, CommandSpec, Hello, Hset, Lset, Set
+from protocol.commands import ALL_DECLARATIONS, DECLARATIONS, Command, Hello, Hset, Lset, Set
 from protocol.errors import CommandError
-from protocol.grammar import PARSERS, parse_command
-from protocol.grammar_server import SUBCOMMAND_PARSERS
+from protocol.grammar import parse_command
 from protocol.request import Request
 
 # The shortest valid argv of every command and subcommand, by full name.
@@ -43,6 +42,7 @@ MINIMAL = {
     "command|count": "COMMAND COUNT",
     "command|docs": "COMMAND DOCS",
     "command|info": "COMMAND INFO",
+    "command|getkeys": "COMMAND GETKEYS GET k",
     "config": "CONFIG GET x",
     "namespace": "NAMESPACE INFO ns",
     "config|get": "CONFIG GET x",
@@ -109,11 +109,7 @@ MINIMAL = {
 # Forms a name in MINIMAL does not reach (one name, two shapes).
 OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m", "AUTH user pw", "CLIENT KILL ID 1", "CLIENT KILL ADDR 127.0.0.1:1"]
 
-ALL_SPECS = {
-    spec.name: spec
-    for top in COMMAND_SPECS.values()
-    for spec in (top, *top.subcommands)
-}  # fmt: skip
+ALL_SPECS = ALL_DECLARATIONS
 
 KNOWN_FLAGS = {"write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast",
                "no_auth", "allow_busy", "skip_slowlog"}  # fmt: skip
@@ -133,17 +129,6 @@ def parse(line: str) -> Command:
 # --- the table matches the grammar ------------------------------------------------------------
 
 
-def test_every_spec_has_a_parser() -> None:
-    """parse_command knows exactly the top-level names in COMMAND_SPECS."""
-    assert set(PARSERS) == set(COMMAND_SPECS)
-
-
-def test_every_subcommand_spec_has_a_parser() -> None:
-    """Subcommand parsers and subcommand specs name the same commands."""
-    subspecs = {sub.name for spec in COMMAND_SPECS.values() for sub in spec.subcommands}
-    assert set(SUBCOMMAND_PARSERS) == subspecs
-
-
 def test_minimal_table_covers_every_spec() -> None:
     """The arity tests below see every command and subcommand."""
     assert set(MINIMAL) == set(ALL_SPECS)
@@ -157,9 +142,11 @@ def test_minimal_argv_parses(name: str) -> None:
 
 # Containers: their shortest argv is a subcommand's, checked under the subcommand's name.
 CONTAINERS = {"client", "config", "namespace", "slowlog"}
+# Its shortest valid argv wraps another command's (COMMAND GETKEYS GET k): one more than its arity.
+WRAPPERS = {"command|getkeys"}
 
 
-@pytest.mark.parametrize("name", sorted(set(ALL_SPECS) - CONTAINERS))
+@pytest.mark.parametrize("name", sorted(set(ALL_SPECS) - CONTAINERS - WRAPPERS))
 def test_minimal_argv_has_the_spec_arity(name: str) -> None:
     """The shortest valid argv has exactly |arity| arguments."""
     assert len(MINIMAL[name].split()) == abs(ALL_SPECS[name].arity)
@@ -168,7 +155,7 @@ def test_minimal_argv_has_the_spec_arity(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CONTAINERS))
 def test_container_alone_is_an_arity_error(name: str) -> None:
     """CLIENT or CONFIG without a subcommand answers the container's arity error."""
-    assert COMMAND_SPECS[name].arity == -2
+    assert DECLARATIONS[name].arity == -2
     with pytest.raises(CommandError) as info:
         parse(name.upper())
     assert info.value == errors.wrong_arity(name)
@@ -178,7 +165,7 @@ def test_container_alone_is_an_arity_error(name: str) -> None:
     "name",
     sorted(
         n
-        for n in set(ALL_SPECS) - CONTAINERS
+        for n in set(ALL_SPECS) - CONTAINERS - WRAPPERS
         if len(MINIMAL[n].split()) > 1 + ("|" in n)  # something left to drop
     ),
 )
@@ -211,7 +198,7 @@ def test_subcommand_names_are_prefixed_by_their_container() -> None:
     """Subcommands are named container|sub as in Redis."""
     assert all(
         sub.name.startswith(f"{spec.name}|")
-        for spec in COMMAND_SPECS.values()
+        for spec in DECLARATIONS.values()
         for sub in spec.subcommands
     )
 
@@ -273,19 +260,19 @@ def test_specs_with_key_positions_are_the_keyed_commands(name: str) -> None:
 @pytest.mark.parametrize("name", ["del", "unlink", "exists", "watch", "mget"])
 def test_variadic_key_specs_run_to_the_end(name: str) -> None:
     """Multi-key commands declare last_key -1."""
-    assert COMMAND_SPECS[name].last_key == -1
+    assert DECLARATIONS[name].last_key == -1
 
 
 @pytest.mark.parametrize("name", ["scan", "keys", "dbsize", "ping", "hello", "select"])
 def test_keyless_specs_have_no_key_positions(name: str) -> None:
     """Commands without keys declare 0, 0, 0."""
-    spec = COMMAND_SPECS[name]
+    spec = DECLARATIONS[name]
     assert (spec.first_key, spec.last_key, spec.step) == (0, 0, 0)
 
 
 def test_set_syntax_matches_the_wire_contract() -> None:
     """SET's usage string is the one in the design."""
-    assert COMMAND_SPECS["set"].syntax == (
+    assert DECLARATIONS["set"].syntax == (
         "SET key value [FROM ns] [TTL duration | EX seconds | PX milliseconds"
         " | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL] [NX | XX] [GET]"
         " [AS STRING | INT | BOOL]"
@@ -295,15 +282,7 @@ def test_set_syntax_matches_the_wire_contract() -> None:
 @pytest.mark.parametrize("name", ["hello", "quit"])
 def test_handshake_commands_are_allowed_before_auth(name: str) -> None:
     """HELLO and QUIT carry Redis's no_auth flag."""
-    assert "no_auth" in COMMAND_SPECS[name].flags
-
-
-@pytest.mark.parametrize(("arity", "argc", "ok"), [(2, 2, True), (2, 3, False), (2, 1, False),
-                                                   (-2, 2, True), (-2, 9, True), (-2, 1, False)])  # fmt: skip
-def test_spec_accepts_follows_redis_arity(arity: int, argc: int, ok: bool) -> None:
-    """Positive arity is exact, negative is a minimum."""
-    spec = CommandSpec("x", arity, (), 0, 0, 0, "server", "X.", "X")
-    assert spec.accepts(argc) is ok
+    assert "no_auth" in DECLARATIONS[name].flags
 
 
 # --- the classes ------------------------------------------------------------------------------
@@ -313,6 +292,28 @@ def test_every_command_class_is_produced_by_the_grammar() -> None:
     """Each Command subclass is the result of some minimal argv."""
     produced = {type(parse(line)) for line in [*MINIMAL.values(), *OTHER_FORMS]}
     assert set(COMMAND_CLASSES) == produced
+
+
+@pytest.mark.parametrize("name", sorted(MINIMAL))
+def test_minimal_argv_parses_to_a_declared_form(name: str) -> None:
+    """What a declaration's parser returns is one of the forms it declares."""
+    top = name.partition("|")[0] if name in CONTAINERS else name
+    produced = type(parse(MINIMAL[name]))
+    assert produced in ALL_SPECS[name].forms or any(produced in sub.forms for sub in ALL_SPECS[top].subcommands)
+
+
+@pytest.mark.parametrize("line", OTHER_FORMS)
+def test_other_forms_are_declared_by_their_command(line: str) -> None:
+    """The second shapes of a command (LSET k 0 x, SNAPSHOT STATUS...) are declared forms too."""
+    words = line.lower().split()
+    name = f"{words[0]}|{words[1]}" if DECLARATIONS[words[0]].subcommands else words[0]
+    assert type(parse(line)) in ALL_SPECS[name].forms
+
+
+def test_declared_forms_are_the_command_classes() -> None:
+    """Every form class is declared by some command, and declarations name no other class."""
+    declared = {form for declaration in ALL_SPECS.values() for form in declaration.forms}
+    assert declared == set(COMMAND_CLASSES)
 
 
 @pytest.mark.parametrize("cls", COMMAND_CLASSES, ids=lambda cls: cls.__name__)

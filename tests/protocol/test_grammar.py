@@ -1,4 +1,5 @@
-"""Tests for protocol.grammar: argv -> typed command objects, and every error text on the way."""
+"""Tests for protocol.grammar (dispatch) and the families strings, keys, namespaces and delivery of
+protocol.commands: argv -> typed command objects, and every error text on the way."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from grammar_helpers import error_of, error_of_args, parse, parse_args
 
 from protocol import errors
 from protocol.commands import (
-    COMMAND_SPECS,
+    DECLARATIONS,
     Command,
     Dbsize,
     Del,
@@ -704,7 +705,7 @@ def test_namespaces_wrong_arity() -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 _WORDS = sorted(
-    set(COMMAND_SPECS)
+    set(DECLARATIONS)
     | {"from", "FROM", "ttl", "ex", "px", "keepttl", "nx", "xx", "gt", "lt", "as", "string",
        "int", "bool", "match", "count", "auth", "setname", "setinfo", "lib-name", "get", "docs",
        "0", "-1", "1", "42", "true", "{}", "[]", "{", "[", "ns", "x" * 65, "18446744073709551616",
@@ -717,7 +718,7 @@ _TOKENS = st.one_of(st.sampled_from([w.encode() for w in _WORDS]), st.binary(max
 @given(
     args=st.lists(_TOKENS, max_size=8).flatmap(
         lambda rest: st.tuples(
-            st.sampled_from([n.encode() for n in COMMAND_SPECS]) | st.binary(max_size=6),
+            st.sampled_from([n.encode() for n in DECLARATIONS]) | st.binary(max_size=6),
             st.just(rest),
         )
     ),

@@ -1,4 +1,5 @@
-"""Tests for protocol.grammar_server: the handshake and server commands stock clients send."""
+"""Tests for protocol.commands.connection and .server: the handshake and server commands stock
+clients send."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from protocol.commands import (
     Command,
     CommandCount,
     CommandDocs,
+    CommandGetkeys,
     CommandInfo,
     CommandList,
     ConfigGet,
+    Del,
     Echo,
     Hello,
     Info,
     Ping,
     Quit,
+    Set,
     Snapshot,
     SnapshotStatus,
 )
@@ -232,10 +236,45 @@ def test_command_count_extra_argument() -> None:
 
 
 def test_command_unknown_subcommand() -> None:
-    """COMMAND GETKEYS is not supported."""
-    assert error_of("COMMAND", "GETKEYS", "GET", "k") == errors.unknown_subcommand(
-        "command", b"GETKEYS", ["count", "docs", "info"]
+    """COMMAND with an unknown subcommand lists the known ones."""
+    assert error_of("COMMAND", "NOPE") == errors.unknown_subcommand(
+        "command", b"NOPE", ["count", "docs", "getkeys", "info"]
     )
+
+
+def test_command_getkeys_parses_the_command_it_is_given() -> None:
+    """COMMAND GETKEYS holds the command parsed by its own grammar (FROM clause and all)."""
+    assert parse("COMMAND", "GETKEYS", "del", "a", "b", "FROM", "ns") == CommandGetkeys(Del((b"a", b"b"), ns="ns"))
+
+
+def test_command_getkeys_keeps_the_quoted_marks_of_the_command() -> None:
+    """A quoted inline value stays a string in the wrapped command, as it would alone."""
+    request = Request((b"COMMAND", b"GETKEYS", b"SET", b"k", b"42"), frozenset({4}))
+    assert parse_command(request) == CommandGetkeys(Set(b"k", b"42"))
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("NOSUCH", "k"), errors.getkeys_unknown_command()),
+        (("CLIENT", "NOSUCH"), errors.getkeys_unknown_command()),
+        (("PING",), errors.getkeys_no_keys()),
+        (("SCAN", "0"), errors.getkeys_no_keys()),
+        (("CLIENT", "LIST"), errors.getkeys_no_keys()),
+        (("COMMAND", "GETKEYS", "GET", "k"), errors.getkeys_no_keys()),
+        (("GET",), errors.getkeys_wrong_arity()),
+        (("RENAME", "a"), errors.getkeys_wrong_arity()),
+        (("SET", "k", "v", "BOGUS"), errors.syntax_error()),
+    ],
+)
+def test_command_getkeys_errors_in_redis_order(args: tuple[str, ...], error: CommandError) -> None:
+    """Unknown command, then no key arguments, then arity (Redis's texts), then the command's own."""
+    assert error_of("COMMAND", "GETKEYS", *args) == error
+
+
+def test_command_getkeys_alone_is_an_arity_error() -> None:
+    """COMMAND GETKEYS needs a command."""
+    assert error_of("COMMAND", "GETKEYS") == errors.wrong_arity("command|getkeys")
 
 
 def test_config_get() -> None:

@@ -1,5 +1,5 @@
-"""Tests for protocol.grammar_types (and the transaction commands in protocol.grammar): counters,
-hashes, lists, more key commands, MULTI/EXEC/WATCH; every command parsed through parse_command."""
+"""Tests for the families counters, hashes, lists and transactions of protocol.commands, and more
+key commands (MSET, GETEX, RENAME, COPY...); every command parsed through parse_command."""
 
 from __future__ import annotations
 

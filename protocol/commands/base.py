@@ -1,4 +1,4 @@
-"""The base classes of typed commands (see ``protocol.commands``)."""
+"""What every typed command shares: the base classes, and the equality of the values they carry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import ClassVar
 
 from attrs import frozen
 
-__all__ = ["Command", "Keyed", "as_json", "typed"]
+__all__ = ["Command", "JsonScalar", "Keyed", "as_json", "typed"]
+
+JsonScalar = str | int | bool
+"""A field value or list element: typed as SET types its value."""
 
 
 def typed(value: object) -> tuple[type, object]:
@@ -17,7 +20,7 @@ def typed(value: object) -> tuple[type, object]:
 
 
 def as_json(value: object) -> str:
-    # Same reason as _typed, for nested values ({"a": true} != {"a": 1}); also makes them hashable.
+    # Same reason as typed(), for nested values ({"a": true} != {"a": 1}); also makes them hashable.
     return json.dumps(value, sort_keys=True, default=repr)
 
 

@@ -1,0 +1,342 @@
+"""The connection's own commands: HELLO, AUTH, CLIENT ..., PING, ECHO, QUIT.
+
+These are the handshakes stock clients send (redis-py, redis-cli, redis-benchmark), so they
+follow Redis 7 closely, error texts included. Their handlers are in ``mi.commands.server``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from attrs import field, frozen
+
+from protocol import errors
+from protocol.commands.base import Command
+from protocol.commands.declaration import ALWAYS_FLAGS, CONNECTION_FLAGS, NO_KEYS, declare, declare_container
+from protocol.errors import CommandError
+from protocol.request import Request
+from protocol.values import keyword, parse_int, parse_uint
+
+__all__ = [
+    "Auth",
+    "ClientGetname",
+    "ClientId",
+    "ClientInfo",
+    "ClientKill",
+    "ClientList",
+    "ClientNoEvict",
+    "ClientSetinfo",
+    "ClientSetname",
+    "ClientTyped",
+    "Echo",
+    "Hello",
+    "Ping",
+    "Quit",
+]
+
+
+@frozen
+class Hello(Command):
+    """``HELLO [protover [AUTH username password] [SETNAME clientname]]``.
+
+    Any integer ``protover`` parses; the server answers ``NOPROTO`` for versions other than 2, 3.
+    """
+
+    name: ClassVar[str] = "hello"
+    protover: int | None = None
+    username: bytes | None = None
+    password: bytes | None = field(default=None, repr=False)
+    client_name: bytes | None = None
+
+
+@frozen
+class Auth(Command):
+    """``AUTH [username] password`` (no username: the default user)."""
+
+    name: ClassVar[str] = "auth"
+    username: bytes | None
+    password: bytes = field(repr=False)
+
+
+@frozen
+class ClientSetinfo(Command):
+    """``CLIENT SETINFO LIB-NAME|LIB-VER value``; ``attribute`` is ``lib-name`` or ``lib-ver``."""
+
+    name: ClassVar[str] = "client|setinfo"
+    attribute: str
+    value: bytes
+
+
+@frozen
+class ClientSetname(Command):
+    """``CLIENT SETNAME name`` (an empty name clears it)."""
+
+    name: ClassVar[str] = "client|setname"
+    client_name: bytes
+
+
+@frozen
+class ClientGetname(Command):
+    """``CLIENT GETNAME``."""
+
+    name: ClassVar[str] = "client|getname"
+
+
+@frozen
+class ClientId(Command):
+    """``CLIENT ID``."""
+
+    name: ClassVar[str] = "client|id"
+
+
+@frozen
+class ClientInfo(Command):
+    """``CLIENT INFO``."""
+
+    name: ClassVar[str] = "client|info"
+
+
+@frozen
+class ClientList(Command):
+    """``CLIENT LIST``: one line per connection."""
+
+    name: ClassVar[str] = "client|list"
+
+
+@frozen
+class ClientKill(Command):
+    """``CLIENT KILL ID n | ADDR host:port | host:port`` (the last, Redis's old form, answers OK)."""
+
+    name: ClassVar[str] = "client|kill"
+    client_id: int | None = None
+    addr: str | None = None
+    old_form: bool = False
+
+
+@frozen
+class ClientNoEvict(Command):
+    """``CLIENT NO-EVICT on|off``: accepted (mi evicts no clients)."""
+
+    name: ClassVar[str] = "client|no-evict"
+    on: bool
+
+
+@frozen
+class ClientTyped(Command):
+    """``CLIENT TYPED on|off``: RESP2 reads of stored values keep their types (integers,
+    ``:1``/``:0`` booleans) instead of answering bulk strings, on this connection."""
+
+    name: ClassVar[str] = "client|typed"
+    on: bool
+
+
+@frozen
+class Ping(Command):
+    """``PING [message]``."""
+
+    name: ClassVar[str] = "ping"
+    message: bytes | None = None
+
+
+@frozen
+class Echo(Command):
+    """``ECHO message``."""
+
+    name: ClassVar[str] = "echo"
+    message: bytes
+
+
+@frozen
+class Quit(Command):
+    """``QUIT``: reply ``+OK``, then close."""
+
+    name: ClassVar[str] = "quit"
+
+
+def _printable(token: bytes) -> bool:
+    """Redis's rule for client names and library info: only '!'..'~', so CLIENT LIST stays
+    splittable on spaces. Empty is allowed (it clears the name)."""
+    return all(0x21 <= byte <= 0x7E for byte in token)
+
+
+def _client_name(token: bytes) -> bytes:
+    if not _printable(token):
+        raise errors.invalid_client_name()
+    return token
+
+
+@declare("hello", -1, ALWAYS_FLAGS, NO_KEYS, "connection",
+         "Handshakes with the server: protocol version, authentication, client name.",
+         "HELLO [protover [AUTH username password] [SETNAME clientname]]",
+         forms=(Hello,))  # fmt: skip
+def _hello(name: str, request: Request) -> Hello:
+    args = request.args
+    if len(args) == 1:
+        return Hello()
+    try:
+        protover = parse_int(args[1])
+    except CommandError:
+        raise errors.invalid_protocol_version() from None
+    username = password = client_name = None
+    i = 2
+    while i < len(args):
+        word = keyword(args[i])
+        remaining = len(args) - 1 - i
+        if word == "auth" and remaining >= 2:
+            username, password = args[i + 1], args[i + 2]
+            i += 3
+        elif word == "setname" and remaining >= 1:
+            client_name = _client_name(args[i + 1])
+            i += 2
+        else:
+            raise errors.hello_syntax_error(args[i])
+    return Hello(protover, username=username, password=password, client_name=client_name)
+
+
+@declare("auth", -2, ("noscript", "loading", "stale", "fast", "no_auth", "allow_busy"), NO_KEYS, "connection",
+         "Authenticates the connection.",
+         "AUTH [username] password",
+         forms=(Auth,))  # fmt: skip
+def _auth(name: str, request: Request) -> Auth:
+    args = request.args
+    if len(args) > 3:
+        raise errors.syntax_error()
+    return Auth(args[1], args[2]) if len(args) == 3 else Auth(None, args[1])
+
+
+@declare("ping", -1, ("fast",), NO_KEYS, "connection",
+         "Returns PONG, or the message given.",
+         "PING [message]",
+         forms=(Ping,))  # fmt: skip
+def _ping(name: str, request: Request) -> Ping:
+    args = request.args
+    if len(args) > 2:
+        raise errors.wrong_arity(name)
+    return Ping(args[1] if len(args) == 2 else None)
+
+
+@declare("echo", 2, ("fast",), NO_KEYS, "connection",
+         "Returns the message given.",
+         "ECHO message",
+         forms=(Echo,))  # fmt: skip
+def _echo(name: str, request: Request) -> Echo:
+    return Echo(request.args[1])
+
+
+@declare("quit", -1, ALWAYS_FLAGS, NO_KEYS, "connection",
+         "Closes the connection after replying OK.",
+         "QUIT",
+         forms=(Quit,))  # fmt: skip
+def _quit(name: str, request: Request) -> Quit:
+    # Redis 7 declares QUIT with arity -1 and ignores any arguments.
+    return Quit()
+
+
+# --- CLIENT -----------------------------------------------------------------------------------
+
+_CLIENT_ATTRIBUTES = frozenset({"lib-name", "lib-ver"})
+MAX_ADDRESS = 128  # longer than any ip:port; a longer argument is cut (one byte over) before decoding
+
+
+@declare("client|setinfo", 4, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Records the client library's name or version.",
+         "CLIENT SETINFO LIB-NAME libname | LIB-VER libver",
+         forms=(ClientSetinfo,))  # fmt: skip
+def _client_setinfo(name: str, request: Request) -> ClientSetinfo:
+    attribute, value = request.args[2], request.args[3]
+    lowered = keyword(attribute)
+    if lowered not in _CLIENT_ATTRIBUTES:
+        raise errors.unrecognized_option(attribute)
+    if not _printable(value):
+        raise errors.invalid_client_attribute(attribute)
+    return ClientSetinfo(lowered, value)
+
+
+@declare("client|setname", 3, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Sets the connection's name.",
+         "CLIENT SETNAME connection-name",
+         forms=(ClientSetname,))  # fmt: skip
+def _client_setname(name: str, request: Request) -> ClientSetname:
+    return ClientSetname(_client_name(request.args[2]))
+
+
+_BARE: dict[str, type[Command]] = {
+    "client|getname": ClientGetname,
+    "client|id": ClientId,
+    "client|info": ClientInfo,
+    "client|list": ClientList,
+}
+
+
+@declare("client|getname", 2, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Returns the connection's name.",
+         "CLIENT GETNAME",
+         forms=(ClientGetname,))  # fmt: skip
+@declare("client|id", 2, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Returns the connection's unique id.",
+         "CLIENT ID",
+         forms=(ClientId,))  # fmt: skip
+@declare("client|info", 2, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Returns information about the connection.",
+         "CLIENT INFO",
+         forms=(ClientInfo,))  # fmt: skip
+@declare("client|list", 2, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
+         "Lists the open connections.",
+         "CLIENT LIST",
+         forms=(ClientList,))  # fmt: skip
+def _client_bare(name: str, request: Request) -> Command:
+    return _BARE[name]()
+
+
+def _address(token: bytes) -> str:
+    """CLIENT KILL's ip:port; a longer token still matches no connection, decoded cheaply."""
+    return token[: MAX_ADDRESS + 1].decode("utf-8", "replace")
+
+
+@declare("client|kill", -3, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
+         "Closes connections, by id or address.",
+         "CLIENT KILL ID client-id | ADDR ip:port",
+         forms=(ClientKill,))  # fmt: skip
+def _client_kill(name: str, request: Request) -> ClientKill:
+    args = request.args
+    if len(args) == 3:
+        return ClientKill(addr=_address(args[2]), old_form=True)
+    if len(args) == 4:
+        word = keyword(args[2])
+        if word == "id":
+            client_id = parse_uint(args[3])
+            if client_id is None:
+                raise errors.not_integer()
+            return ClientKill(client_id=client_id)
+        if word == "addr":
+            return ClientKill(addr=_address(args[3]))
+    raise errors.syntax_error()
+
+
+def _on_off(token: bytes) -> bool:
+    word = keyword(token)
+    if word not in ("on", "off"):
+        raise errors.syntax_error()
+    return word == "on"
+
+
+@declare("client|no-evict", 3, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Accepted for compatibility: mi evicts no clients.",
+         "CLIENT NO-EVICT on|off",
+         forms=(ClientNoEvict,))  # fmt: skip
+def _client_no_evict(name: str, request: Request) -> ClientNoEvict:
+    return ClientNoEvict(_on_off(request.args[2]))
+
+
+@declare("client|typed", 3, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "RESP2 reads of stored values keep their types (integers, booleans as 1/0) "
+         "instead of answering bulk strings, on this connection.",
+         "CLIENT TYPED on|off",
+         forms=(ClientTyped,))  # fmt: skip
+def _client_typed(name: str, request: Request) -> ClientTyped:
+    return ClientTyped(_on_off(request.args[2]))
+
+
+declare_container("client", (), "connection",
+                  "A container for client connection commands.",
+                  "CLIENT subcommand [argument ...]")  # fmt: skip

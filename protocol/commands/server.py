@@ -1,0 +1,229 @@
+"""Commands about the server: COMMAND ..., CONFIG GET, INFO, SLOWLOG ...
+
+COMMAND answers from the declarations themselves (``protocol.commands.declaration``), and
+COMMAND GETKEYS parses the command it is given with that command's own parser, so the keys it
+answers are the keys the command would touch. Their handlers are in ``mi.commands.server``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from attrs import frozen
+
+from protocol import errors
+from protocol.commands.base import Command, Keyed
+from protocol.commands.declaration import CONNECTION_FLAGS, DECLARATIONS, NO_KEYS, declare, declare_container
+from protocol.errors import CommandError
+from protocol.request import Request
+from protocol.values import keyword, parse_int
+
+__all__ = [
+    "CommandCount",
+    "CommandDocs",
+    "CommandGetkeys",
+    "CommandInfo",
+    "CommandList",
+    "ConfigGet",
+    "Info",
+    "SlowlogGet",
+    "SlowlogLen",
+    "SlowlogReset",
+]
+
+
+@frozen
+class CommandList(Command):
+    """``COMMAND`` with no subcommand: details of every command."""
+
+    name: ClassVar[str] = "command"
+
+
+@frozen
+class CommandCount(Command):
+    """``COMMAND COUNT``."""
+
+    name: ClassVar[str] = "command|count"
+
+
+@frozen
+class CommandDocs(Command):
+    """``COMMAND DOCS [name ...]``; no names means every command."""
+
+    name: ClassVar[str] = "command|docs"
+    names: tuple[str, ...] = ()
+
+
+@frozen
+class CommandInfo(Command):
+    """``COMMAND INFO [name ...]``; no names means every command."""
+
+    name: ClassVar[str] = "command|info"
+    names: tuple[str, ...] = ()
+
+
+@frozen
+class CommandGetkeys(Command):
+    """``COMMAND GETKEYS command [arg ...]``: ``target`` is that command, parsed; its keys answer."""
+
+    name: ClassVar[str] = "command|getkeys"
+    target: Keyed
+
+
+@frozen
+class ConfigGet(Command):
+    """``CONFIG GET pattern [pattern ...]``."""
+
+    name: ClassVar[str] = "config|get"
+    patterns: tuple[bytes, ...]
+
+
+@frozen
+class Info(Command):
+    """``INFO [section ...]``; sections lowercased, none means the default set."""
+
+    name: ClassVar[str] = "info"
+    sections: tuple[str, ...] = ()
+
+
+@frozen
+class SlowlogGet(Command):
+    """``SLOWLOG GET [count]``: the newest slow commands (default 10; -1: all kept)."""
+
+    name: ClassVar[str] = "slowlog|get"
+    count: int = 10
+
+
+@frozen
+class SlowlogLen(Command):
+    """``SLOWLOG LEN``."""
+
+    name: ClassVar[str] = "slowlog|len"
+
+
+@frozen
+class SlowlogReset(Command):
+    """``SLOWLOG RESET``."""
+
+    name: ClassVar[str] = "slowlog|reset"
+
+
+# --- COMMAND ----------------------------------------------------------------------------------
+
+_SERVING = ("loading", "stale")
+
+
+@declare("command|count", 2, _SERVING, NO_KEYS, "server",
+         "Returns the number of commands.",
+         "COMMAND COUNT",
+         forms=(CommandCount,))  # fmt: skip
+def _command_count(name: str, request: Request) -> CommandCount:
+    return CommandCount()
+
+
+@declare("command|docs", -2, _SERVING, NO_KEYS, "server",
+         "Returns documentary information about one, several or all commands.",
+         "COMMAND DOCS [command-name ...]",
+         forms=(CommandDocs,))  # fmt: skip
+def _command_docs(name: str, request: Request) -> CommandDocs:
+    return CommandDocs(tuple(keyword(arg) for arg in request.args[2:]))
+
+
+@declare("command|info", -2, _SERVING, NO_KEYS, "server",
+         "Returns information about one, several or all commands.",
+         "COMMAND INFO [command-name ...]",
+         forms=(CommandInfo,))  # fmt: skip
+def _command_info(name: str, request: Request) -> CommandInfo:
+    return CommandInfo(tuple(keyword(arg) for arg in request.args[2:]))
+
+
+@declare("command|getkeys", -3, _SERVING, NO_KEYS, "server",
+         "Extracts the key names from an arbitrary command.",
+         "COMMAND GETKEYS command [arg ...]",
+         forms=(CommandGetkeys,))  # fmt: skip
+def _command_getkeys(name: str, request: Request) -> CommandGetkeys:
+    # Redis's checks, in its order: a known command (a container's subcommand included), one
+    # with keys, the arity. Then the command's own grammar, whose errors answer as they would.
+    args = request.args[2:]
+    target = DECLARATIONS.get(keyword(args[0]))
+    if target is not None and target.subcommands and len(args) > 1:
+        full = f"{target.name}|{keyword(args[1])}"
+        target = next((sub for sub in target.subcommands if sub.name == full), None)
+    if target is None:
+        raise errors.getkeys_unknown_command()
+    if not target.first_key:
+        raise errors.getkeys_no_keys()
+    if not target.accepts(len(args)):
+        raise errors.getkeys_wrong_arity()
+    quoted = frozenset(i - 2 for i in request.quoted if i >= 2)
+    command = target.parse(target.name, Request(args, quoted))
+    if not isinstance(command, Keyed):  # a declaration with key positions parses to Keyed forms
+        raise errors.getkeys_no_keys()
+    return CommandGetkeys(command)
+
+
+declare_container("command", _SERVING, "server",
+                  "Returns details about every command.",
+                  "COMMAND",
+                  alone=CommandList)  # fmt: skip
+
+
+# --- CONFIG, INFO, SLOWLOG --------------------------------------------------------------------
+
+
+@declare("config|get", -3, ("admin", *CONNECTION_FLAGS), NO_KEYS, "server",
+         "Returns the effective values of configuration parameters.",
+         "CONFIG GET parameter [parameter ...]",
+         forms=(ConfigGet,))  # fmt: skip
+def _config_get(name: str, request: Request) -> ConfigGet:
+    return ConfigGet(request.args[2:])
+
+
+declare_container("config", (), "server",
+                  "A container for server configuration commands.",
+                  "CONFIG subcommand [argument ...]")  # fmt: skip
+
+
+@declare("info", -1, _SERVING, NO_KEYS, "server",
+         "Returns information and statistics about the server.",
+         "INFO [section ...]",
+         forms=(Info,))  # fmt: skip
+def _info(name: str, request: Request) -> Info:
+    return Info(tuple(keyword(arg) for arg in request.args[1:]))
+
+
+_ADMIN = ("admin", *_SERVING)
+
+
+@declare("slowlog|get", -2, _ADMIN, NO_KEYS, "server",
+         "Returns the newest entries of the slow log.",
+         "SLOWLOG GET [count]",
+         forms=(SlowlogGet,))  # fmt: skip
+def _slowlog_get(name: str, request: Request) -> SlowlogGet:
+    if len(request.args) == 2:
+        return SlowlogGet()
+    count = parse_int(request.args[2])
+    if count < -1:
+        raise CommandError("ERR", "count should be greater than or equal to -1")
+    return SlowlogGet(count)
+
+
+@declare("slowlog|len", 2, _ADMIN, NO_KEYS, "server",
+         "Returns how many entries the slow log holds.",
+         "SLOWLOG LEN",
+         forms=(SlowlogLen,))  # fmt: skip
+def _slowlog_len(name: str, request: Request) -> SlowlogLen:
+    return SlowlogLen()
+
+
+@declare("slowlog|reset", 2, _ADMIN, NO_KEYS, "server",
+         "Empties the slow log.",
+         "SLOWLOG RESET",
+         forms=(SlowlogReset,))  # fmt: skip
+def _slowlog_reset(name: str, request: Request) -> SlowlogReset:
+    return SlowlogReset()
+
+
+declare_container("slowlog", (), "server",
+                  "A container for slow log commands.",
+                  "SLOWLOG subcommand [argument ...]")  # fmt: skip
