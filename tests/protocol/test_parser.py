@@ -450,3 +450,159 @@ def test_arbitrary_bytes_raise_only_protocol_errors(parts, step):
                 assert produced <= len(stream)  # each request consumes bytes: no endless loop
     except ProtocolError:
         pass
+
+
+# --- hiredis frames the common case; mi's parser everything else ------------------------------
+
+
+def outcome(chunks: list[bytes], limits: Limits = Limits()) -> tuple[list[Request], str | None]:
+    """The requests parsed from ``chunks`` (drained after each read) and the framing error that
+    ended them, if any."""
+    parser = RequestParser(limits)
+    requests: list[Request] = []
+    try:
+        for chunk in chunks:
+            parser.receive_data(chunk)
+            while (request := parser.next_request()) is not NEED_DATA:
+                requests.append(request)
+    except ProtocolError as error:
+        return requests, str(error)
+    return requests, None
+
+
+def test_requests_before_an_element_hiredis_would_accept_are_answered_first():
+    """Good pipelined requests come out before a ``+simple`` element, which mi refuses."""
+    parser = RequestParser()
+    parser.receive_data(resp(b"PING") * 3 + b"*1\r\n+PING\r\n")
+    assert drain_until_error(parser) == ([Request((b"PING",))] * 3, "expected '$', got '+'")
+
+
+def drain_until_error(parser: RequestParser) -> tuple[list[Request], str]:
+    """The requests the parser gives before its framing error, and the error's text."""
+    requests = []
+    with pytest.raises(ProtocolError) as caught:
+        while (request := parser.next_request()) is not NEED_DATA:
+            requests.append(request)
+    return requests, str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("element", "error"),
+    [
+        (b"+PING\r\n", "expected '$', got '+'"),
+        (b":1\r\n", "expected '$', got ':'"),
+        (b"(123\r\n", "expected '$', got '('"),
+        (b"=8\r\ntxt:PING\r\n", "expected '$', got '='"),
+        (b"_\r\n", "expected '$', got '_'"),
+        (b"-ERR x\r\n", "expected '$', got '-'"),
+        (b"*1\r\n$4\r\nPING\r\n", "expected '$', got '*'"),
+        (b"%1\r\n$1\r\na\r\n$1\r\nb\r\n", "expected '$', got '%'"),
+        (b"$4\r\nPINGxx", "expected CRLF after bulk data"),
+    ],
+)
+def test_elements_hiredis_reads_but_mi_refuses_keep_mi_texts(element, error):
+    """Whatever hiredis would make of an element that is not a bulk string, mi's verdict stands."""
+    data = resp(b"PING") + b"*2\r\n$4\r\nECHO\r\n" + element + resp(b"PING")
+    assert outcome([data]) == ([Request((b"PING",))], error)
+    assert outcome([data[i : i + 1] for i in range(len(data))]) == ([Request((b"PING",))], error)
+
+
+def test_huge_nested_array_count_is_refused_without_allocating_it():
+    """hiredis would make a list of the announced size at once; it never sees such a count."""
+    data = resp(b"PING") + b"*1\r\n*4000000000\r\n"
+    assert outcome([data]) == ([Request((b"PING",))], "expected '$', got '*'")
+    # Also after a request that spanned reads, where hiredis starts within the joined buffer.
+    echo = resp(b"ECHO", b"x" * 100)
+    chunks = [echo[:30], echo[30:] + data]
+    expected = [Request((b"ECHO", b"x" * 100)), Request((b"PING",))]
+    assert outcome(chunks) == (expected, "expected '$', got '*'")
+
+
+def test_bulk_data_that_looks_like_a_big_header_is_parsed():
+    """A value holding ``*12345`` (what hiredis is never fed) still round trips in a pipeline."""
+    requests = [(b"SET", b"k", b"*12345\r\n%99999"), (b"GET", b"k"), (b"DEL", b"k")]
+    data = b"".join(resp(*args) for args in requests)
+    assert parse(data) == [Request(args) for args in requests]
+
+
+def test_array_of_a_thousand_elements_is_parsed():
+    """An array whose count has four digits is framed by mi's parser, with the same result."""
+    args = tuple(b"%d" % i for i in range(1500))
+    assert feed([resp(*args) + resp(b"PING")]) == [Request(args), Request((b"PING",))]
+
+
+def test_resp_then_inline_then_resp_in_one_read_and_after():
+    """A mixed read gives every request in order, and RESP in the next read still parses."""
+    parser = RequestParser()
+    parser.receive_data(resp(b"SET", b"a", b"1") + b"GET a\r\n\r\n" + resp(b"DEL", b"a"))
+    assert [r.args for r in drain(parser)] == [(b"SET", b"a", b"1"), (b"GET", b"a"), (b"DEL", b"a")]
+    parser.receive_data(resp(b"PING") + b"PING\r\n" + resp(b"ECHO", b"x"))
+    assert [r.args for r in drain(parser)] == [(b"PING",), (b"PING",), (b"ECHO", b"x")]
+
+
+def test_bulk_over_the_limit_is_refused_at_its_header_when_the_request_spans_reads():
+    """A partial request after complete ones is checked at its header, before its body comes."""
+    parser = RequestParser(SMALL)
+    parser.receive_data(resp(b"PING") + b"*1\r\n$9\r\n1234")
+    assert drain_until_error(parser) == ([Request((b"PING",))], "invalid bulk length")
+
+
+def test_array_over_the_limit_is_refused_at_its_header_when_the_request_spans_reads():
+    """An array count over the limit is refused once its header line arrives, body unsent."""
+    parser = RequestParser(SMALL)
+    parser.receive_data(resp(b"PING") + b"*5")
+    assert parser.next_request() == Request((b"PING",))
+    assert parser.next_request() is NEED_DATA
+    parser.receive_data(b"\r\n$1\r\n")
+    with pytest.raises(ProtocolError, match="invalid multibulk length"):
+        parser.next_request()
+
+
+def test_limits_in_force_are_those_set_last():
+    """Limits set between reads (pre-auth to full, and back) apply to complete requests too."""
+    parser = RequestParser()
+    parser.receive_data(resp(b"123456789"))
+    assert drain(parser) == [Request((b"123456789",))]
+    parser.limits = SMALL
+    parser.receive_data(resp(b"a", b"b", b"c", b"d", b"e"))
+    assert drain_until_error(parser) == ([], "invalid multibulk length")
+
+
+def test_bulk_over_the_limit_in_a_complete_request_is_refused():
+    """A complete request is held to max_bulk_len, however long the rest of the read."""
+    data = resp(b"PING") + resp(b"SET", b"k", b"123456789")
+    assert outcome([data], SMALL) == ([Request((b"PING",))], "invalid bulk length")
+
+
+def test_large_read_of_small_requests_is_parsed():
+    """A read far larger than the reader's keep-size parses whole, and the next read too."""
+    parser = RequestParser()
+    parser.receive_data(resp(b"SET", b"k", b"v" * 100) * 200)
+    assert len(drain(parser)) == 200
+    parser.receive_data(resp(b"PING"))
+    assert drain(parser) == [Request((b"PING",))]
+
+
+stream_parts = st.one_of(
+    argument_lists.map(lambda args: resp(*args)),
+    st.sampled_from([b"PING\r\n", b"SET k 'v w'\n", b"\r\n", b" \r\n", b"*0\r\n", b"*-1\r\n",
+                     b"*1\r\n$04\r\nPING\r\n", b"*1\r\n+PING\r\n", b"*2\r\n$1\r\na\r\n:1\r\n",
+                     b"*1\r\n$4\r\nPINGxx", b"*1\r\n*2\r\n", b"*30000\r\n", b"$3\r\n"]),
+    fragments,
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(stream_parts, max_size=12), st.lists(st.integers(1, 40), min_size=1), st.booleans())
+def test_any_stream_gives_the_same_outcome_however_split(parts, sizes, small):
+    """Whole, a byte at a time or in random chunks: the same requests, then the same error."""
+    stream = b"".join(parts)
+    limits = SMALL if small else Limits()
+    chunks, offset = [], 0
+    while offset < len(stream):
+        size = sizes[len(chunks) % len(sizes)]
+        chunks.append(stream[offset : offset + size])
+        offset += size
+    whole = outcome([stream], limits)
+    assert outcome([stream[i : i + 1] for i in range(len(stream))], limits) == whole
+    assert outcome(chunks, limits) == whole
