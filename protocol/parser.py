@@ -17,20 +17,10 @@ Buffering, with speed and bounded work in mind:
   (newline searches also resume where they stopped).
 * A header or inline line never grows past its limit without a newline, and a bulk string never
   past ``max_bulk_len``: a partial request holds at most its declared size plus a header.
-
-hiredis frames the common case: a complete RESP array of bulk strings already in the buffer is
-split by ``hiredis.Reader`` (C) and kept only if the bytes at ``_pos`` are exactly its canonical
-encoding (``hiredis.pack_command``, compared in C) and within the limits. hiredis accepts more
-than a request (``+simple`` elements, nested arrays, any two bytes after a bulk) and cannot be
-told mi's limits, so anything else, a request still incomplete in the buffer included, is left to
-mi's own parser from the same offset: its verdicts, texts and bounded buffering stay the only
-ones. hiredis only ever sees bytes already buffered here, and holds no partial request between
-calls (its reader is dropped then).
 """
 
 from __future__ import annotations
 
-import hiredis
 from attrs import frozen
 
 from protocol.errors import ProtocolError
@@ -49,17 +39,6 @@ _NOT_QUOTED: frozenset[int] = frozenset()
 # Whole header lines of common sizes, looked up instead of validated and converted digit by digit.
 _ARRAY_HEADERS = {b"*%d\r\n" % n: n for n in range(1024)}
 _BULK_HEADERS = {b"$%d\r\n" % n: n for n in range(1024)}
-# hiredis allocates a list of the announced size for every aggregate header it parses, nested
-# ones included, before any element arrives. It is fed no further than the first aggregate type
-# byte followed by four digits or more, so one parse allocates under 8 KiB a header (and hiredis
-# nests at most 1024 deep). The scan maps those type bytes to "*" and digits to "0" (C speed).
-_SCAN_TABLE = bytes(
-    _STAR if byte in b"*%~>|" else 0x30 if byte in b"0123456789" else byte for byte in range(256)
-)
-_BIG_AGGREGATE = b"*0000"
-# A reader that consumed a buffer larger than this is dropped, so an idle connection does not
-# keep hiredis's copy of its last big read.
-_KEEP_READER_MAX = 4 * 1024
 
 
 class NeedData:
@@ -102,13 +81,10 @@ class RequestParser:
         "_bulk_len",
         "_chunks",
         "_error",
-        "_fast",
-        "_fed",
         "_need",
         "_newline_arrived",
         "_pos",
         "_queued",
-        "_reader",
         "_remaining",
         "_scan",
         "_want_newline",
@@ -131,13 +107,6 @@ class RequestParser:
         self._remaining = 0  # elements of that array still to come
         self._bulk_len = -1  # length of the bulk being received, -1 before its header
         self._error: ProtocolError | None = None
-        # hiredis's reader. When not None, _pos is a request boundary and the reader's unread
-        # bytes are _buf[_pos:_fed]; _fed is -1 until the buffer is fed (once, see _framed).
-        self._reader: hiredis.Reader | None = None
-        self._fed = -1
-        # False once mi's parser took a request of this buffer: hiredis is tried again on the
-        # next buffer, so bytes it refused are never fed to it twice.
-        self._fast = True
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes read from the client."""
@@ -148,9 +117,7 @@ class RequestParser:
         if self._pos >= len(self._buf) and not self._chunks:
             self._buf = bytes(data)  # no copy when data is already bytes
             self._pos = self._scan = self._need = 0
-            self._fed = -1  # a kept reader has read all it was fed
             self._want_newline = False
-            self._fast = True
             return
         self._chunks.append(bytes(data))
         self._queued += len(data)
@@ -167,17 +134,6 @@ class RequestParser:
         """The next complete request, or ``NEED_DATA``; raises ``ProtocolError`` on bad framing."""
         if self._error is not None:
             raise self._error
-        if self._fast and self._args is None and not self._chunks:
-            pos = self._pos
-            if pos < len(self._buf) and self._buf[pos] == _STAR:
-                request = self._framed()
-                if request is not None:
-                    return request
-            elif pos >= len(self._buf):
-                return self._wait(pos + 1, newline=False)  # as _start would; keep the reader
-        # mi's parser takes this request: whatever hiredis read is no longer in step.
-        self._reader = None
-        self._fast = False
         try:
             if self._chunks and self._ready():
                 self._join()
@@ -200,43 +156,6 @@ class RequestParser:
         self._chunks = []
         self._queued = self._need = 0
         self._want_newline = self._newline_arrived = False
-        self._fast = True
-
-    def _framed(self) -> Request | None:
-        """The request at ``_pos`` framed by hiredis, or None to leave it to mi's parser: it is
-        incomplete, not exactly a RESP array of bulk strings, over a limit, or broken."""
-        buf = self._buf
-        pos = self._pos
-        reader = self._reader
-        if reader is None or self._fed < 0:
-            if reader is None:
-                reader = self._reader = hiredis.Reader()
-            big = buf[pos:].translate(_SCAN_TABLE).find(_BIG_AGGREGATE)  # [0:] copies nothing
-            end = len(buf) if big < 0 else pos + big
-            if end > pos:
-                reader.feed(buf, pos, end - pos)
-            self._fed = end
-        try:
-            reply = reader.gets()
-            if type(reply) is not list or not reply:  # incomplete (False), *0, *-1, ...
-                return None
-            args = tuple(reply)
-            encoded = hiredis.pack_command(args)  # TypeError for nulls, arrays, errors...
-        except (hiredis.HiredisError, TypeError):
-            return None
-        size = len(encoded)
-        limits = self.limits
-        if (
-            not buf.startswith(encoded, pos)
-            or len(args) > limits.max_array_len
-            or (size > limits.max_bulk_len and max(map(len, args)) > limits.max_bulk_len)
-        ):
-            return None
-        pos += size
-        self._pos = pos
-        if pos == len(buf) and pos > _KEEP_READER_MAX:
-            self._reader = None
-        return Request(args, _NOT_QUOTED)
 
     def _wait(self, need: int, newline: bool) -> NeedData:
         """Record what the parse waits for: ``need`` bytes in all, or (if ``newline``) a newline.

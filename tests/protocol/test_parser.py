@@ -452,7 +452,7 @@ def test_arbitrary_bytes_raise_only_protocol_errors(parts, step):
         pass
 
 
-# --- hiredis frames the common case; mi's parser everything else ------------------------------
+# --- odd elements, big counts and pipelines: the same verdict however the bytes arrive ---------
 
 
 def outcome(chunks: list[bytes], limits: Limits = Limits()) -> tuple[list[Request], str | None]:
@@ -470,7 +470,7 @@ def outcome(chunks: list[bytes], limits: Limits = Limits()) -> tuple[list[Reques
     return requests, None
 
 
-def test_requests_before_an_element_hiredis_would_accept_are_answered_first():
+def test_requests_before_a_non_bulk_element_are_answered_first():
     """Good pipelined requests come out before a ``+simple`` element, which mi refuses."""
     parser = RequestParser()
     parser.receive_data(resp(b"PING") * 3 + b"*1\r\n+PING\r\n")
@@ -500,18 +500,18 @@ def drain_until_error(parser: RequestParser) -> tuple[list[Request], str]:
         (b"$4\r\nPINGxx", "expected CRLF after bulk data"),
     ],
 )
-def test_elements_hiredis_reads_but_mi_refuses_keep_mi_texts(element, error):
-    """Whatever hiredis would make of an element that is not a bulk string, mi's verdict stands."""
+def test_elements_that_are_not_bulk_strings_get_mi_texts(element, error):
+    """Other RESP types (which a general RESP reader would accept) are refused with mi's texts."""
     data = resp(b"PING") + b"*2\r\n$4\r\nECHO\r\n" + element + resp(b"PING")
     assert outcome([data]) == ([Request((b"PING",))], error)
     assert outcome([data[i : i + 1] for i in range(len(data))]) == ([Request((b"PING",))], error)
 
 
 def test_huge_nested_array_count_is_refused_without_allocating_it():
-    """hiredis would make a list of the announced size at once; it never sees such a count."""
+    """A nested array announcing four billion elements is refused at its header, not allocated."""
     data = resp(b"PING") + b"*1\r\n*4000000000\r\n"
     assert outcome([data]) == ([Request((b"PING",))], "expected '$', got '*'")
-    # Also after a request that spanned reads, where hiredis starts within the joined buffer.
+    # Also after a request that spanned reads, within the joined buffer.
     echo = resp(b"ECHO", b"x" * 100)
     chunks = [echo[:30], echo[30:] + data]
     expected = [Request((b"ECHO", b"x" * 100)), Request((b"PING",))]
@@ -519,14 +519,14 @@ def test_huge_nested_array_count_is_refused_without_allocating_it():
 
 
 def test_bulk_data_that_looks_like_a_big_header_is_parsed():
-    """A value holding ``*12345`` (what hiredis is never fed) still round trips in a pipeline."""
+    """A value holding ``*12345`` (bytes that look like a header) still round trips in a pipeline."""
     requests = [(b"SET", b"k", b"*12345\r\n%99999"), (b"GET", b"k"), (b"DEL", b"k")]
     data = b"".join(resp(*args) for args in requests)
     assert parse(data) == [Request(args) for args in requests]
 
 
 def test_array_of_a_thousand_elements_is_parsed():
-    """An array whose count has four digits is framed by mi's parser, with the same result."""
+    """An array whose count has four digits is framed whole."""
     args = tuple(b"%d" % i for i in range(1500))
     assert feed([resp(*args) + resp(b"PING")]) == [Request(args), Request((b"PING",))]
 
