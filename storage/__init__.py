@@ -18,6 +18,7 @@ from storage.errors import (
     StorageFull,
     TooManyNamespaces,
     ValueTooLarge,
+    WouldWait,
 )
 from storage.limits import MAX_KEY_SIZE
 from storage.manifest import FORMAT_VERSION, Manifest
@@ -37,6 +38,7 @@ from storage.read_txn import ReadTxn
 from storage.txn import WriteTxn
 
 __all__ = [
+    "WouldWait",
     "DEFAULT_MAX_DB_SIZE",
     "DEFAULT_MAX_NAMESPACES",
     "DEFAULT_MAX_READERS",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import lmdb
 
 from storage.changes import ChangeOp
-from storage.errors import DiskFull, StorageError, StorageFull
+from storage.errors import DiskFull, StorageError, StorageFull, WouldWait
 from storage.txn import TxnState, WriteTxn
 
 if TYPE_CHECKING:
@@ -47,13 +47,20 @@ class _BatchFull(Exception):
         self.relievable = relievable
 
 
-def run_batch(shard: Shard, ops: list[WriteOp], labels: list[str]) -> list[Any]:
-    """Run ``ops`` in order in one write transaction of ``shard``, commit once; their outcomes."""
+def run_batch(shard: Shard, ops: list[WriteOp], labels: list[str], *, may_wait: bool = True) -> list[Any]:
+    """Run ``ops`` in order in one write transaction of ``shard``, commit once; their outcomes.
+
+    ``may_wait=False``: raise ``WouldWait``, with nothing applied, rather than wait for the disk
+    (a new log segment, or the checkpoint that makes room in a full map)."""
     if not ops:
         return []
+    if not may_wait and shard.log.segment_full():
+        raise WouldWait
     try:
         return _run(shard, ops, labels, {})
     except _BatchFull as full:
+        if not may_wait:
+            raise WouldWait from None
         relieved = _make_room(shard, full, deleting=False)
     if relieved:
         try:

@@ -12,6 +12,7 @@ import errno
 import os
 
 __all__ = [
+    "WouldWait",
     "CorruptRecord",
     "DataDirError",
     "DiskFull",
@@ -92,6 +93,11 @@ class StorageFull(StorageError):
             f"shard {shard} is full ({map_size} bytes, its share of max_db_size);"
             " delete data or raise max_db_size and restart"
         )
+
+
+class WouldWait(Exception):  # noqa: N818 - it is not a failure
+    """A commit asked not to wait for the disk would have to (a full map's checkpoint, a new log
+    segment): nothing was applied; run the batch again where waiting is fine."""
 
 
 class DiskFull(StorageError):

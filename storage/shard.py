@@ -446,14 +446,18 @@ class Shard:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write_batch(self, ops: Sequence[WriteOp], labels: Sequence[str] | None = None) -> list[Any]:
+    def write_batch(
+        self, ops: Sequence[WriteOp], labels: Sequence[str] | None = None, *, may_wait: bool = True
+    ) -> list[Any]:
         """Run ``ops`` in order in one write transaction, commit once, return their outcomes (each
         op's result, or the exception it raised): group commit, see ``storage.batch``.
+        ``may_wait=False``: ``WouldWait`` rather than wait for the disk, nothing applied.
 
         Call from one thread at a time per shard; the whole call stays on that thread.
         """
         self._check_open()
-        return run_batch(self, list(ops), list(labels) if labels is not None else ["write"] * len(ops))
+        labels = list(labels) if labels is not None else ["write"] * len(ops)
+        return run_batch(self, list(ops), labels, may_wait=may_wait)
 
     def begin(self) -> ShardTxn:
         """A write transaction driven by the caller: ops on ``.ops``, then ``commit()`` or ``abort()``.

@@ -185,7 +185,8 @@ class ShardLog:
         self.next_lsn = 1
         self._segments: list[Segment] = []
         self._lock = threading.Lock()  # guards _segments against trim
-        self._io = threading.Lock()  # an interval's sync against an append or a new segment
+        self._io = threading.Lock()  # appends, new segments, and the start of a sync
+        self._syncing = threading.Lock()  # held by a sync while its fdatasync runs
         self._fd: int | None = None
         self._end = 0  # the size of the newest segment: where the next record goes
         self.unsynced = False  # appended since the last sync (relaxed durability)
@@ -255,6 +256,10 @@ class ShardLog:
                 continue
         return total
 
+    def segment_full(self) -> bool:
+        """The next append starts a new segment (and syncs the one it ends)."""
+        return self._end >= SEGMENT_BYTES and self._end > HEADER_SIZE
+
     def append(self, record: bytes, first_seq: int) -> None:
         """Write one framed record (numbered ``next_lsn``, its first entry ``first_seq``) at the
         end; synced when durable.
@@ -262,7 +267,7 @@ class ShardLog:
         On failure the segment is cut back to where it was, so a record is there whole or not at all.
         """
         with self._io:
-            if self._end >= SEGMENT_BYTES and self._end > HEADER_SIZE:
+            if self.segment_full():
                 self._sync()  # only the newest segment may ever have a torn tail
                 self._start_segment(first_seq)
             self._append(record)
@@ -294,19 +299,36 @@ class ShardLog:
             self.next_lsn -= 1
 
     def sync(self) -> None:
-        """Make everything appended durable (relaxed durability calls this on an interval)."""
-        with self._io:
-            self._sync()
+        """Make everything appended before this call durable (relaxed durability calls this on an
+        interval). The fdatasync runs outside the append lock, on a duplicate of the segment's
+        descriptor: appends go on meanwhile (relaxed writers may commit on the server's event
+        loop, which must never wait for a sync), and a segment ended meanwhile stays open for it."""
+        with self._syncing:  # a second caller waits for the sync under way, then looks again
+            with self._io:
+                if self._fd is None or not self.unsynced:
+                    return
+                self.unsynced = False  # an append from now on sets it again
+                fd = os.dup(self._fd)
+            try:
+                os.fdatasync(fd)
+            except OSError as error:
+                with self._io:
+                    self.unsynced = True
+                msg = f"shard {self.shard}: could not sync its log ({error.strerror})"
+                raise StorageError(msg) from None
+            finally:
+                os.close(fd)
 
     def _sync(self) -> None:
-        if self._fd is not None and self.unsynced:
-            self.unsynced = False
+        """Sync the newest segment now, whatever ``unsynced`` says (a ``sync`` may be running on
+        another thread: its flag is already down). Before a segment is ended, and at close."""
+        if self._fd is not None:
             try:
                 os.fdatasync(self._fd)
             except OSError as error:
-                self.unsynced = True
                 msg = f"shard {self.shard}: could not sync its log ({error.strerror})"
                 raise StorageError(msg) from None
+            self.unsynced = False
 
     def start_new_segment(self, first_seq: int) -> None:
         """End the newest segment here and append to a fresh file from now on (a file size limit

@@ -46,6 +46,7 @@ class Unit:
     writes: bool
     default_ns: str
     label: str = "write"  # the command as typed (SET, EXEC...): names it in the journal
+    light: bool = False  # one client command of ordinary size (``mi.core.writer``: where it commits)
 
 
 def shards_of(commands: Iterable[Command], shard_count: int) -> frozenset[int]:
@@ -140,7 +141,7 @@ class UnitRunner:
                 keyspace = Keyspace.writing({index: txn}, count, now, ns, self.namespace_settings.of, self.count_elsewhere)
                 return unit.body(keyspace), keyspace.deadlines
 
-            return Committing(await self.writers[index].submit(op, unit.label))
+            return Committing(await self.writers[index].submit(op, unit.label, unit.light))
         return Done(await self._across(unit))
 
     async def read_on_thread(self, body: Callable[[Keyspace], Any], default_ns: str) -> Any:

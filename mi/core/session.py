@@ -307,7 +307,7 @@ class Session:
             return transaction.add(name, command, entry, len(self.server.writers))
         kind = entry.kind
         units = self.server.units
-        unit = self._write_unit(request, command, entry.handler) if kind is Kind.WRITE else None
+        unit = self._write_unit(request, command, entry.handler, not heavy) if kind is Kind.WRITE else None
         if unit is not None and len(unit.shards) == 1:
             started = await units.start(unit)
             pending.append(started)  # a single-shard write is queued: the next commands need not wait
@@ -348,14 +348,14 @@ class Session:
                     limits.append(("ns", ns, settings.rate, settings.burst))
         return self.server.rate_limits.check_all(limits) if limits else None
 
-    def _write_unit(self, request: Request, command: Any, handler: Any) -> Unit:
+    def _write_unit(self, request: Request, command: Any, handler: Any, light: bool) -> Unit:
         """A write command as a unit of its own; it breaks the watches on its keys."""
         server = self.server
         ns = self.current_namespace
         server.watches.touch(touched_by(command, ns))
         shards = shards_of((command,), len(server.writers))
         label = keyword(request.args[0]).upper()
-        return Unit(lambda keyspace: handler(keyspace, command), shards, True, ns, label)
+        return Unit(lambda keyspace: handler(keyspace, command), shards, True, ns, label, light)
 
 
 _CONTAINERS = frozenset({"client", "command", "config", "namespace", "slowlog"})

@@ -1,9 +1,18 @@
 """Group commit: one writer task per shard.
 
 Writes queue on a bounded channel. The writer takes everything queued, runs it as one LMDB write
-transaction on a worker thread (begin, apply and commit on the same OS thread, as LMDB requires)
-and only then wakes the waiting commands, so no write is answered before it is on disk. Writes
-that arrive while a commit is syncing wait for the next one: under load one fsync carries many.
+transaction (begin, apply and commit on the same OS thread, as LMDB requires) and only then wakes
+the waiting commands, so no write is answered before it is durable. Writes that arrive while a
+commit is syncing wait for the next one: under load one fsync carries many.
+
+Where the commit runs: with strict durability it syncs the log, so it runs on a worker thread and
+the event loop serves other clients meanwhile. With relaxed durability nothing in it waits for the
+disk (the log is synced on an interval, off the loop), so a batch of *light* writes (one client
+command of an ordinary size) commits right here on the event loop: the hop to a thread and back
+cost more than the commit (same-run A/B, SET at 50 clients: a fifth less CPU a request;
+docs/benchmarks.md). Anything else in the batch (a request of over a MiB, an EXEC, the reaper's
+work) sends it to a thread, as does a commit that would wait for the disk after all (a new log
+segment, a full map's checkpoint: ``storage.WouldWait``), so no long commit holds the loop.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from typing import Any
 import trio
 from attrs import define, field
 
-from storage import Shard, WriteTxn
+from storage import Shard, WouldWait, WriteTxn
 
 __all__ = ["PendingWrite", "ShardWriter", "WriteOp"]
 
@@ -27,6 +36,7 @@ class PendingWrite:
 
     op: WriteOp
     label: str = "write"  # names the op in the journal (SET, EXEC, reap...)
+    light: bool = False  # one ordinary client command: in relaxed durability, may commit on the loop
     done: trio.Event = field(factory=trio.Event)
     outcome: Any = None
 
@@ -51,9 +61,9 @@ class ShardWriter:
         # Bounded: when the disk falls behind, submitters wait instead of queueing without end.
         self._send, self._receive = trio.open_memory_channel(self.batch_size * 4)
 
-    async def submit(self, op: WriteOp, label: str = "write") -> PendingWrite:
+    async def submit(self, op: WriteOp, label: str = "write", light: bool = False) -> PendingWrite:
         """Queue ``op`` for the next commit; await the returned write's ``wait()`` for its outcome."""
-        write = PendingWrite(op, label)
+        write = PendingWrite(op, label, light)
         try:
             self._send.send_nowait(write)  # the common case: no trip through the scheduler
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -86,10 +96,16 @@ class ShardWriter:
     async def _commit(self, batch: list[PendingWrite]) -> None:
         try:
             async with self.lock:
-                # Not cancellable: a commit that started finishes, so shutdown never half-applies.
-                outcomes = await trio.to_thread.run_sync(
-                    self.shard.write_batch, [w.op for w in batch], [w.label for w in batch]
-                )
+                ops, labels = [w.op for w in batch], [w.label for w in batch]
+                outcomes = None
+                if not self.shard.durable and all(w.light for w in batch):
+                    try:
+                        outcomes = self.shard.write_batch(ops, labels, may_wait=False)
+                    except WouldWait:
+                        pass  # on a thread, then
+                if outcomes is None:
+                    # Not cancellable: a commit that started finishes, so shutdown never half-applies.
+                    outcomes = await trio.to_thread.run_sync(self.shard.write_batch, ops, labels)
         except Exception as error:  # the commit itself failed (disk error): every write failed
             outcomes = [error] * len(batch)
         self.commits += 1

@@ -19,7 +19,7 @@ import pytest
 from shard_helpers import get, put, write
 
 import storage.wal
-from storage import DiskFull, StorageCorrupted, StorageError, StorageFull, Store
+from storage import DiskFull, StorageCorrupted, StorageError, StorageFull, Store, WouldWait
 from storage.store import CLEAN_SHUTDOWN_NAME
 
 MAX_DB_SIZE = 16 * 1024**2
@@ -278,3 +278,36 @@ def test_a_full_disk_refuses_stores_but_deletes_go_through_and_stores_resume(sma
         shard = store.shards[0]
         assert get(shard, "ns", b"fits again") is not None and get(shard, "ns", b"k000000") is None
         assert get(shard, "ns", b"k%06d" % (stored - 1)) is not None
+
+
+def test_a_commit_that_may_not_wait_for_the_disk_refuses_to_and_applies_nothing(tmp_path, monkeypatch):
+    """Relaxed writers commit on the server's event loop with ``may_wait=False``: where the commit
+    would wait for the disk (a new log segment is synced and created; a full map's checkpoint
+    syncs the file), it raises WouldWait with nothing applied, and the same batch then commits
+    where waiting is fine."""
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", 4096)
+    with open_store(tmp_path / "data", durable=False) as store:
+        shard = store.shards[0]
+        light = lambda txn: txn.put("ns", b"light", b"x", 0)  # noqa: E731
+        assert shard.write_batch([light], may_wait=False)[0].value == b"x"
+        while not shard.log.segment_full():
+            put(shard, "ns", b"filler", b"y" * 500)
+        lsn = shard.log.next_lsn
+        with pytest.raises(WouldWait):
+            shard.write_batch([lambda txn: txn.put("ns", b"late", b"z", 0)], may_wait=False)
+        assert shard.log.next_lsn == lsn and get(shard, "ns", b"late") is None
+        shard.write_batch([lambda txn: txn.put("ns", b"late", b"z", 0)])
+        assert get(shard, "ns", b"late").value == b"z"
+
+    monkeypatch.setattr(storage.wal, "SEGMENT_BYTES", 16 * 1024**2)
+    with open_store(tmp_path / "full", durable=False) as store:
+        shard = store.shards[0]
+        stored = fill(shard, 2000, StorageFull)
+        doomed = [b"k%06d" % i for i in range(0, stored, max(1, stored // 100))][:100]
+        write(shard, lambda txn: sum(txn.delete("ns", key) for key in doomed))  # room for a few
+        stores = [lambda txn, i=i: txn.put("ns", b"more%d" % i, b"x" * 2000, 0) for i in range(50)]
+        with pytest.raises(WouldWait):  # a batch that fills the map: its ops then run one by one
+            shard.write_batch(stores, may_wait=False)
+        assert get(shard, "ns", b"more0") is None
+        shard.write_batch(stores)  # where it may wait: a checkpoint makes room, the batch is run again
+        assert get(shard, "ns", b"more0").value == b"x" * 2000
