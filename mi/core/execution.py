@@ -76,6 +76,10 @@ class ReadGate:
         if not self._closed:
             self._reopened.set()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed > 0
+
     async def wait_open(self) -> None:
         while self._closed:
             await self._reopened.wait()

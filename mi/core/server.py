@@ -8,6 +8,7 @@ close the store. Nothing acknowledged is lost and nothing queued is dropped.
 from __future__ import annotations
 
 import errno
+import time
 from collections.abc import Callable
 from typing import Any
 from functools import partial
@@ -248,7 +249,7 @@ class Server:
         interval = min(1.0, shortest / 4)  # a timeout is enforced within a quarter of itself
         while True:
             await trio.sleep(interval)
-            now = trio.current_time()
+            now = time.monotonic()  # the sessions' clock for idle_since and sending_since
             for session in list(state.sessions.values()):
                 session.check_timeouts(now, limits.idle_timeout, limits.reply_timeout)
 

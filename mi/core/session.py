@@ -26,6 +26,7 @@ from protocol import errors
 from protocol.commands import Keyed, Quit
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
+from protocol.commands import DECLARATIONS
 from protocol.grammar import parse_command
 from protocol.grammar_names import DEFAULT_NAMESPACE
 from protocol.parser import NEED_DATA, Limits, RequestParser
@@ -65,8 +66,8 @@ class Session:
     watch_broken: bool = False  # a watched key was written since WATCH
     user: User | None = None  # None: not authenticated (yet)
     parser: RequestParser | None = None
-    idle_since: float | None = None  # trio time: waiting for a request since
-    sending_since: float | None = None  # trio time: sending replies since
+    idle_since: float | None = None  # time.monotonic(): waiting for a request since
+    sending_since: float | None = None  # time.monotonic(): sending replies since
     # Of the command running now: time spent waiting rather than working (a TAKE ... BLOCK's wait for
     # a message, a MONITOR's stream), left out of its time as Redis leaves a blocked command's wait.
     waited_ns: int = 0
@@ -134,7 +135,7 @@ class Session:
     async def send_timed(self, data: bytes | bytearray) -> None:
         """Send ``data`` under the reply timeout (``check_timeouts`` drops a client that does
         not take it)."""
-        self.sending_since = trio.current_time()
+        self.sending_since = time.monotonic()
         await self.stream.send_all(data)
         self.sending_since = None
 
@@ -180,7 +181,7 @@ class Session:
             # than moving a deadline twice per request.
             with trio.CancelScope() as self._watchdog:
                 while not self._closing:
-                    self.idle_since = trio.current_time()
+                    self.idle_since = time.monotonic()
                     data = await self._receive()
                     self.idle_since = None
                     if not data:
@@ -318,7 +319,8 @@ class Session:
         if kind is Kind.READ:  # the common case, kept short: errors are raised to _execute
             if isinstance(command, Keyed) and len(command.keys) > LONG_READ_KEYS:
                 return await units.read_on_thread(lambda keyspace: entry.handler(keyspace, command), self.current_namespace)
-            await units.gate.wait_open()
+            if units.gate.closed:
+                await units.gate.wait_open()
             keyspace = Keyspace.reading(self.server.store.shards, self.server.now_ms(), self.current_namespace)
             try:
                 return entry.handler(keyspace, command)
@@ -352,21 +354,37 @@ class Session:
         """A write command as a unit of its own; it breaks the watches on its keys."""
         server = self.server
         ns = self.current_namespace
-        server.watches.touch(touched_by(command, ns))
+        if server.watches:
+            server.watches.touch(touched_by(command, ns))
         shards = shards_of((command,), len(server.writers))
         label = keyword(request.args[0]).upper()
         return Unit(lambda keyspace: handler(keyspace, command), shards, True, ns, label, light)
 
 
-_CONTAINERS = frozenset({"client", "command", "config", "namespace", "slowlog"})
+_CONTAINERS = frozenset(name for name, declaration in DECLARATIONS.items() if declaration.subcommands)
 
 
 def stat_name(args: tuple[bytes, ...]) -> str:
     """The name a command is counted under: ``set``, or for a container ``client|list``."""
-    name = keyword(args[0]) if args else ""
+    if not args:
+        return ""
+    name = _PLAIN_NAMES.get(args[0])
+    if name is not None:
+        return name
+    name = keyword(args[0])
     if name in _CONTAINERS and len(args) > 1:
         return f"{name}|{keyword(args[1])}"
     return name
+
+
+# The usual spellings (b"get", b"GET") of every command that is not a container, found with one
+# lookup (a client cannot grow this: it is built once).
+_PLAIN_NAMES: dict[bytes, str] = {
+    spelling: name
+    for name in DECLARATIONS
+    if name not in _CONTAINERS
+    for spelling in (name.encode(), name.upper().encode())
+}
 
 
 def _checks_password(args: tuple[bytes, ...]) -> bool:
