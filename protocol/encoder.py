@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from protocol.errors import CommandError
-from protocol.replies import NullArray, Push, SetReply, SimpleString, Stored, Verbatim
+from protocol.replies import NullArray, Pairs, Push, SetReply, SimpleString, Stored, Verbatim
 
 __all__ = ["encode", "encode_into", "encode_request"]
 
@@ -99,6 +99,13 @@ def encode_into(out: bytearray, reply: Any, resp: int, typed: bool = False) -> N
         out += (_SET if kind is SetReply else _PUSH)[resp] % len(reply.items)
         for item in reply.items:
             encode_into(out, item, resp, typed)
+    elif kind is Pairs:
+        out += b"*%d\r\n" % (len(reply.items) * (1 if resp == 3 else 2))
+        for first, second in reply.items:
+            if resp == 3:
+                out += b"*2\r\n"
+            encode_into(out, first, resp, typed)
+            encode_into(out, second, resp, typed)
     elif isinstance(reply, int):  # IntEnum and friends are integers (bool was taken above)
         encode_into(out, int(reply), resp, typed)
     elif isinstance(reply, str):

@@ -28,6 +28,7 @@ from protocol.errors import CommandError
 __all__ = [
     "NULL_ARRAY",
     "NullArray",
+    "Pairs",
     "Push",
     "Reply",
     "SetReply",
@@ -65,6 +66,14 @@ class SetReply:
     """An unordered collection: RESP3 ``~`` set, RESP2 array."""
 
     items: tuple[Any, ...]
+
+
+@frozen
+class Pairs:
+    """Pairs that may repeat a first member (HRANDFIELD ... WITHVALUES with a negative count):
+    RESP3 an array of two-element arrays, RESP2 one flat array, as Redis answers them."""
+
+    items: tuple[tuple[Any, Any], ...]
 
 
 @frozen
@@ -109,6 +118,7 @@ Reply = (
     | NullArray
     | Verbatim
     | SetReply
+    | Pairs
     | Push
     | Stored
     | CommandError

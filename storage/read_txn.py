@@ -106,6 +106,10 @@ class ReadTxn:
         except lmdb.Error as error:
             raise self._failure(error) from error
 
+    def namespaces(self) -> list[str]:
+        """The namespaces that exist in this shard, as this transaction sees them (FLUSHALL)."""
+        return list(self._dbs)
+
     def count(self, namespace: str) -> int:
         """Records in ``namespace`` (O(1)); like Redis DBSIZE it includes expired, unreaped ones."""
         db = self._dbs.get(namespace)

@@ -140,6 +140,11 @@ class WriteTxn(ReadTxn):
         self._limits = limits
         self._state = state
 
+    @property
+    def max_value_size(self) -> int:
+        """The largest value this shard stores (a namespace's own limit may be lower)."""
+        return self._limits.max_value_size
+
     def put(
         self,
         namespace: str,

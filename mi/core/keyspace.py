@@ -110,6 +110,13 @@ class Keyspace:
         ttl = self._settings(ns).default_ttl
         return None if ttl is None else round(ttl * 1000)
 
+    def max_value_size(self, ns: str, key: bytes) -> int:
+        """The largest value a write of ``key`` in ``ns`` may store (the namespace's own limit, at
+        most the store's): SETRANGE checks it before building a value that large."""
+        shard_limit = self._write_txn(key).max_value_size
+        own = self._settings(ns).max_value_size
+        return shard_limit if own is None else min(int(own), shard_limit)
+
     def put(
         self, ns: str, key: bytes, value: Value, expires_at: int = 0, priority: int | None | Keep = KEEP
     ) -> Record:
@@ -179,6 +186,14 @@ class Keyspace:
     def drop(self, ns: str) -> int:
         """Empty ``ns`` on every shard; how many records it held."""
         return sum(_writable(txn).drop_namespace(ns) for txn in self.shards())
+
+    def drop_all(self) -> int:
+        """Empty every namespace on every shard (FLUSHALL); how many records they held."""
+        total = 0
+        for txn in self.shards():
+            writable = _writable(txn)
+            total += sum(writable.drop_namespace(ns) for ns in writable.namespaces())
+        return total
 
     def _txn(self, key: bytes) -> ReadTxn:
         return self._txn_at(shard_index(key, self._shard_count))
