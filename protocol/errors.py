@@ -47,9 +47,16 @@ __all__ = [
     "noauth",
     "noauth_hello",
     "noperm_every_namespace",
+    "noperm_writes_every_namespace",
     "noperm_command",
     "noperm_namespace",
     "not_boolean",
+    "not_float",
+    "float_result_not_finite",
+    "lfu_not_selected",
+    "offset_out_of_range",
+    "string_too_long",
+    "value_out_of_range",
     "not_integer",
     "not_json_array",
     "not_json_object",
@@ -279,6 +286,12 @@ def noperm_every_namespace(name: str) -> CommandError:
     )
 
 
+def noperm_writes_every_namespace(name: str) -> CommandError:
+    return CommandError(
+        "NOPERM", f"this user has no permissions to run the '{name}' command, which writes every namespace"
+    )
+
+
 def snapshot_refused(reason: str) -> CommandError:
     return CommandError("ERR", f"snapshot refused: {reason}")
 
@@ -375,6 +388,34 @@ def decrement_overflow() -> CommandError:
 
 def hash_value_not_integer() -> CommandError:
     return CommandError("ERR", "hash value is not an integer")
+
+
+def not_float() -> CommandError:
+    return CommandError("ERR", "value is not a valid float")
+
+
+def float_result_not_finite() -> CommandError:
+    return CommandError("ERR", "increment would produce NaN or Infinity")
+
+
+def offset_out_of_range() -> CommandError:
+    return CommandError("ERR", "offset is out of range")
+
+
+def string_too_long() -> CommandError:
+    return CommandError("ERR", "string exceeds maximum allowed size (proto-max-bulk-len)")
+
+
+def value_out_of_range() -> CommandError:
+    return CommandError("ERR", "value is out of range")
+
+
+def lfu_not_selected() -> CommandError:
+    return CommandError(
+        "ERR",
+        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when"
+        " switching between policies at runtime LRU and LFU data will take some time to adjust.",
+    )
 
 
 def not_positive() -> CommandError:

@@ -1,16 +1,31 @@
-"""Hashes are mi's JSON objects: HSET field value, HGET, HMGET, HGETALL, HDEL, HEXISTS, HLEN,
-HKEYS, HVALS, HINCRBY. Writes keep the key's TTL; an object whose last field goes is deleted, as
-a Redis hash is."""
+"""Hashes are mi's JSON objects: HSET field value, HSETNX, HGET, HMGET, HGETALL, HDEL, HEXISTS,
+HLEN, HKEYS, HVALS, HINCRBY, HSTRLEN, HRANDFIELD, HSCAN. Writes keep the key's TTL; an object whose
+last field goes is deleted, as a Redis hash is."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from mi.commands.base import REGISTRY
+from mi.commands.keys import inner_text
+from mi.core.glob import compile_glob
 from mi.core.keyspace import Keyspace
 from protocol import errors
-from protocol.commands import Hdel, Hexists, Hget, Hincrby, Hmget, Hread, HsetFields
-from protocol.replies import Stored
+from protocol.commands import (
+    Hdel,
+    Hexists,
+    Hget,
+    Hincrby,
+    Hmget,
+    Hrandfield,
+    Hread,
+    Hscan,
+    HsetFields,
+    Hsetnx,
+    Hstrlen,
+)
+from protocol.replies import Pairs, Stored
 from protocol.values import INT64_MAX, INT64_MIN
 from storage import Kind
 
@@ -101,6 +116,58 @@ def hincrby(keyspace: Keyspace, command: Hincrby) -> int:
     value[command.field] = result
     keyspace.put(ns, key, value, expires_at)
     return result
+
+
+@REGISTRY.write(Hsetnx)
+def hsetnx(keyspace: Keyspace, command: Hsetnx) -> int:
+    """1 if the field was set, 0 if the object already had it (nothing changes)."""
+    ns, key = keyspace.ns(command.ns), command.key
+    value, expires_at = read_object(keyspace, ns, key)
+    if command.field in value:
+        return 0
+    value[command.field] = command.value
+    keyspace.put(ns, key, value, expires_at)
+    return 1
+
+
+@REGISTRY.read(Hstrlen)
+def hstrlen(keyspace: Keyspace, command: Hstrlen) -> int:
+    """The length of the field's value as a plain RESP2 HGET answers it ("36", "true", JSON)."""
+    value, _ = read_object(keyspace, keyspace.ns(command.ns), command.key)
+    return len(inner_text(value[command.field])) if command.field in value else 0
+
+
+@REGISTRY.read(Hrandfield)
+def hrandfield(keyspace: Keyspace, command: Hrandfield) -> Any:
+    """No count: one field, or nil. A positive count: that many distinct fields at most, in
+    random order; a negative one: exactly -count, maybe repeated. WITHVALUES pairs each with its
+    value (RESP2 one flat array, RESP3 an array of pairs)."""
+    value, _ = read_object(keyspace, keyspace.ns(command.ns), command.key)
+    names = list(value)
+    if command.count is None:
+        return random.choice(names) if names else None
+    if not names or command.count == 0:
+        return []
+    if command.count > 0:
+        chosen = random.sample(names, min(command.count, len(names)))
+    else:
+        chosen = random.choices(names, k=-command.count)
+    if command.with_values:
+        return Pairs(tuple((name, Stored(value[name], inner=True)) for name in chosen))
+    return chosen
+
+
+@REGISTRY.read(Hscan)
+def hscan(keyspace: Keyspace, command: Hscan) -> list:
+    """Every matching field in one reply, cursor 0, whatever the cursor and COUNT: an object is one
+    record, as Redis answers a small (listpack) hash."""
+    value, _ = read_object(keyspace, keyspace.ns(command.ns), command.key)
+    matches = compile_glob(command.match) if command.match else None
+    found: list[Any] = []
+    for name, item in value.items():
+        if matches is None or matches(name.encode()):
+            found.extend((name,) if command.no_values else (name, Stored(item, inner=True)))
+    return [b"0", found]
 
 
 _MISSING = object()

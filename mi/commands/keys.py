@@ -1,9 +1,12 @@
-"""Commands on keys whatever their type: DEL, EXISTS, TYPE, TTL, EXPIRE, PERSIST, EXPIRETIME,
-RENAME, COPY, DBSIZE, KEYS, SCAN."""
+"""Commands on keys whatever their type: DEL, EXISTS (and TOUCH), TYPE, TTL, EXPIRE, EXPIREAT,
+PERSIST, EXPIRETIME, RENAME, COPY, OBJECT, DBSIZE, KEYS, SCAN, RANDOMKEY."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+import json
+import random
+from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
 from mi.core.glob import compile_glob
@@ -15,15 +18,20 @@ from protocol.commands import (
     Del,
     Exists,
     Expire,
+    Expireat,
     Expiretime,
     Keys,
+    ObjectHelp,
+    ObjectInfo,
     Persist,
+    Randomkey,
     Rename,
     Scan,
     Ttl,
     Type,
 )
 from protocol.replies import SimpleString
+from storage import Kind, Record
 
 if TYPE_CHECKING:
     from mi.core.state import Connection
@@ -82,6 +90,21 @@ def expire(keyspace: Keyspace, command: Expire) -> int:
     if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
         return 0
     if deadline <= keyspace.now_ms:  # deletes, as in Redis; delivers at once where messages are delivered
+        keyspace.expire_now(ns, key)
+    else:
+        keyspace.set_expiry(ns, key, deadline)
+    return 1
+
+
+@REGISTRY.write(Expireat)
+def expireat(keyspace: Keyspace, command: Expireat) -> int:
+    """As EXPIRE, with the deadline given as a Unix time."""
+    ns, key = keyspace.ns(command.ns), command.key
+    deadline = command.deadline_ms
+    record = keyspace.get(ns, key)
+    if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
+        return 0
+    if deadline <= keyspace.now_ms:
         keyspace.expire_now(ns, key)
     else:
         keyspace.set_expiry(ns, key, deadline)
@@ -176,9 +199,114 @@ async def scan(session: Connection, command: Scan) -> list:
     while shard_index < len(shards) and len(found) < command.count:
         with shards[shard_index].read() as txn:
             keys, after = txn.scan(ns, after, command.count, now)
-        found.extend(key for key in keys if matches is None or matches(key))
+            keys = [key for key in keys if matches is None or matches(key)]
+            if command.type is not None:  # as Redis, after MATCH: a record read only if it matched
+                keys = [key for key in keys if _type_name(txn.get(ns, key, now)) == command.type]
+        found.extend(keys)
         if after is not None:
             break
         shard_index += 1
     next_cursor = 0 if shard_index >= len(shards) else cursors.save(ns, shard_index, after)
     return [str(next_cursor).encode(), found]
+
+
+def _type_name(record: Record | None) -> str:
+    return "none" if record is None else record.kind.type_name
+
+
+@REGISTRY.read(Randomkey)
+def randomkey(keyspace: Keyspace, command: Randomkey) -> bytes | None:
+    """A key of a shard drawn by its share of the namespace, at a random place in it. LMDB counts
+    records but cannot seek to the n-th, so this walks up to it: O(N), where Redis is O(1)."""
+    ns = keyspace.ns(command.ns)
+    txns = list(keyspace.shards())
+    counts = [txn.count(ns) for txn in txns]
+    if not any(counts):
+        return None
+    (txn,) = random.choices(txns, weights=counts)
+    place = random.randrange(txn.count(ns))
+    key = next(itertools.islice(txn.iter_keys(ns, keyspace.now_ms), place, None), None)
+    if key is None:  # expired, unreaped records are counted but not walked: any live key will do
+        key = next((key for txn in txns for key in txn.iter_keys(ns, keyspace.now_ms)), None)
+    return key
+
+
+# OBJECT ENCODING names what Redis would use for such a value at its default thresholds.
+_EMBSTR_LIMIT = 44  # bytes: longer strings are "raw"
+_LISTPACK_ENTRIES = 128  # hash-max-listpack-entries
+_LISTPACK_VALUE = 64  # hash-max-listpack-value (bytes of a field or value)
+_LIST_LISTPACK_BYTES = 8192  # list-max-listpack-size -2: a list that fits one 8 KiB node
+
+
+@REGISTRY.read(ObjectInfo)
+def object_info(keyspace: Keyspace, command: ObjectInfo) -> str | int | None:
+    """Nil for a missing key; else ENCODING's name, IDLETIME 0 (mi keeps no access times), FREQ
+    Redis's error without an LFU policy (mi has no eviction at all), REFCOUNT 1."""
+    record = keyspace.get(keyspace.ns(command.ns), command.key)
+    if record is None:
+        return None
+    match command.part:
+        case "encoding":
+            return encoding_of(record)
+        case "freq":
+            raise errors.lfu_not_selected()
+        case "refcount":
+            return 1
+    return 0
+
+
+def encoding_of(record: Record) -> str:
+    """What Redis would call the encoding of this value."""
+    value = record.value
+    match record.kind:
+        case Kind.INTEGER:
+            return "int"
+        case Kind.STRING | Kind.BOOLEAN:
+            size = len(value) if record.kind is Kind.STRING else len("true" if value else "false")
+            return "embstr" if size <= _EMBSTR_LIMIT else "raw"
+        case Kind.JSON:
+            small = len(value) <= _LISTPACK_ENTRIES and all(
+                len(name.encode()) <= _LISTPACK_VALUE and len(inner_text(item)) <= _LISTPACK_VALUE
+                for name, item in value.items()
+            )
+            return "listpack" if small else "hashtable"
+    # A listpack entry costs its bytes and about two bytes of header; the list's own header 7.
+    size = 7 + sum(len(inner_text(item)) + 2 for item in value)
+    return "listpack" if size <= _LIST_LISTPACK_BYTES else "quicklist"
+
+
+def inner_text(value: Any) -> bytes:
+    """A field's or element's text, as a plain RESP2 read answers it (HSTRLEN counts it)."""
+    if isinstance(value, str):
+        return value.encode()
+    if value is None:
+        return b""
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, int):
+        return b"%d" % value
+    if isinstance(value, float):
+        return repr(value).encode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation Redis would use to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key> (not tracked: mi has no LFU policy).",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key> (always 0: mi keeps no access times).",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key> (always 1).",
+    "HELP",
+    "    Print this help.",
+]
+
+
+@REGISTRY.read(ObjectHelp)
+def object_help(keyspace: Keyspace, command: ObjectHelp) -> list[SimpleString]:
+    return [SimpleString(line) for line in _OBJECT_HELP]

@@ -1,4 +1,5 @@
-"""Namespaces: SELECT, NAMESPACES, FLUSHNS to empty one, NAMESPACE INFO and NAMESPACE CONFIG."""
+"""Namespaces: SELECT, NAMESPACES, FLUSHNS and FLUSHDB to empty one, FLUSHALL to empty all,
+NAMESPACE INFO and NAMESPACE CONFIG."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from mi.commands.server import readable_namespaces
 from mi.core.keyspace import Keyspace
 from mi.settings.namespace_settings import check_option, parse_option, render
 from protocol.commands import (
+    Flushall,
+    Flushdb,
     Flushns,
     NamespaceConfigGet,
     NamespaceConfigSet,
@@ -40,6 +43,21 @@ def namespaces(session: Connection, command: Namespaces) -> list[str]:
 def flushns(keyspace: Keyspace, command: Flushns) -> SimpleString:
     """Every key of the namespace goes, on every shard at once (one transaction)."""
     keyspace.drop(command.ns)
+    return SimpleString("OK")
+
+
+@REGISTRY.write(Flushdb)
+def flushdb(keyspace: Keyspace, command: Flushdb) -> SimpleString:
+    """FLUSHNS of the connection's namespace (or FROM's)."""
+    keyspace.drop(keyspace.ns(command.ns))
+    return SimpleString("OK")
+
+
+@REGISTRY.write(Flushall)
+def flushall(keyspace: Keyspace, command: Flushall) -> SimpleString:
+    """Every namespace of every shard at once (one transaction). Only a user who may write every
+    namespace may send it (``mi.policy.auth``)."""
+    keyspace.drop_all()
     return SimpleString("OK")
 
 

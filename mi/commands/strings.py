@@ -1,4 +1,6 @@
-"""Storing and reading whole messages: SET, HSET {json}, LSET [list], GET, MSET, MGET, GETDEL, GETEX."""
+"""Storing and reading whole messages: SET, HSET {json}, LSET [list], GET, MSET, MSETNX, MGET, GETDEL,
+GETEX, SETNX; and the byte-string commands APPEND, STRLEN, GETRANGE, SETRANGE, which work on a
+value's Redis string form (an integer's decimal, ``true``/``false``), as a RESP2 GET shows it."""
 
 from __future__ import annotations
 
@@ -6,9 +8,26 @@ from typing import Any
 
 from mi.commands.base import REGISTRY
 from mi.core.keyspace import Keyspace
-from protocol.commands import Get, Getdel, Getex, Hset, Lset, Mget, Mset, Set
+from protocol import errors
+from protocol.commands import (
+    Append,
+    Get,
+    Getdel,
+    Getex,
+    Getrange,
+    Hset,
+    Lset,
+    Mget,
+    Mset,
+    Msetnx,
+    Set,
+    Setnx,
+    Setrange,
+    Strlen,
+)
+from protocol.commands.strings import MAX_STRING_LENGTH
 from protocol.replies import SimpleString, Stored
-from storage import CorruptRecord, Record
+from storage import CorruptRecord, Kind, Record
 from storage.txn import KEEP
 
 OK = SimpleString("OK")
@@ -138,3 +157,95 @@ def getex(keyspace: Keyspace, command: Getex) -> Stored | None:
         else:
             keyspace.set_expiry(ns, key, deadline)
     return Stored(record.value)
+
+
+@REGISTRY.write(Setnx)
+def setnx(keyspace: Keyspace, command: Setnx) -> int:
+    written, _old = store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, None, condition="NX")
+    return int(written)
+
+
+@REGISTRY.write(Msetnx)
+def msetnx(keyspace: Keyspace, command: Msetnx) -> int:
+    """1 if every key was free and all are set; 0 (nothing set) if any exists."""
+    ns = keyspace.ns(command.ns)
+    if any(_occupied(keyspace, ns, key) for key, _value in command.pairs):
+        return 0
+    for key, value in command.pairs:
+        store_message(keyspace, ns, key, value, None)
+    return 1
+
+
+def _occupied(keyspace: Keyspace, ns: str, key: bytes) -> bool:
+    try:
+        return keyspace.get(ns, key) is not None
+    except CorruptRecord:  # a damaged record still occupies its key
+        return True
+
+
+# --- the string form: APPEND, STRLEN, GETRANGE, SETRANGE ---------------------------------------
+
+
+def string_form(record: Record | None) -> bytes:
+    """A scalar's Redis string form (what a RESP2 GET answers); empty if no key. A JSON object or
+    list is another type: WRONGTYPE, as a Redis hash or list would be."""
+    if record is None:
+        return b""
+    match record.kind:
+        case Kind.STRING:
+            return record.value
+        case Kind.INTEGER:
+            return b"%d" % record.value
+        case Kind.BOOLEAN:
+            return b"true" if record.value else b"false"
+    raise errors.wrong_type()
+
+
+@REGISTRY.write(Append)
+def append(keyspace: Keyspace, command: Append) -> int:
+    """The new length. The result is a string (an integer appended to is text now); the TTL stays."""
+    ns, key = keyspace.ns(command.ns), command.key
+    record = keyspace.get(ns, key)
+    current = string_form(record)
+    if len(current) + len(command.value) > MAX_STRING_LENGTH:
+        raise errors.string_too_long()
+    value = current + command.value
+    keyspace.put(ns, key, value, record.expires_at if record else 0)
+    return len(value)
+
+
+@REGISTRY.read(Strlen)
+def strlen(keyspace: Keyspace, command: Strlen) -> int:
+    return len(string_form(keyspace.get(keyspace.ns(command.ns), command.key)))
+
+
+@REGISTRY.read(Getrange)
+def getrange(keyspace: Keyspace, command: Getrange) -> bytes:
+    """Redis's rules: both ends inclusive, negative ones count from the end, clamped to the
+    string; an empty string when nothing is left (or no key)."""
+    value = string_form(keyspace.get(keyspace.ns(command.ns), command.key))
+    start, end, size = command.start, command.end, len(value)
+    if start < 0 and end < 0 and start > end:
+        return b""
+    start = max(start + size if start < 0 else start, 0)
+    end = min(max(end + size if end < 0 else end, 0), size - 1)
+    return b"" if start > end or not size else value[start : end + 1]
+
+
+@REGISTRY.write(Setrange)
+def setrange(keyspace: Keyspace, command: Setrange) -> int:
+    """The new length; past the end the string is padded with zero bytes. An empty value changes
+    nothing (a missing key stays missing). The result is a string; the TTL stays."""
+    ns, key = keyspace.ns(command.ns), command.key
+    record = keyspace.get(ns, key)
+    current = string_form(record)
+    if not command.value:
+        return len(current)
+    end = command.offset + len(command.value)
+    limit = keyspace.max_value_size(ns, key)
+    if end > limit:  # before building it: SETRANGE k 400000000 x must not allocate 400 MB first
+        raise errors.value_too_large(end, limit)
+    padded = current.ljust(command.offset, b"\0")
+    value = padded[: command.offset] + command.value + padded[end:]
+    keyspace.put(ns, key, value, record.expires_at if record else 0)
+    return len(value)

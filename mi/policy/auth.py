@@ -31,16 +31,21 @@ from protocol import errors
 from protocol.commands import ALL_DECLARATIONS
 from protocol.commands import (
     Ack,
+    Append,
     Auth,
     Command,
     Copy,
     Del,
     Expire,
+    Expireat,
+    Flushall,
+    Flushdb,
     Flushns,
     Hdel,
     Hello,
     Hset,
     HsetFields,
+    Hsetnx,
     Journal,
     Lrem,
     Lset,
@@ -48,6 +53,7 @@ from protocol.commands import (
     Ltrim,
     Monitor,
     Mset,
+    Msetnx,
     Nack,
     Persist,
     Ping,
@@ -56,6 +62,8 @@ from protocol.commands import (
     Rename,
     Select,
     Set,
+    Setnx,
+    Setrange,
     SlowlogGet,
     Snapshot,
 )
@@ -131,6 +139,11 @@ class User:
         return self.admin and self.read == (b"*",) and self.write == (b"*",)
 
     @property
+    def writes_every_namespace(self) -> bool:
+        """Its write globs include ``*`` (what FLUSHALL needs)."""
+        return b"*" in self.write
+
+    @property
     def reads_every_namespace(self) -> bool:
         """Its read globs include ``*`` (what JOURNAL, MONITOR, SNAPSHOT and SLOWLOG GET need)."""
         return b"*" in self.read
@@ -164,12 +177,15 @@ def is_admin(command: Command) -> bool:
 # HINCRBY, TAKE), so it needs read as well; a write command added later needs read until it is
 # listed here.
 _WRITE_ONLY = frozenset({
-    Ack, Del, Expire, Flushns, Hdel, Hset, HsetFields, Lrem, Lset, LsetIndex, Ltrim, Mset, Nack,
-    Persist, Push, Rename,
+    Ack, Append, Del, Expire, Expireat, Flushall, Flushdb, Flushns, Hdel, Hset, HsetFields, Hsetnx, Lrem,
+    Lset, LsetIndex, Ltrim, Mset, Msetnx, Nack, Persist, Push, Rename, Setnx, Setrange,
 })  # fmt: skip
 # What shows every namespace's data at once (the journal, every command as it runs, a copy of
 # the whole store, other clients' arguments): admin, and read on every namespace.
 _READS_EVERY_NAMESPACE = frozenset({Journal, Monitor, Snapshot, SlowlogGet})
+# What empties every namespace at once: write on every namespace (a user who may write only some
+# must not empty the others; FLUSHDB and FLUSHNS empty one, checked as any write).
+_WRITES_EVERY_NAMESPACE = frozenset({Flushall})
 
 
 def returns_stored_data(command: Command) -> bool:
@@ -189,6 +205,8 @@ def denied(user: User, command: Command, current_ns: str) -> CommandError | None
         return errors.noperm_command(command.name)
     if type(command) in _READS_EVERY_NAMESPACE and not user.reads_every_namespace:
         return errors.noperm_every_namespace(command.name)
+    if type(command) in _WRITES_EVERY_NAMESPACE and not user.writes_every_namespace:
+        return errors.noperm_writes_every_namespace(command.name)
     if isinstance(command, Select):  # names where later commands go, each checked itself: any
         # right will do, so a write-only producer may SELECT its namespace to RPUSH or MSET there
         allowed = user.may(command.ns, write=False) or user.may(command.ns, write=True)

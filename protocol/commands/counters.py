@@ -1,7 +1,10 @@
-"""Counters: INCR, DECR, INCRBY, DECRBY on integer values (a missing key counts as 0)."""
+"""Counters: INCR, DECR, INCRBY, DECRBY on integer values, INCRBYFLOAT on numbers (a missing key
+counts as 0)."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import ClassVar
 
 from attrs import frozen
@@ -13,7 +16,7 @@ from protocol.commands.options import from_only
 from protocol.request import Request
 from protocol.values import INT64_MIN, parse_int
 
-__all__ = ["Incrby"]
+__all__ = ["Incrby", "Incrbyfloat", "parse_float"]
 
 
 @frozen
@@ -26,7 +29,21 @@ class Incrby(Keyed):
     ns: str | None = None
 
 
+@frozen
+class Incrbyfloat(Keyed):
+    """``INCRBYFLOAT key increment [FROM ns]``: add a decimal amount to a number."""
+
+    name: ClassVar[str] = "incrbyfloat"
+    key: bytes
+    amount: Decimal
+    ns: str | None = None
+
+
 _FLAGS = ("write", "denyoom", "fast")
+# What Redis's strtold-based parser takes: a decimal with an optional exponent, or inf; no spaces,
+# no underscores, no hex (Decimal alone would take " 1", "1_0" and "nan").
+_FLOAT = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
+_MAX_EXPONENT = 4932  # a long double's range, as Redis has it: beyond it strtold overflows
 
 
 @declare("incr", -2, _FLAGS, KEY_ONE, "string",
@@ -59,3 +76,23 @@ def _incrby(name: str, request: Request) -> Incrby:
             raise errors.decrement_overflow()
         amount = -amount
     return Incrby(args[1], amount, ns=ns)
+
+
+def parse_float(token: bytes) -> Decimal:
+    """A number as INCRBYFLOAT reads one (its argument or the stored string), exactly."""
+    if len(token) > 5120 or _FLOAT.fullmatch(token) is None:  # 5120: Redis's MAX_LONG_DOUBLE_CHARS
+        raise errors.not_float()
+    number = Decimal(token.decode("ascii"))
+    if number.is_finite() and number and abs(number.adjusted()) > _MAX_EXPONENT:
+        raise errors.not_float()
+    return number
+
+
+@declare("incrbyfloat", -3, _FLAGS, KEY_ONE, "string",
+         "Adds a decimal amount to a number (a missing key counts as 0), keeping its TTL.",
+         "INCRBYFLOAT key increment [FROM ns]",
+         forms=(Incrbyfloat,))  # fmt: skip
+def _incrbyfloat(name: str, request: Request) -> Incrbyfloat:
+    args = request.args
+    amount = parse_float(args[2])
+    return Incrbyfloat(args[1], amount, ns=from_only(args[3:]))

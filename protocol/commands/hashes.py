@@ -1,4 +1,5 @@
-"""Hashes, which are mi's JSON objects: HSET, HMSET, HGET, HMGET, HDEL, HEXISTS, HINCRBY, HGETALL...
+"""Hashes, which are mi's JSON objects: HSET, HSETNX, HMSET, HGET, HMGET, HDEL, HEXISTS, HINCRBY,
+HGETALL, HSTRLEN, HRANDFIELD, HSCAN...
 
 Field values are typed as SET types its value (``json_scalar``). No value is ever read as a
 namespace: HSET's field form, HMSET, HMGET and HDEL take no ``FROM`` (the connection's namespace
@@ -15,12 +16,14 @@ from attrs import field, frozen
 from protocol import errors
 from protocol.commands.base import JsonScalar, Keyed, as_json
 from protocol.commands.declaration import KEY_ONE, declare
-from protocol.commands.options import TTL_SYNTAX, field_name, from_only
+from protocol.commands.options import SCAN_OPTIONS, TTL_SYNTAX, field_name, from_only, ns_of, options
 from protocol.commands.strings import Hset, json_hset, wants_json
 from protocol.request import Request
-from protocol.values import json_scalar, parse_int
+from protocol.values import INT64_MAX, json_scalar, keyword, parse_int, parse_uint
 
-__all__ = ["Hdel", "Hexists", "Hget", "Hincrby", "Hmget", "Hread", "HsetFields"]
+__all__ = [
+    "Hdel", "Hexists", "Hget", "Hincrby", "Hmget", "Hrandfield", "Hread", "Hscan", "HsetFields", "Hsetnx", "Hstrlen",
+]  # fmt: skip
 
 
 @frozen
@@ -94,7 +97,52 @@ class Hread(Keyed):
     ns: str | None = None
 
 
+@frozen
+class Hsetnx(Keyed):
+    """``HSETNX key field value [FROM ns]``: set a field only if the object lacks it."""
+
+    name: ClassVar[str] = "hsetnx"
+    key: bytes
+    field: str
+    value: JsonScalar = field(eq=as_json)
+    ns: str | None = None
+
+
+@frozen
+class Hstrlen(Keyed):
+    """``HSTRLEN key field [FROM ns]``: the length of a field's value as text."""
+
+    name: ClassVar[str] = "hstrlen"
+    key: bytes
+    field: str
+    ns: str | None = None
+
+
+@frozen
+class Hrandfield(Keyed):
+    """``HRANDFIELD key [count [WITHVALUES]] [FROM ns]``; ``count`` None: one field, not an array."""
+
+    name: ClassVar[str] = "hrandfield"
+    key: bytes
+    count: int | None = None
+    with_values: bool = False
+    ns: str | None = None
+
+
+@frozen
+class Hscan(Keyed):
+    """``HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES] [FROM ns]``."""
+
+    name: ClassVar[str] = "hscan"
+    key: bytes
+    cursor: int
+    match: bytes | None = None
+    no_values: bool = False
+    ns: str | None = None
+
+
 _READ = ("readonly", "fast")
+MAX_RANDOM_REPEATS = 1_000_000  # HRANDFIELD's negative count builds its whole reply: bounded here
 
 
 @declare("hset", -3, ("write", "denyoom"), KEY_ONE, "hash",
@@ -180,3 +228,64 @@ def _hincrby(name: str, request: Request) -> Hincrby:
          forms=(Hread,))  # fmt: skip
 def _hread(name: str, request: Request) -> Hread:
     return Hread(request.args[1], name, ns=from_only(request.args[2:]))
+
+
+@declare("hsetnx", -4, ("write", "denyoom", "fast"), KEY_ONE, "hash",
+         "Sets a field of a JSON object only if it has no such field; 1 if set, else 0.",
+         "HSETNX key field value [FROM ns]",
+         forms=(Hsetnx,))  # fmt: skip
+def _hsetnx(name: str, request: Request) -> Hsetnx:
+    args = request.args
+    value = json_scalar(args[3], 3 in request.quoted)
+    return Hsetnx(args[1], field_name(args[2]), value, ns=from_only(args[4:]))
+
+
+@declare("hstrlen", -3, _READ, KEY_ONE, "hash",
+         "Returns the length of a field's value as text (0 if no such field).",
+         "HSTRLEN key field [FROM ns]",
+         forms=(Hstrlen,))  # fmt: skip
+def _hstrlen(name: str, request: Request) -> Hstrlen:
+    args = request.args
+    return Hstrlen(args[1], field_name(args[2]), ns=from_only(args[3:]))
+
+
+@declare("hrandfield", -2, ("readonly",), KEY_ONE, "hash",
+         "Returns random fields of a JSON object (count < 0: they may repeat), maybe with values.",
+         "HRANDFIELD key [count [WITHVALUES]] [FROM ns]",
+         forms=(Hrandfield,))  # fmt: skip
+def _hrandfield(name: str, request: Request) -> Hrandfield:
+    args = request.args
+    rest = args[2:]
+    if not rest or keyword(rest[0]) == "from":
+        return Hrandfield(args[1], ns=from_only(rest))
+    count = parse_int(rest[0])
+    with_values = len(rest) > 1 and keyword(rest[1]) == "withvalues"
+    if with_values and not -(INT64_MAX // 2) <= count <= INT64_MAX // 2:  # Redis's bound: twice as many replies
+        raise errors.value_out_of_range()
+    if count < -MAX_RANDOM_REPEATS:  # Redis has no bound; a reply of 10**18 fields would never fit
+        raise errors.value_out_of_range()
+    return Hrandfield(args[1], count, with_values, ns=from_only(rest[1 + with_values :]))
+
+
+@declare("hscan", -3, ("readonly",), KEY_ONE, "hash",
+         "Iterates over the fields of a JSON object (mi answers them all at once, cursor 0).",
+         "HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES] [FROM ns]",
+         forms=(Hscan,))  # fmt: skip
+def _hscan(name: str, request: Request) -> Hscan:
+    args = request.args
+    cursor = parse_uint(args[2])
+    if cursor is None:
+        raise errors.invalid_cursor()
+    rest: list[bytes] = []
+    no_values = False
+    i = 3
+    while i < len(args):  # NOVALUES is a lone word among options that take a value
+        if keyword(args[i]) == "novalues" and not no_values:
+            no_values = True
+            i += 1
+        else:
+            rest += args[i : i + 2]
+            i += 2
+    found = options(name, tuple(rest), SCAN_OPTIONS)  # COUNT is checked, though all come at once
+    match = found.get("match")
+    return Hscan(args[1], cursor, match if isinstance(match, bytes) else None, no_values, ns=ns_of(found))

@@ -1,5 +1,5 @@
-"""Commands on keys whatever they hold: DEL, EXISTS, TYPE, TTL, EXPIRE, PERSIST, RENAME, COPY,
-and the listings of a namespace (SCAN, KEYS, DBSIZE)."""
+"""Commands on keys whatever they hold: DEL, EXISTS, TOUCH, TYPE, TTL, EXPIRE, EXPIREAT, PERSIST,
+RENAME, COPY, OBJECT, and the listings of a namespace (SCAN, KEYS, DBSIZE, RANDOMKEY)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from attrs import frozen
 
 from protocol import errors
 from protocol.commands.base import Command, Keyed
-from protocol.commands.declaration import KEY_ONE, KEYS_ALL, NO_KEYS, declare
+from protocol.commands.declaration import KEY_ONE, KEYS_ALL, NO_KEYS, declare, declare_container
 from protocol.commands.options import (
     EXPIRE_OPTIONS,
     FROM,
@@ -25,7 +25,8 @@ from protocol.request import Request
 from protocol.values import INT64_MAX, INT64_MIN, MAX_TTL_MS, keyword, parse_int, parse_uint
 
 __all__ = [
-    "Copy", "Dbsize", "Del", "Exists", "Expire", "Expiretime", "Keys", "Persist", "Rename", "Scan", "Ttl", "Type",
+    "Copy", "Dbsize", "Del", "Exists", "Expire", "Expireat", "Expiretime", "Keys", "ObjectHelp", "ObjectInfo",
+    "Persist", "Randomkey", "Rename", "Scan", "Ttl", "Type",
 ]  # fmt: skip
 
 
@@ -76,6 +77,20 @@ class Expire(Keyed):
     name: ClassVar[str] = "expire"
     key: bytes
     ttl_ms: int
+    ns: str | None = None
+    condition: str | None = None  # "NX" | "XX" | "GT" | "LT"
+
+
+@frozen
+class Expireat(Keyed):
+    """``EXPIREAT key unix-seconds`` / ``PEXPIREAT key unix-ms`` ``[NX | XX | GT | LT] [FROM ns]``.
+
+    A deadline already past deletes the key, as in Redis.
+    """
+
+    name: ClassVar[str] = "expireat"
+    key: bytes
+    deadline_ms: int
     ns: str | None = None
     condition: str | None = None  # "NX" | "XX" | "GT" | "LT"
 
@@ -140,13 +155,39 @@ class Dbsize(Command):
 
 @frozen
 class Scan(Command):
-    """``SCAN cursor [MATCH pattern] [COUNT count] [FROM ns]``."""
+    """``SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] [FROM ns]``."""
 
     name: ClassVar[str] = "scan"
     cursor: int
     match: bytes | None = None
     count: int = 10
     ns: str | None = None
+    type: str | None = None  # a name as TYPE answers it: only keys of that type
+
+
+@frozen
+class Randomkey(Command):
+    """``RANDOMKEY [FROM ns]``."""
+
+    name: ClassVar[str] = "randomkey"
+    ns: str | None = None
+
+
+@frozen
+class ObjectInfo(Keyed):
+    """``OBJECT ENCODING | IDLETIME | FREQ | REFCOUNT key [FROM ns]``; ``part`` is the subcommand."""
+
+    name: ClassVar[str] = "object"
+    key: bytes
+    part: str  # "encoding" | "idletime" | "freq" | "refcount"
+    ns: str | None = None
+
+
+@frozen
+class ObjectHelp(Command):
+    """``OBJECT HELP``."""
+
+    name: ClassVar[str] = "object|help"
 
 
 @frozen
@@ -180,6 +221,15 @@ def _del(name: str, request: Request) -> Del:
          "EXISTS key [key ...] [FROM ns]",
          forms=(Exists,))  # fmt: skip
 def _exists(name: str, request: Request) -> Exists:
+    keys, ns = keys_and_ns(request.args[1:])
+    return Exists(keys, ns=ns)
+
+
+@declare("touch", -2, _READ, KEYS_ALL, "generic",
+         "Counts how many of the given keys exist (mi keeps no access times to update).",
+         "TOUCH key [key ...] [FROM ns]",
+         forms=(Exists,))  # fmt: skip
+def _touch(name: str, request: Request) -> Exists:
     keys, ns = keys_and_ns(request.args[1:])
     return Exists(keys, ns=ns)
 
@@ -222,6 +272,23 @@ def _expire(name: str, request: Request) -> Expire:
     if not INT64_MIN <= ttl_ms <= INT64_MAX or ttl_ms > MAX_TTL_MS:
         raise errors.invalid_expire_time(name)
     return Expire(args[1], ttl_ms, ns=ns_of(found), condition=str_of(found, "condition"))
+
+
+@declare("expireat", -3, _WRITE, KEY_ONE, "generic",
+         "Sets a key's deadline as a Unix time in seconds; a time already past deletes the key.",
+         "EXPIREAT key unix-time-seconds [NX | XX | GT | LT] [FROM ns]",
+         forms=(Expireat,))  # fmt: skip
+@declare("pexpireat", -3, _WRITE, KEY_ONE, "generic",
+         "Sets a key's deadline as a Unix time in milliseconds; a time already past deletes the key.",
+         "PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT] [FROM ns]",
+         forms=(Expireat,))  # fmt: skip
+def _expireat(name: str, request: Request) -> Expireat:
+    args = request.args
+    found = options(name, args[3:], EXPIRE_OPTIONS)  # the flags first, as Redis reads them
+    deadline_ms = parse_int(args[2]) * (1000 if name == "expireat" else 1)
+    if not INT64_MIN <= deadline_ms <= INT64_MAX:
+        raise errors.invalid_expire_time(name)
+    return Expireat(args[1], deadline_ms, ns=ns_of(found), condition=str_of(found, "condition"))
 
 
 @declare("persist", -2, _WRITE, KEY_ONE, "generic",
@@ -283,15 +350,16 @@ def _copy(name: str, request: Request) -> Copy:
 
 
 @declare("scan", -2, ("readonly",), NO_KEYS, "generic",
-         "Iterates over the keys of a namespace, a batch at a time.",
-         "SCAN cursor [MATCH pattern] [COUNT count] [FROM ns]",
+         "Iterates over the keys of a namespace, a batch at a time, maybe of one type only.",
+         "SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] [FROM ns]",
          forms=(Scan,))  # fmt: skip
 def _scan(name: str, request: Request) -> Scan:
     args = request.args
     cursor = parse_uint(args[1])
     if cursor is None:
         raise errors.invalid_cursor()
-    found = options(name, args[2:], SCAN_OPTIONS)
+    rest, type_name = _take_option(args[2:], "type")
+    found = options(name, rest, SCAN_OPTIONS)
     match = found.get("match")
     count = found.get("count", 10)
     return Scan(
@@ -299,7 +367,65 @@ def _scan(name: str, request: Request) -> Scan:
         match=match if isinstance(match, bytes) else None,
         count=count if isinstance(count, int) else 10,
         ns=ns_of(found),
+        type=None if type_name is None else keyword(type_name),
     )
+
+
+def _take_option(args: tuple[bytes, ...], word: str) -> tuple[tuple[bytes, ...], bytes | None]:
+    """Take ``word value`` out of options that all come as ``word value`` pairs; what is left goes
+    to ``options`` (which answers a syntax error for a repeat, an odd one out, an unknown word)."""
+    rest: list[bytes] = []
+    value = None
+    for i in range(0, len(args) - 1, 2):
+        if keyword(args[i]) == word and value is None:
+            value = args[i + 1]
+        else:
+            rest += args[i : i + 2]
+    if len(args) % 2:
+        rest.append(args[-1])
+    return tuple(rest), value
+
+
+@declare("randomkey", -1, ("readonly",), NO_KEYS, "generic",
+         "Returns a random key of a namespace (nil if it is empty).",
+         "RANDOMKEY [FROM ns]",
+         forms=(Randomkey,))  # fmt: skip
+def _randomkey(name: str, request: Request) -> Randomkey:
+    return Randomkey(ns=from_only(request.args[1:]))
+
+
+@declare("object|encoding", -3, ("readonly",), (2, 2, 1), "generic",
+         "Returns the encoding Redis would give a key's value (embstr, raw, int, listpack...).",
+         "OBJECT ENCODING key [FROM ns]",
+         forms=(ObjectInfo,))  # fmt: skip
+@declare("object|idletime", -3, ("readonly",), (2, 2, 1), "generic",
+         "Returns a key's idle time in seconds (mi keeps no access times: 0).",
+         "OBJECT IDLETIME key [FROM ns]",
+         forms=(ObjectInfo,))  # fmt: skip
+@declare("object|freq", -3, ("readonly",), (2, 2, 1), "generic",
+         "Returns a key's access frequency (only under an LFU policy, which mi has not: an error).",
+         "OBJECT FREQ key [FROM ns]",
+         forms=(ObjectInfo,))  # fmt: skip
+@declare("object|refcount", -3, ("readonly",), (2, 2, 1), "generic",
+         "Returns the number of references to a key's value (1 in mi).",
+         "OBJECT REFCOUNT key [FROM ns]",
+         forms=(ObjectInfo,))  # fmt: skip
+def _object_info(name: str, request: Request) -> ObjectInfo:
+    args = request.args
+    return ObjectInfo(args[2], name.removeprefix("object|"), ns=from_only(args[3:]))
+
+
+@declare("object|help", 2, ("loading", "stale"), NO_KEYS, "generic",
+         "Shows what OBJECT's subcommands do.",
+         "OBJECT HELP",
+         forms=(ObjectHelp,))  # fmt: skip
+def _object_help(name: str, request: Request) -> ObjectHelp:
+    return ObjectHelp()
+
+
+declare_container("object", (), "generic",
+                  "A container for object introspection commands.",
+                  "OBJECT subcommand [argument ...]")  # fmt: skip
 
 
 @declare("keys", -2, ("readonly",), NO_KEYS, "generic",

@@ -1,4 +1,5 @@
-"""Namespaces: SELECT one, list them (NAMESPACES), empty one (FLUSHNS), NAMESPACE INFO and CONFIG.
+"""Namespaces: SELECT one, list them (NAMESPACES), empty one (FLUSHNS, FLUSHDB) or all (FLUSHALL),
+NAMESPACE INFO and CONFIG.
 
 Every namespace argument reads as ``protocol.grammar_names.namespace`` does: a name, or a
 Redis database number (``SELECT 3`` is ``db3``).
@@ -13,11 +14,15 @@ from attrs import frozen
 from protocol import errors
 from protocol.commands.base import Command
 from protocol.commands.declaration import CONNECTION_FLAGS, NO_KEYS, declare, declare_container
+from protocol.commands.options import from_only
 from protocol.grammar_names import namespace
 from protocol.request import Request
 from protocol.values import keyword
 
-__all__ = ["Flushns", "NamespaceConfigGet", "NamespaceConfigSet", "NamespaceInfo", "Namespaces", "Select"]
+__all__ = [
+    "Flushall", "Flushdb", "Flushns", "NamespaceConfigGet", "NamespaceConfigSet", "NamespaceInfo", "Namespaces",
+    "Select",
+]  # fmt: skip
 
 
 @frozen
@@ -42,6 +47,26 @@ class Flushns(Command):
 
     name: ClassVar[str] = "flushns"
     ns: str
+
+
+@frozen
+class Flushdb(Command):
+    """``FLUSHDB [ASYNC | SYNC] [FROM ns]``: delete every key of the connection's namespace."""
+
+    name: ClassVar[str] = "flushdb"
+    ns: str | None = None
+
+
+@frozen
+class Flushall(Command):
+    """``FLUSHALL [ASYNC | SYNC]``: delete every key of every namespace."""
+
+    name: ClassVar[str] = "flushall"
+
+    @property
+    def ns(self) -> None:
+        """No namespace of its own: all of them (WATCH and the rate limits read ``ns``)."""
+        return None
 
 
 @frozen
@@ -92,6 +117,30 @@ def _namespaces(name: str, request: Request) -> Namespaces:
          forms=(Flushns,))  # fmt: skip
 def _flushns(name: str, request: Request) -> Flushns:
     return Flushns(namespace(request.args[1]))
+
+
+@declare("flushdb", -1, ("write",), NO_KEYS, "server",
+         "Deletes every key of the connection's namespace (ASYNC and SYNC are the same in mi).",
+         "FLUSHDB [ASYNC | SYNC] [FROM ns]",
+         forms=(Flushdb,))  # fmt: skip
+def _flushdb(name: str, request: Request) -> Flushdb:
+    return Flushdb(ns=from_only(_without_mode(request.args[1:])))
+
+
+@declare("flushall", -1, ("write",), NO_KEYS, "server",
+         "Deletes every key of every namespace (ASYNC and SYNC are the same in mi).",
+         "FLUSHALL [ASYNC | SYNC]",
+         forms=(Flushall,))  # fmt: skip
+def _flushall(name: str, request: Request) -> Flushall:
+    if _without_mode(request.args[1:]):
+        raise errors.syntax_error()
+    return Flushall()
+
+
+def _without_mode(args: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The arguments after an optional ASYNC or SYNC: mi's deletes are one transaction either way,
+    and the reply comes once it is durable."""
+    return args[1:] if args and keyword(args[0]) in ("async", "sync") else args
 
 
 @declare("namespace|info", 3, ("readonly",), NO_KEYS, "server",

@@ -1,4 +1,5 @@
-"""Whole messages: SET, GET, MSET, MGET, GETDEL, GETEX, and the JSON forms of HSET and LSET.
+"""Whole messages: SET (and SETEX, PSETEX, SETNX, GETSET), GET, MSET, MSETNX, MGET, GETDEL, GETEX,
+the byte-string commands (APPEND, STRLEN, GETRANGE, SETRANGE), and the JSON forms of HSET and LSET.
 
 ``HSET key {json}`` and ``LSET key [json]`` store a whole message as SET does (their handlers are
 in ``mi.commands.strings``); ``protocol.commands.hashes`` and ``protocol.commands.lists`` declare
@@ -37,12 +38,16 @@ from protocol.values import (
     coerce_scalar,
     infer_scalar,
     keyword,
+    parse_int,
     parse_json_array,
     parse_json_object,
     parse_ttl,
 )
 
-__all__ = ["Get", "Getdel", "Getex", "Hset", "Lset", "Mget", "Mset", "Set", "json_hset", "json_lset", "wants_json"]
+__all__ = [
+    "Append", "Get", "Getdel", "Getex", "Getrange", "Hset", "Lset", "Mget", "Mset", "Msetnx", "Set", "Setnx",
+    "Setrange", "Strlen", "json_hset", "json_lset", "wants_json",
+]  # fmt: skip
 
 
 @frozen
@@ -138,7 +143,72 @@ class Getex(Keyed):
     persist: bool = False
 
 
+@frozen
+class Setnx(Keyed):
+    """``SETNX key value [FROM ns]``: SET ... NX answering 1 (set) or 0."""
+
+    name: ClassVar[str] = "setnx"
+    key: bytes
+    value: bytes | int | bool = field(eq=typed)
+    ns: str | None = None
+
+
+@frozen
+class Msetnx(Keyed):
+    """``MSETNX key value [key value ...]`` (no FROM: values are values): all or none."""
+
+    name: ClassVar[str] = "msetnx"
+    pairs: tuple[tuple[bytes, bytes | int | bool], ...] = field(eq=as_json)
+    ns: str | None = None
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return tuple(key for key, _value in self.pairs)
+
+
+@frozen
+class Append(Keyed):
+    """``APPEND key value [FROM ns]``: the value's bytes after the stored string form."""
+
+    name: ClassVar[str] = "append"
+    key: bytes
+    value: bytes
+    ns: str | None = None
+
+
+@frozen
+class Strlen(Keyed):
+    """``STRLEN key [FROM ns]``."""
+
+    name: ClassVar[str] = "strlen"
+    key: bytes
+    ns: str | None = None
+
+
+@frozen
+class Getrange(Keyed):
+    """``GETRANGE key start end [FROM ns]`` (inclusive, negative counts from the end)."""
+
+    name: ClassVar[str] = "getrange"
+    key: bytes
+    start: int
+    end: int
+    ns: str | None = None
+
+
+@frozen
+class Setrange(Keyed):
+    """``SETRANGE key offset value [FROM ns]``: overwrite from ``offset``, padding with zero bytes."""
+
+    name: ClassVar[str] = "setrange"
+    key: bytes
+    offset: int
+    value: bytes
+    ns: str | None = None
+
+
 _WRITE = ("write", "denyoom")
+MAX_STRING_LENGTH = 512 * 1024 * 1024  # Redis's proto-max-bulk-len: SETRANGE/APPEND stop there
 
 
 @declare("set", -3, _WRITE, KEY_ONE, "string",
@@ -164,6 +234,39 @@ def _set(name: str, request: Request) -> Set:
     )
 
 
+@declare("setex", -4, _WRITE, KEY_ONE, "string",
+         "Sets a key's value and its time to live in seconds.",
+         "SETEX key seconds value [FROM ns]",
+         forms=(Set,))  # fmt: skip
+@declare("psetex", -4, _WRITE, KEY_ONE, "string",
+         "Sets a key's value and its time to live in milliseconds.",
+         "PSETEX key milliseconds value [FROM ns]",
+         forms=(Set,))  # fmt: skip
+def _setex(name: str, request: Request) -> Set:
+    args = request.args
+    ns = from_only(args[4:])
+    ttl_ms = relative_ttl(name, args[2], 1000 if name == "setex" else 1)
+    return Set(args[1], infer_scalar(args[3], 3 in request.quoted), ns=ns, ttl_ms=ttl_ms)
+
+
+@declare("setnx", -3, ("write", "denyoom", "fast"), KEY_ONE, "string",
+         "Sets a key only if it does not exist; 1 if it was set, else 0.",
+         "SETNX key value [FROM ns]",
+         forms=(Setnx,))  # fmt: skip
+def _setnx(name: str, request: Request) -> Setnx:
+    args = request.args
+    return Setnx(args[1], infer_scalar(args[2], 2 in request.quoted), ns=from_only(args[3:]))
+
+
+@declare("getset", -3, ("write", "denyoom", "fast"), KEY_ONE, "string",
+         "Sets a key's value and returns the old one (as SET key value GET).",
+         "GETSET key value [FROM ns]",
+         forms=(Set,))  # fmt: skip
+def _getset(name: str, request: Request) -> Set:
+    args = request.args
+    return Set(args[1], infer_scalar(args[2], 2 in request.quoted), ns=from_only(args[3:]), get=True)
+
+
 @declare("get", -2, ("readonly", "fast"), KEY_ONE, "string",
          "Returns the value of a key, keeping its type.",
          "GET key [FROM ns]",
@@ -183,6 +286,14 @@ def _mset(name: str, request: Request) -> Mset:
         raise errors.wrong_arity(name)
     pairs = tuple((args[i], infer_scalar(args[i + 1], i + 1 in request.quoted)) for i in range(1, len(args), 2))
     return Mset(pairs)
+
+
+@declare("msetnx", -3, _WRITE, (1, -1, 2), "string",
+         "Sets several keys at once only if none of them exists; 1 if they were set, else 0.",
+         "MSETNX key value [key value ...]",
+         forms=(Msetnx,))  # fmt: skip
+def _msetnx(name: str, request: Request) -> Msetnx:
+    return Msetnx(_mset(name, request).pairs)
 
 
 @declare("mget", -2, ("readonly", "fast"), KEYS_ALL, "string",
@@ -234,6 +345,49 @@ def _getex(name: str, request: Request) -> Getex:
             raise errors.syntax_error()
         i += 2
     return Getex(args[1], ns=ns, ttl_ms=ttl_ms, expire_at_ms=expire_at_ms, persist=persist)
+
+
+# --- byte strings: APPEND, STRLEN, GETRANGE, SETRANGE -------------------------------------------
+
+
+@declare("append", -3, _WRITE, KEY_ONE, "string",
+         "Appends to a key's string form and returns the new length.",
+         "APPEND key value [FROM ns]",
+         forms=(Append,))  # fmt: skip
+def _append(name: str, request: Request) -> Append:
+    args = request.args
+    return Append(args[1], args[2], ns=from_only(args[3:]))
+
+
+@declare("strlen", -2, ("readonly", "fast"), KEY_ONE, "string",
+         "Returns the length of a key's string form (0 if no key).",
+         "STRLEN key [FROM ns]",
+         forms=(Strlen,))  # fmt: skip
+def _strlen(name: str, request: Request) -> Strlen:
+    return Strlen(request.args[1], ns=from_only(request.args[2:]))
+
+
+@declare("getrange", -4, ("readonly",), KEY_ONE, "string",
+         "Returns a substring of a key's string form (inclusive; negative counts from the end).",
+         "GETRANGE key start end [FROM ns]",
+         forms=(Getrange,))  # fmt: skip
+def _getrange(name: str, request: Request) -> Getrange:
+    args = request.args
+    return Getrange(args[1], parse_int(args[2]), parse_int(args[3]), ns=from_only(args[4:]))
+
+
+@declare("setrange", -4, _WRITE, KEY_ONE, "string",
+         "Overwrites part of a key's string form from an offset and returns the new length.",
+         "SETRANGE key offset value [FROM ns]",
+         forms=(Setrange,))  # fmt: skip
+def _setrange(name: str, request: Request) -> Setrange:
+    args = request.args
+    offset = parse_int(args[2])
+    if offset < 0:
+        raise errors.offset_out_of_range()
+    if args[3] and offset + len(args[3]) > MAX_STRING_LENGTH:  # an empty value changes nothing
+        raise errors.string_too_long()
+    return Setrange(args[1], offset, args[3], ns=from_only(args[4:]))
 
 
 # --- the JSON forms of HSET and LSET ----------------------------------------------------------

@@ -109,6 +109,19 @@ WRITE_FORMS = {
     "take": [("TAKE", True)],
     "ack": [("ACK inbox 0-1", False)],
     "nack": [("NACK inbox 0-1", False)],
+    "setex": [("SETEX k 5 v", False)],
+    "psetex": [("PSETEX k 5 v", False)],
+    "setnx": [("SETNX k v", False)],
+    "getset": [("GETSET k v", True)],
+    "msetnx": [("MSETNX k v", False)],
+    "append": [("APPEND k v", False)],
+    "setrange": [("SETRANGE k 0 v", False)],
+    "incrbyfloat": [("INCRBYFLOAT k 0", True)],
+    "expireat": [("EXPIREAT k 5", False)],
+    "pexpireat": [("PEXPIREAT k 5", False)],
+    "flushdb": [("FLUSHDB", False)],
+    "flushall": [("FLUSHALL", False)],
+    "hsetnx": [("HSETNX k f v", False)],
 }
 
 
@@ -118,7 +131,8 @@ def test_every_write_command_is_listed_with_whether_it_answers_with_stored_data(
     assert writes == set(WRITE_FORMS)
 
 
-@pytest.mark.parametrize(("form", "reads"), [form for forms in WRITE_FORMS.values() for form in forms])
+# FLUSHALL needs write on every namespace (below), so no single namespace's rights decide it.
+@pytest.mark.parametrize(("form", "reads"), [form for name, forms in WRITE_FORMS.items() if name != "flushall" for form in forms])
 def test_a_write_that_answers_with_stored_data_needs_read_too(form, reads):
     writer = User("w", read=(b"mine",), write=(b"inbox",))
     parsed = command(*form.split(" ", 2) if form.startswith("HSET k {") else form.split())
@@ -130,6 +144,19 @@ def test_a_write_that_answers_with_stored_data_needs_read_too(form, reads):
         assert refusal is None, "write permission is enough"
     both = User("rw", read=(b"inbox",), write=(b"inbox",))
     assert denied(both, parsed, "inbox") is None
+
+
+def test_flushall_needs_write_on_every_namespace():
+    """A user who may write only some namespaces must not empty the others; FLUSHDB empties only
+    the namespace it names, checked as any write."""
+    some = User("some", read=(b"*",), write=(b"inbox", b"jobs*"))
+    refusal = denied(some, command("FLUSHALL"), "inbox")
+    assert refusal == CommandError("NOPERM", "this user has no permissions to run the 'flushall' command, which writes every namespace")
+    assert denied(some, command("FLUSHDB"), "inbox") is None
+    assert denied(some, command("FLUSHDB", "FROM", "jobs1"), "inbox") is None
+    assert denied(some, command("FLUSHDB"), "other").prefix == "NOPERM"
+    writes_all = User("all", read=(), write=(b"*",))
+    assert denied(writes_all, command("FLUSHALL", "ASYNC"), "x") is None, "no read needed: the reply is OK"
 
 
 def test_copy_reads_its_source_and_writes_its_target():

@@ -105,6 +105,32 @@ MINIMAL = {
     "slowlog|reset": "SLOWLOG RESET",
     "ack": "ACK ns 0-1",
     "nack": "NACK ns 0-1",
+    "setex": "SETEX k 1 v",
+    "psetex": "PSETEX k 1 v",
+    "setnx": "SETNX k v",
+    "getset": "GETSET k v",
+    "msetnx": "MSETNX k v",
+    "append": "APPEND k v",
+    "strlen": "STRLEN k",
+    "getrange": "GETRANGE k 0 1",
+    "setrange": "SETRANGE k 0 v",
+    "incrbyfloat": "INCRBYFLOAT k 1.5",
+    "expireat": "EXPIREAT k 1",
+    "pexpireat": "PEXPIREAT k 1",
+    "touch": "TOUCH k",
+    "randomkey": "RANDOMKEY",
+    "object": "OBJECT HELP",
+    "object|encoding": "OBJECT ENCODING k",
+    "object|idletime": "OBJECT IDLETIME k",
+    "object|freq": "OBJECT FREQ k",
+    "object|refcount": "OBJECT REFCOUNT k",
+    "object|help": "OBJECT HELP",
+    "flushdb": "FLUSHDB",
+    "flushall": "FLUSHALL",
+    "hsetnx": "HSETNX k f v",
+    "hstrlen": "HSTRLEN k f",
+    "hrandfield": "HRANDFIELD k",
+    "hscan": "HSCAN k 0",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
 OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m", "AUTH user pw", "CLIENT KILL ID 1", "CLIENT KILL ADDR 127.0.0.1:1"]
@@ -232,16 +258,17 @@ def test_spec_syntax_starts_with_the_command(name: str) -> None:
 
 
 # Their trailing arguments are values, fields or field-value pairs: FROM is never read from them.
-_VALUES_LAST = frozenset({"hmset", "hmget", "hdel", "lpush", "rpush", "mset"})
+_VALUES_LAST = frozenset({"hmset", "hmget", "hdel", "lpush", "rpush", "mset", "msetnx"})
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in ALL_SPECS.items() if s.first_key))
 def test_keyed_specs_document_from(name: str) -> None:
     """Every keyed command documents the FROM clause, unless values end it, and its first key at
-    position 1."""
+    position 1 (2 for a subcommand: OBJECT ENCODING key)."""
     spec = ALL_SPECS[name]
     assert ("FROM ns" in spec.syntax) == (name not in _VALUES_LAST)
-    assert (spec.first_key, spec.step) == (1, 2 if name == "mset" else 1)  # MSET: key value pairs
+    first = 2 if "|" in name else 1
+    assert (spec.first_key, spec.step) == (first, 2 if name in ("mset", "msetnx") else 1)  # key value pairs
 
 
 def test_hset_field_form_documents_no_from() -> None:

@@ -640,7 +640,7 @@ def test_scan_count_not_an_integer() -> None:
     assert error_of("SCAN 0 COUNT abc") == errors.not_integer()
 
 
-@pytest.mark.parametrize("tail", ["MATCH", "MATCH a MATCH b", "COUNT 1 COUNT 2", "TYPE string"])
+@pytest.mark.parametrize("tail", ["MATCH", "MATCH a MATCH b", "COUNT 1 COUNT 2", "TYPE", "TYPE string TYPE list", "KIND string"])
 def test_scan_bad_options_are_syntax_errors(tail: str) -> None:
     """Missing values, repeats and unknown options are syntax errors."""
     assert error_of(f"SCAN 0 {tail}") == errors.syntax_error()

@@ -475,6 +475,19 @@ KEYS_OF = {
     "Expiretime": ("EXPIRETIME k", (b"k",)),
     "Rename": ("RENAME src dst", (b"src", b"dst")),
     "Copy": ("COPY src dst TO other", (b"src", b"dst")),
+    "Setnx": ("SETNX k v", (b"k",)),
+    "Msetnx": ("MSETNX a 1 b 2", (b"a", b"b")),
+    "Append": ("APPEND k v", (b"k",)),
+    "Strlen": ("STRLEN k", (b"k",)),
+    "Getrange": ("GETRANGE k 0 1", (b"k",)),
+    "Setrange": ("SETRANGE k 0 v", (b"k",)),
+    "Incrbyfloat": ("INCRBYFLOAT k 1.5", (b"k",)),
+    "Expireat": ("EXPIREAT k 1", (b"k",)),
+    "ObjectInfo": ("OBJECT ENCODING k", (b"k",)),
+    "Hsetnx": ("HSETNX k f v", (b"k",)),
+    "Hstrlen": ("HSTRLEN k f", (b"k",)),
+    "Hrandfield": ("HRANDFIELD k 1", (b"k",)),
+    "Hscan": ("HSCAN k 0", (b"k",)),
 }
 
 KEYED_CLASSES = sorted(
