@@ -6,8 +6,8 @@ tree that interactive ``redis-cli`` turns into hints is read from that line rath
 out again per command. The notation:
 
 - ``UPPER`` words are tokens typed as they are (``FROM``, ``LIB-NAME``); lower-case words name
-  arguments (``key``, ``unix-time-seconds``, ``ip:port``). ``on|off`` written tight is a choice of
-  tokens.
+  arguments (``key``, ``unix-time-seconds``, ``ip:port``). ``on|off`` or ``LEFT|RIGHT`` written
+  tight is a choice of tokens.
 - ``[...]`` is optional, ``<...>`` groups; ``a | b`` is a choice between the words around it.
   ``x [x ...]`` (or ``[x ...]`` alone) repeats. A token followed by arguments takes them
   (``EX seconds``: an argument with a token; ``SET option value``: a block with one).
@@ -106,11 +106,13 @@ _CLOSE = {"[": "]", "<": ">"}
 
 
 def _words(syntax: str) -> list[str]:
-    """The line's words and marks; ``on|off`` (no spaces) becomes a ``<ON | OFF>`` choice."""
+    """The line's words and marks; ``on|off`` or ``LEFT|RIGHT`` (no spaces) becomes a choice of
+    tokens, ``<ON | OFF>``."""
     out: list[str] = []
     for piece in syntax.split():
-        if "|" in piece and piece.strip("|") and all(_NAME.fullmatch(part) for part in piece.split("|")):
-            out += ["<", *" | ".join(part.upper() for part in piece.split("|")).split(), ">"]
+        parts = piece.split("|")
+        if len(parts) > 1 and all(_NAME.fullmatch(part) or _TOKEN.fullmatch(part) for part in parts):
+            out += ["<", *" | ".join(part.upper() for part in parts).split(), ">"]
         else:
             out += _SPLIT.findall(piece)
     return out

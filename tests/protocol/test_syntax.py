@@ -92,9 +92,12 @@ def test_a_subcommands_line_drops_both_names_and_shares_leading_words() -> None:
 
 
 def test_tight_words_with_bars_are_a_choice_of_tokens() -> None:
-    """``on|off`` reads as ``<ON | OFF>``."""
+    """``on|off`` reads as ``<ON | OFF>``, ``LEFT|RIGHT`` as ``<LEFT | RIGHT>``, in place."""
     (choice,) = arguments("client|no-evict", "CLIENT NO-EVICT on|off")
     assert [a.token for a in choice.arguments] == ["ON", "OFF"] and not choice.optional
+    found = arguments("lmove", "LMOVE source destination LEFT|RIGHT LEFT|RIGHT [FROM ns]")
+    assert [a.type for a in found] == ["key", "key", "oneof", "oneof", "string"]
+    assert hint(arguments("linsert", "LINSERT key BEFORE|AFTER pivot element")) == "key BEFORE|AFTER pivot element"
 
 
 def test_hints_written_back_from_the_arguments_match_the_lines() -> None:
