@@ -430,6 +430,34 @@ def invalid_timeout() -> CommandError:
     return CommandError("ERR", "timeout is not an integer or out of range")
 
 
+def timeout_not_float() -> CommandError:
+    return CommandError("ERR", "timeout is not a float or out of range")
+
+
+def timeout_negative() -> CommandError:
+    return CommandError("ERR", "timeout is negative")
+
+
+def timeout_out_of_range() -> CommandError:
+    return CommandError("ERR", "timeout is out of range")
+
+
+def lpos_rank_zero() -> CommandError:
+    return CommandError(
+        "ERR",
+        "RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+        "or use negative to start from the end of the list",
+    )
+
+
+def lpos_rank_out_of_range() -> CommandError:
+    return CommandError("ERR", "value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+
+
+def lpos_negative(option: str) -> CommandError:
+    return CommandError("ERR", f"{option} can't be negative")
+
+
 def invalid_delivery_id(token: bytes) -> CommandError:
     return CommandError("ERR", f"invalid delivery id '{_quote(token)}' (ids look like 3-1042, as TAKE gives them)")
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
+from mi.core.list_waiters import list_topic
 from mi.observability.logs import get_logger
 from protocol import errors
 from protocol.commands import Command
@@ -58,18 +59,23 @@ class StepFailed(Exception):
 class Entry:
     kind: Kind
     handler: Callable[..., Any]
+    # A task that acts as a data command inside MULTI, where nothing blocks (BLPOP as LPOP):
+    # that data command's (keyspace, command) handler, which may write.
+    in_multi: Callable[..., Any] | None = None
 
 
 class Registry:
     def __init__(self) -> None:
         self._entries: dict[type[Command], Entry] = {}
 
-    def _register(self, kind: Kind, command: type[Command]) -> Callable[[Callable], Callable]:
+    def _register(
+        self, kind: Kind, command: type[Command], in_multi: Callable | None = None
+    ) -> Callable[[Callable], Callable]:
         def decorate(handler: Callable) -> Callable:
             if command in self._entries:
                 msg = f"{command.__name__} registered twice"
                 raise RuntimeError(msg)
-            self._entries[command] = Entry(kind, handler)
+            self._entries[command] = Entry(kind, handler, in_multi)
             return handler
 
         return decorate
@@ -83,8 +89,9 @@ class Registry:
     def connection(self, command: type[Command]) -> Callable[[Callable], Callable]:
         return self._register(Kind.CONNECTION, command)
 
-    def task(self, command: type[Command]) -> Callable[[Callable], Callable]:
-        return self._register(Kind.TASK, command)
+    def task(self, command: type[Command], in_multi: Callable | None = None) -> Callable[[Callable], Callable]:
+        """An async handler; ``in_multi``: the data handler it runs as inside MULTI (else refused there)."""
+        return self._register(Kind.TASK, command, in_multi)
 
     def lookup(self, command: type[Command]) -> Entry:
         return self._entries[command]
@@ -127,11 +134,16 @@ def as_command_error(error: Exception) -> CommandError:
 def reply_of(outcome: Any, reaper: Reaper) -> Any:
     """The reply for a unit's outcome: ``(reply, deadlines)``, or the exception it raised.
 
-    Deadlines are handed to the reaper only now, once they are committed and it can find them.
+    Deadlines are handed to the reaper only now, once they are committed and it can find them;
+    the lists the unit filled (``Keyspace.deadlines.filled_lists``) wake their blocked poppers
+    now too, once the elements are on disk (``mi.core.list_waiters``).
     """
     if isinstance(outcome, Exception):
         return as_command_error(outcome)
     reply, deadlines = outcome
     if deadlines:
         reaper.note_deadline(min(deadlines))
+    filled = getattr(deadlines, "filled_lists", None)
+    if filled:
+        reaper.signals.notify({list_topic(ns, key) for ns, key in filled})
     return reply

@@ -1,17 +1,43 @@
-"""Lists are mi's JSON arrays: LPUSH, RPUSH, LPOP, RPOP, LRANGE, LLEN, LINDEX, LREM, LTRIM and
-LSET index element. Writes keep the key's TTL; a list whose last element goes is deleted, as in
-Redis. Indexes follow Redis: negative ones count from the end."""
+"""Lists are mi's JSON arrays: LPUSH, RPUSH, LPOP, RPOP, LRANGE, LLEN, LINDEX, LREM, LTRIM, LSET
+index element, LPOS, LINSERT, LMOVE and RPOPLPUSH, and the blocking BLPOP, BRPOP, BLMOVE and
+BRPOPLPUSH (at the end). Writes keep the key's TTL; a list whose last element goes is
+deleted, as in Redis. Indexes follow Redis: negative ones count from the end. Every list a write
+stores wakes the clients blocked on it once committed (``Keyspace.put``, ``mi.core.list_waiters``)."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from mi.commands.base import REGISTRY
+import trio
+from attrs import frozen
+
+from mi.commands.base import REGISTRY, reply_of
+from mi.core.execution import Unit
 from mi.core.keyspace import Keyspace
+from mi.core.list_waiters import ListKey, list_topic
 from protocol import errors
-from protocol.commands import Lindex, Llen, Lrange, Lrem, LsetIndex, Ltrim, Pop, Push
+from protocol.commands import (
+    BlockingMove,
+    BlockingPop,
+    Lindex,
+    Linsert,
+    Llen,
+    Lmove,
+    Lpos,
+    Lrange,
+    Lrem,
+    LsetIndex,
+    Ltrim,
+    Pop,
+    Push,
+)
 from protocol.replies import NULL_ARRAY, SimpleString, Stored
 from storage import Kind
+
+if TYPE_CHECKING:
+    from mi.core.state import Connection
 
 OK = SimpleString("OK")
 
@@ -144,3 +170,228 @@ def ltrim(keyspace: Keyspace, command: Ltrim) -> SimpleString:
         if len(kept) != len(items):
             _store(keyspace, ns, key, kept, expires_at)
     return OK
+
+
+@REGISTRY.read(Lpos)
+def lpos(keyspace: Keyspace, command: Lpos) -> int | list[int] | None:
+    """The index of the ``rank``-th match (negative: counting from the tail), or with COUNT up to
+    that many indexes (0: all); MAXLEN compares at most that many elements (0: all)."""
+    items, _ = read_list(keyspace, keyspace.ns(command.ns), command.key) or ([], 0)
+    length = len(items)
+    scanned = length if command.maxlen == 0 else min(command.maxlen, length)
+    order = range(scanned) if command.rank > 0 else range(length - 1, length - 1 - scanned, -1)
+    skip, wanted = abs(command.rank) - 1, command.count
+    found: list[int] = []
+    for i in order:
+        if _same(items[i], command.element):
+            if skip:
+                skip -= 1
+                continue
+            found.append(i)
+            if wanted is None or len(found) == wanted:
+                break
+    if wanted is None:
+        return found[0] if found else None
+    return found
+
+
+@REGISTRY.write(Linsert)
+def linsert(keyspace: Keyspace, command: Linsert) -> int:
+    """The new length; -1 if the pivot is not there, 0 if the key is missing."""
+    ns, key = keyspace.ns(command.ns), command.key
+    found = read_list(keyspace, ns, key)
+    if found is None:
+        return 0
+    items, expires_at = found
+    at = next((i for i, item in enumerate(items) if _same(item, command.pivot)), None)
+    if at is None:
+        return -1
+    items.insert(at if command.before else at + 1, command.element)
+    keyspace.put(ns, key, items, expires_at)
+    return len(items)
+
+
+@REGISTRY.write(Lmove)
+def lmove(keyspace: Keyspace, command: Lmove) -> Stored | None:
+    """The element moved, nil if the source is missing. A destination of another type answers
+    WRONGTYPE and nothing moves; source and destination may be the same list (a rotation)."""
+    ns, source = keyspace.ns(command.ns), command.source
+    destination_ns = command.destination_ns if command.destination_ns is not None else ns
+    found = read_list(keyspace, ns, source)
+    if found is None:
+        return None
+    element = _move(keyspace, (ns, source), found, (destination_ns, command.destination), command)
+    return Stored(element, inner=True)
+
+
+def _move(
+    keyspace: Keyspace,
+    source: tuple[str, bytes],
+    found: tuple[list[Any], int],
+    destination: tuple[str, bytes],
+    command: Any,
+) -> Any:
+    """Pop from ``source`` (its list and deadline ``found``, not empty) and push onto
+    ``destination``, ends as ``command.from_left``/``to_left`` say; the element moved."""
+    items, expires_at = found
+    same = source == destination
+    target, target_expires = (items, expires_at) if same else read_list(keyspace, *destination) or ([], 0)
+    element = items.pop(0 if command.from_left else -1)
+    if not same:
+        _store(keyspace, *source, items, expires_at)
+    if command.to_left:
+        target.insert(0, element)
+    else:
+        target.append(element)
+    keyspace.put(*destination, target, target_expires)
+    return element
+
+
+# -- the blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH ----------------------------------------
+
+
+@frozen
+class _Taken:
+    """What a blocked client's take got: the reply, the list it came from and whether that list
+    still holds elements (then the next in line is told)."""
+
+    reply: Any
+    key: ListKey
+    more_left: bool
+
+
+def _first_element(keyspace: Keyspace, keys: list[ListKey], left: bool) -> _Taken | None:
+    """Pop from the first of ``keys`` that holds a list (WRONGTYPE for a value of another type
+    met before it, as Redis); None if all are empty."""
+    for ns, key in keys:
+        found = read_list(keyspace, ns, key)
+        if found is not None:
+            items, expires_at = found
+            element = items.pop(0 if left else -1)
+            _store(keyspace, ns, key, items, expires_at)
+            return _Taken([key, Stored(element, inner=True)], (ns, key), bool(items))
+    return None
+
+
+def _pop_first_now(keyspace: Keyspace, command: BlockingPop) -> Any:
+    """BLPOP inside MULTI: it does not block, as in Redis: ``[key, element]`` or a null array."""
+    ns = keyspace.ns(command.ns)
+    taken = _first_element(keyspace, [(ns, key) for key in command.keys], command.left)
+    return NULL_ARRAY if taken is None else taken.reply
+
+
+def _move_now(keyspace: Keyspace, command: BlockingMove) -> Stored | None:
+    """BLMOVE inside MULTI: LMOVE."""
+    return lmove(keyspace, command.now())
+
+
+@REGISTRY.task(BlockingPop, in_multi=_pop_first_now)
+async def blocking_pop(session: Connection, command: BlockingPop) -> Any:
+    """``[key, element]`` from the first non-empty list, waiting for one up to the timeout; a null
+    array once it has passed (or at shutdown)."""
+    ns = session.namespace(command.ns)
+    keys = [(ns, key) for key in command.keys]
+
+    def take(heads: list[ListKey]) -> Callable[[Keyspace], _Taken | None]:
+        return lambda keyspace: _first_element(keyspace, heads, command.left)
+
+    return await _wait_and_take(session, keys, [], command.timeout_ms, take, "BLPOP" if command.left else "BRPOP")
+
+
+@REGISTRY.task(BlockingMove, in_multi=_move_now)
+async def blocking_move(session: Connection, command: BlockingMove) -> Any:
+    """The element moved, waiting up to the timeout for the source to have one; a null array
+    once it has passed (as Redis answers a timed-out BLMOVE)."""
+    ns = session.namespace(command.ns)
+    source = (ns, command.source)
+    destination = (command.destination_ns if command.destination_ns is not None else ns, command.destination)
+
+    def take(heads: list[ListKey]) -> Callable[[Keyspace], _Taken | None]:
+        def body(keyspace: Keyspace) -> _Taken | None:
+            found = read_list(keyspace, *source)
+            if found is None:
+                return None
+            element = _move(keyspace, source, found, destination, command)
+            return _Taken(Stored(element, inner=True), source, bool(found[0]))
+
+        return body
+
+    return await _wait_and_take(session, [source], [destination], command.timeout_ms, take, "BLMOVE")
+
+
+async def _wait_and_take(
+    session: Connection,
+    keys: list[ListKey],
+    also_writes: list[ListKey],
+    timeout_ms: int,
+    take: Callable[[list[ListKey]], Callable[[Keyspace], _Taken | None]],
+    label: str,
+) -> Any:
+    """Join the line of each of ``keys``, then take from the lists it heads (a write, atomic with
+    its check, that may also write ``also_writes``) until one gives an element, the timeout
+    passes, the connection is killed or the server stops."""
+    state = session.server
+    deadline = math.inf if timeout_ms == 0 else trio.current_time() + timeout_ms / 1000
+    line = state.list_waiters
+    waiter = line.join(keys)
+    taken: _Taken | None = None
+    try:
+        while True:
+            # Taken before looking: a push committed from here on wakes the wait below.
+            woken = [state.due_signals.event(list_topic(*key)) for key in waiter.keys]
+            heads = line.heads(waiter)
+            if heads:
+                outcome = await _take_once(session, heads, also_writes, take(heads), label)
+                if not isinstance(outcome, _Taken):  # nothing there, or an error (WRONGTYPE)
+                    if outcome is not None:
+                        return outcome
+                else:
+                    taken = outcome
+                    return taken.reply
+            if state.terminating:
+                return NULL_ARRAY
+            state.blocked_clients += 1
+            session.waiting_in_take = True  # CLIENT KILL may end the connection now: nothing is taken
+            try:
+                with trio.move_on_at(deadline) as waiting:
+                    await _any_set(woken)
+            finally:
+                state.blocked_clients -= 1
+                session.waiting_in_take = False
+            if waiting.cancelled_caught or state.terminating:
+                return NULL_ARRAY
+    finally:
+        # The next in line on the lists this one headed looks: what it left, or what arrived
+        # while it was leaving (a timeout, a kill), is theirs.
+        passed_on = [key for key in line.heads(waiter) if taken is None or key != taken.key or taken.more_left]
+        line.leave(waiter)
+        if passed_on:
+            state.due_signals.notify({list_topic(*key) for key in passed_on})
+
+
+async def _take_once(
+    session: Connection, heads: list[ListKey], also_writes: list[ListKey], body: Callable[[Keyspace], Any], label: str
+) -> Any:
+    """One try at taking, as a write unit of its own: a ``_Taken``, None, or a command error."""
+    state = session.server
+    touched = [*heads, *also_writes]
+    if state.watches:
+        state.watches.touch(touched)
+    shards = frozenset(state.shard_index(key) for _ns, key in touched)
+    unit = Unit(body, shards, True, session.current_namespace, label, light=True)
+    return reply_of(await (await state.units.start(unit)).outcome(), state.reaper)
+
+
+async def _any_set(events: list[trio.Event]) -> None:
+    """Until one of ``events`` is set."""
+    if len(events) == 1:
+        await events[0].wait()
+        return
+    async with trio.open_nursery() as nursery:
+
+        async def wait_for(event: trio.Event) -> None:
+            await event.wait()
+            nursery.cancel_scope.cancel()
+
+        for event in events:
+            nursery.start_soon(wait_for, event)

@@ -63,6 +63,8 @@ class Transaction:
         elif entry.kind in (Kind.READ, Kind.WRITE):
             shards = shards_of((command,), shard_count)
             step = Step(name, command, entry.handler, entry.kind is Kind.WRITE, shards)
+        elif entry.in_multi is not None:  # a blocking command acts at once (BLPOP as LPOP)
+            step = Step(name, command, entry.in_multi, True, shards_of((command,), shard_count))
         else:
             return self.reject(errors.not_in_transaction(name))
         if len(self.steps) >= self.max_queued:

@@ -18,7 +18,23 @@ from storage.txn import KEEP, Keep
 NO_SETTINGS = NamespaceSettings()
 CountElsewhere = Callable[[str, set[int]], int]  # (namespace, shards to skip) -> records
 
-__all__ = ["Keyspace"]
+__all__ = ["Deadlines", "Keyspace"]
+
+
+class Deadlines(list[int]):
+    """The deadlines a unit wrote, and what else its commit must announce: ``filled_lists``, the
+    (namespace, key) of each list it stored (a push, LINSERT, LMOVE's destination...), whose
+    clients blocked in BLPOP are woken once the commit is done (``mi.core.list_waiters``).
+
+    It travels as the outcome's deadlines (``mi.core.execution`` returns ``keyspace.deadlines``),
+    so every unit carries it, EXEC's and a script's too, with no change to the outcome's shape.
+    """
+
+    __slots__ = ("filled_lists",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filled_lists: set[tuple[str, bytes]] | None = None
 
 
 class Keyspace:
@@ -48,7 +64,7 @@ class Keyspace:
         self._shard_count = shard_count
         self.now_ms = now_ms
         self.default_ns = default_ns
-        self.deadlines: list[int] = []
+        self.deadlines = Deadlines()
 
     @classmethod
     def writing(
@@ -135,6 +151,11 @@ class Keyspace:
         record = txn.put(ns, key, value, expires_at, priority=priority, max_value_size=settings.max_value_size)
         if expires_at:
             self.deadlines.append(expires_at)
+        if type(value) is list and value:  # a list with elements: its blocked poppers may take one
+            filled = self.deadlines.filled_lists
+            if filled is None:
+                filled = self.deadlines.filled_lists = set()
+            filled.add((ns, key))
         return record
 
     def _check_room(self, ns: str, max_keys: int) -> None:

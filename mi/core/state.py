@@ -12,6 +12,7 @@ from attrs import define, field
 
 from mi.settings.config import Config
 from mi.core.cursors import ScanCursors
+from mi.core.list_waiters import ListWaiters
 from mi.policy.auth import Authenticator
 from mi.delivery.pull import DueSignals
 from mi.core.execution import UnitRunner
@@ -53,6 +54,7 @@ class ServerState:
     sessions: dict[int, Connection] = field(factory=dict)
     scan_cursors: ScanCursors = field(factory=ScanCursors)
     watches: WatchRegistry = field(factory=WatchRegistry)
+    list_waiters: ListWaiters = field(factory=ListWaiters)  # clients blocked in BLPOP and its kin, in order
     units: UnitRunner = field(init=False)
     snapshotter: Snapshotter = field(init=False)
     webhooks: Webhooks = field(init=False)
@@ -62,7 +64,7 @@ class ServerState:
     monitors: Monitors = field(init=False)
     connections_received: int = 0
     connections_rejected: int = 0
-    blocked_clients: int = 0  # waiting in TAKE ... BLOCK
+    blocked_clients: int = 0  # waiting in TAKE ... BLOCK or a blocking list pop (BLPOP...)
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -107,7 +109,9 @@ class Connection(Protocol):
     transaction: Any  # a mi.commands.transactions.Transaction between MULTI and EXEC/DISCARD
     watched: dict[tuple[str, bytes], int | None]  # (ns, key) -> revision at WATCH
     watch_broken: bool
-    waiting_in_take: bool  # TAKE ... BLOCK is waiting for a message (CLIENT KILL may end it)
+    # TAKE ... BLOCK, or a blocking list pop (BLPOP...), is waiting and holds nothing yet: CLIENT
+    # KILL may end it, and its wait is left out of the command's latency
+    waiting_in_take: bool
     waited_ns: int  # of the command running now: time spent waiting, not working
 
     def namespace(self, explicit: str | None) -> str: ...

@@ -47,6 +47,7 @@ from protocol.commands import (
     HsetFields,
     Hsetnx,
     Journal,
+    Linsert,
     Lrem,
     Lset,
     LsetIndex,
@@ -177,7 +178,7 @@ def is_admin(command: Command) -> bool:
 # HINCRBY, TAKE), so it needs read as well; a write command added later needs read until it is
 # listed here.
 _WRITE_ONLY = frozenset({
-    Ack, Append, Del, Expire, Expireat, Flushall, Flushdb, Flushns, Hdel, Hset, HsetFields, Hsetnx, Lrem,
+    Ack, Append, Del, Expire, Expireat, Flushall, Flushdb, Flushns, Hdel, Hset, HsetFields, Hsetnx, Linsert, Lrem,
     Lset, LsetIndex, Ltrim, Mset, Msetnx, Nack, Persist, Push, Rename, Setnx, Setrange,
 })  # fmt: skip
 # What shows every namespace's data at once (the journal, every command as it runs, a copy of

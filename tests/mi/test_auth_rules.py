@@ -122,6 +122,13 @@ WRITE_FORMS = {
     "flushdb": [("FLUSHDB", False)],
     "flushall": [("FLUSHALL", False)],
     "hsetnx": [("HSETNX k f v", False)],
+    "linsert": [("LINSERT k BEFORE p v", False)],
+    "lmove": [("LMOVE k k2 LEFT LEFT", True)],
+    "rpoplpush": [("RPOPLPUSH k k2", True)],
+    "blpop": [("BLPOP k 0", True)],
+    "brpop": [("BRPOP k 0", True)],
+    "blmove": [("BLMOVE k k2 LEFT LEFT 0", True)],
+    "brpoplpush": [("BRPOPLPUSH k k2 0", True)],
 }
 
 

@@ -78,6 +78,14 @@ MINIMAL = {
     "lindex": "LINDEX k 0",
     "lrem": "LREM k 0 v",
     "ltrim": "LTRIM k 0 1",
+    "lpos": "LPOS k v",
+    "linsert": "LINSERT k BEFORE p v",
+    "lmove": "LMOVE k k2 LEFT RIGHT",
+    "rpoplpush": "RPOPLPUSH k k2",
+    "blpop": "BLPOP k 0",
+    "brpop": "BRPOP k 0",
+    "blmove": "BLMOVE k k2 LEFT RIGHT 0",
+    "brpoplpush": "BRPOPLPUSH k k2 0",
     "mset": "MSET k v",
     "mget": "MGET k",
     "getdel": "GETDEL k",
@@ -138,7 +146,7 @@ OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default
 ALL_SPECS = ALL_DECLARATIONS
 
 KNOWN_FLAGS = {"write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast",
-               "no_auth", "allow_busy", "skip_slowlog"}  # fmt: skip
+               "no_auth", "allow_busy", "skip_slowlog", "blocking"}  # fmt: skip
 KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list", "transactions"}
 COMMAND_CLASSES = [
     obj
