@@ -468,3 +468,80 @@ def invalid_priority() -> CommandError:
 
 def not_utf8(what: str) -> CommandError:
     return CommandError("ERR", f"{what} is not valid UTF-8 (hashes and lists hold JSON text)")
+
+
+# --- scripting --------------------------------------------------------------------------------
+
+
+def numkeys_not_integer() -> CommandError:
+    return CommandError("ERR", "value is not an integer or out of range")
+
+
+def numkeys_negative() -> CommandError:
+    return CommandError("ERR", "Number of keys can't be negative")
+
+
+def numkeys_too_large() -> CommandError:
+    return CommandError("ERR", "Number of keys can't be greater than number of args")
+
+
+def noscript() -> CommandError:
+    return CommandError("NOSCRIPT", "No matching script. Please use EVAL.")
+
+
+def script_flush_syntax() -> CommandError:
+    return CommandError("ERR", "SCRIPT FLUSH only support SYNC|ASYNC option")
+
+
+def no_script_running() -> CommandError:
+    return CommandError("NOTBUSY", "No scripts in execution right now.")
+
+
+def script_unkillable() -> CommandError:
+    return CommandError(
+        "UNKILLABLE",
+        "Sorry the script already executed write commands against the dataset. You can either wait the"
+        " script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+    )
+
+
+def script_killed(where: str) -> CommandError:
+    return CommandError("ERR", f"Script killed by user with SCRIPT KILL...{where}")
+
+
+def script_stopped_by_shutdown(where: str) -> CommandError:
+    return CommandError("ERR", f"Script stopped: the server is shutting down, nothing it wrote was applied{where}")
+
+
+def script_compile_error(reason: str) -> CommandError:
+    return CommandError("ERR", f"Error compiling script (new function): {reason}")
+
+
+def script_error(text: str) -> CommandError:
+    """An error a script raised or returned: its text as given (``PREFIX message``)."""
+    prefix, _, message = text.partition(" ")
+    return CommandError(prefix or "ERR", message)
+
+
+def not_allowed_from_script() -> CommandError:
+    return CommandError("ERR", "This Redis command is not allowed from script")
+
+
+def write_from_readonly_script() -> CommandError:
+    return CommandError("ERR", "Write commands are not allowed from read-only scripts.")
+
+
+def script_argument_type() -> CommandError:
+    return CommandError("ERR", "Lua redis lib command arguments must be strings or integers")
+
+
+def script_call_without_arguments() -> CommandError:
+    return CommandError("ERR", "Please specify at least one argument for this redis lib call")
+
+
+def script_key_not_declared(key: bytes) -> CommandError:
+    return CommandError(
+        "ERR",
+        f"Script attempted to access key '{_quote(key)}' on a shard its declared keys do not cover:"
+        " name every key the script touches in KEYS (or give them one {hash tag})",
+    )

@@ -1,6 +1,6 @@
 """Command execution, one module per family; importing this package registers every handler."""
 
-from mi.commands import admin, counters, delivery, hashes, keys, lists, namespaces, server, strings, transactions
+from mi.commands import admin, counters, delivery, hashes, keys, lists, namespaces, scripting, server, strings, transactions
 from mi.commands.base import REGISTRY, Kind, as_command_error, reply_of
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "lists",
     "namespaces",
     "reply_of",
+    "scripting",
     "server",
     "strings",
     "transactions",

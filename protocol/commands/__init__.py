@@ -137,6 +137,14 @@ from protocol.commands.server import (
     SlowlogLen,
     SlowlogReset,
 )
+from protocol.commands.scripting import (
+    Eval,
+    Evalsha,
+    ScriptExists,
+    ScriptFlush,
+    ScriptKill,
+    ScriptLoad,
+)
 from protocol.commands.admin import (
     Journal,
     MAX_JOURNAL_COUNT,
@@ -176,6 +184,8 @@ __all__ = [
     "DeliveryId",
     "Discard",
     "Echo",
+    "Eval",
+    "Evalsha",
     "Exec",
     "Exists",
     "Expire",
@@ -240,6 +250,10 @@ __all__ = [
     "Randomkey",
     "Rename",
     "Scan",
+    "ScriptExists",
+    "ScriptFlush",
+    "ScriptKill",
+    "ScriptLoad",
     "Select",
     "Set",
     "Setnx",
