@@ -1,15 +1,21 @@
 """Connection and server commands stock clients send: HELLO, CLIENT, COMMAND, CONFIG GET, INFO,
-PING, ECHO, QUIT (declared in ``protocol.commands.connection`` and ``protocol.commands.server``)."""
+TIME, LASTSAVE, MEMORY USAGE, PING, ECHO, QUIT (declared in ``protocol.commands.connection`` and
+``protocol.commands.server``; INFO's sections are in ``mi.commands.info_sections``)."""
 
 from __future__ import annotations
 
-import os
-import platform
 import time
-from pathlib import Path
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
+from mi.commands.info_sections import (
+    DEFAULT_SECTIONS,
+    SECTIONS,
+    VERSION,
+    last_save,
+    readable_namespaces,
+)
 from mi.core.glob import compile_glob
 from protocol import errors
 from protocol.commands import (
@@ -34,22 +40,26 @@ from protocol.commands import (
     Echo,
     Hello,
     Info,
+    Lastsave,
+    MemoryUsage,
     Ping,
     Quit,
     SlowlogGet,
     SlowlogLen,
     SlowlogReset,
+    Time,
 )
 from protocol.errors import CommandError
 from protocol.replies import SetReply, SimpleString, Verbatim
+from protocol.syntax import arguments
+from storage import encode_record
 
 if TYPE_CHECKING:
+    from mi.core.keyspace import Keyspace
     from mi.core.state import Connection
 
-VERSION = "0.1.0"
-# Clients and tools read redis_version to decide which commands they may send; mi speaks the
-# Redis 7 protocol (RESP3, HELLO, CLIENT SETINFO), so it says so.
-REDIS_COMPATIBLE_VERSION = "7.2.0"
+__all__ = ["VERSION", "readable_namespaces"]  # beside the handlers, what other modules import
+
 OK = SimpleString("OK")
 
 
@@ -177,19 +187,29 @@ def command_info(session: Connection, command: CommandInfo) -> list[Any]:
     return [_command_info(DECLARATIONS[n]) if n in DECLARATIONS else None for n in names]
 
 
+@cache
+def _docs(declaration: Declaration) -> dict[str, Any]:
+    """One entry of COMMAND DOCS, in Redis 7's layout: a container lists its subcommands, any
+    other command its arguments, read from its declaration's syntax line (``protocol.syntax``)."""
+    docs: dict[str, Any] = {
+        "summary": declaration.summary,
+        "since": VERSION,
+        "group": declaration.group,
+        "syntax": declaration.syntax,
+    }
+    if declaration.subcommands:
+        docs["subcommands"] = {sub.name: _docs(sub) for sub in declaration.subcommands}
+    else:
+        found = arguments(declaration.name, declaration.syntax)
+        if found:
+            docs["arguments"] = [argument.as_doc() for argument in found]
+    return docs
+
+
 @REGISTRY.connection(CommandDocs)
 def command_docs(session: Connection, command: CommandDocs) -> dict[str, Any]:
     names = command.names or tuple(DECLARATIONS)
-    return {
-        name: {
-            "summary": DECLARATIONS[name].summary,
-            "since": VERSION,
-            "group": DECLARATIONS[name].group,
-            "syntax": DECLARATIONS[name].syntax,
-        }
-        for name in names
-        if name in DECLARATIONS
-    }
+    return {name: _docs(DECLARATIONS[name]) for name in names if name in DECLARATIONS}
 
 
 @REGISTRY.connection(CommandGetkeys)
@@ -228,160 +248,43 @@ def config_get(session: Connection, command: ConfigGet) -> dict[str, str]:
     return found
 
 
-def _info_server(session: Connection) -> dict[str, Any]:
-    server = session.server
-    uptime = int(time.time() - server.started_at)
-    figures: dict[str, Any] = {
-        "redis_version": REDIS_COMPATIBLE_VERSION,
-        "mi_version": VERSION,
-        "redis_mode": "standalone",
-        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
-        "arch_bits": 64 if platform.architecture()[0] == "64bit" else 32,
-        "process_id": os.getpid(),
-        "tcp_port": server.port,
-        "uptime_in_seconds": uptime,
-        "uptime_in_days": uptime // 86400,
-        "config_file": server.config_file or "",
-        "data_dir": str(server.data_dir),
-        "shards": len(server.store.shards),
-        "durability": server.config.storage.durability,
-    }
-    if not session.user.admin:  # where the server's files are, and its pid, are for operators
-        for private in _ADMIN_ONLY_SERVER_FIELDS:
-            figures.pop(private)
-    return figures
-
-
-_ADMIN_ONLY_SERVER_FIELDS = ("process_id", "config_file", "data_dir")
-
-
-def _info_clients(session: Connection) -> dict[str, Any]:
-    return {
-        "connected_clients": len(session.server.sessions),
-        "blocked_clients": session.server.blocked_clients,
-        "maxclients": session.server.config.server.max_clients,
-    }
-
-
-def _info_memory(session: Connection) -> dict[str, Any]:
-    status = dict(
-        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
-    )
-    figures: dict[str, Any] = {
-        "used_memory_rss": _kib(status.get("VmRSS")),
-        "used_memory_rss_anon": _kib(status.get("RssAnon")),
-    }
-    for stats in session.server.store.stats():
-        figures[f"shard{stats.index}_map_size"] = stats.map_size
-        figures[f"shard{stats.index}_used_bytes"] = stats.used_pages * stats.page_size
-        figures[f"shard{stats.index}_file_bytes"] = stats.high_water_pages * stats.page_size
-    return figures
-
-
-def _kib(field: str | None) -> int:
-    """A /proc/self/status figure ("1234 kB") in bytes; 0 if the system has none."""
-    return int(field.split()[0]) * 1024 if field else 0
-
-
-def _info_persistence(session: Connection) -> dict[str, Any]:
-    server = session.server
-    snapshots = server.snapshotter
-    last = snapshots.last
-    figures: dict[str, Any] = {
-        "durability": server.config.storage.durability,
-        "snapshot_in_progress": int(snapshots.running is not None),
-        "snapshots_taken": snapshots.taken,
-        "last_snapshot_time": int(last.finished or 0) if last else 0,
-        "last_snapshot_status": last.status if last else "none",
-    }
-    for writer in server.writers:
-        index = writer.shard.index
-        figures[f"shard{index}_journal_seq"] = writer.shard.journal_last
-        figures[f"shard{index}_log_lsn"] = writer.shard.applied_lsn
-        figures[f"shard{index}_log_bytes"] = writer.shard.log.size()
-        figures[f"shard{index}_log_bytes_since_checkpoint"] = writer.shard.log_bytes
-        figures[f"shard{index}_commits"] = writer.commits
-        figures[f"shard{index}_writes"] = writer.writes
-        figures[f"shard{index}_avg_batch"] = round(writer.writes / writer.commits, 2) if writer.commits else 0
-    return figures
-
-
-def _info_keyspace(session: Connection) -> list[str]:
-    """The namespaces the user may read, each with its key counts."""
-    lines = []
-    for ns in readable_namespaces(session):
-        keys = expiring = 0
-        for shard in session.server.store.shards:
-            with shard.read() as txn:
-                keys += txn.count(ns)
-                expiring += txn.count_expiring(ns)
-        lines.append(f"ns={ns},keys={keys},expires={expiring}")
-    return lines
-
-
-def readable_namespaces(session: Connection) -> list[str]:
-    """The namespaces that hold or held data, of those the connection's user may read."""
-    user = session.user
-    return [ns for ns in session.server.store.namespaces() if user.unrestricted or user.may(ns, write=False)]
-
-
-def _info_stats(session: Connection) -> dict[str, Any]:
-    server = session.server
-    return {
-        "total_commands_processed": server.metrics.total,
-        "instantaneous_ops_per_sec": round(server.metrics.ops_per_sec()),
-        "total_connections_received": server.connections_received,
-        "rejected_connections": server.connections_rejected,
-        "expired_keys": server.reaper.reaped,
-        "expired_leases": server.reaper.returned,
-        "rejected_rate_limit": server.rate_limits.rejected,
-        "auth_failures": server.auth.failures_total,
-        "slowlog_len": len(server.metrics.slowlog),
-        "quarantined": _quarantined(session),
-    }
-
-
-def _quarantined(session: Connection) -> int:
-    """Damaged items set aside, on every shard (docs/reliability.md: Quarantine)."""
-    total = 0
-    for shard in session.server.store.shards:
-        with shard.read() as txn:
-            total += txn.delivery.count_quarantined()
-    return total
-
-
-_INFO_SECTIONS = {
-    "server": _info_server,
-    "clients": _info_clients,
-    "memory": _info_memory,
-    "persistence": _info_persistence,
-    "stats": _info_stats,
-    "commandstats": lambda session: session.server.metrics.commandstats(),
-    "latencystats": lambda session: session.server.metrics.latencystats(),
-    "latencyhistogram": lambda session: session.server.metrics.latencyhistogram(),  # for mi top
-    "errorstats": lambda session: session.server.metrics.errorstats(),
-    "keyspace": _info_keyspace,
-}
-# As Redis: INFO alone leaves out the per-command sections; INFO all (or everything) has them all.
-_DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "errorstats", "keyspace")
-
-
 @REGISTRY.task(Info)
 async def info(session: Connection, command: Info) -> Verbatim:
     await session.server.units.gate.wait_open()  # keyspace counts of every shard at one instant
-    wanted = command.sections or _DEFAULT_SECTIONS
+    wanted = command.sections or DEFAULT_SECTIONS
     if any(section in ("all", "everything") for section in wanted):
-        wanted = tuple(_INFO_SECTIONS)
+        wanted = tuple(SECTIONS)
     elif "default" in wanted:
-        wanted = _DEFAULT_SECTIONS
+        wanted = DEFAULT_SECTIONS
     blocks = []
-    for name in _INFO_SECTIONS:
+    for name in SECTIONS:
         if name not in wanted:
             continue
-        content = _INFO_SECTIONS[name](session)
+        content = SECTIONS[name](session)
         lines = content if isinstance(content, list) else [f"{k}:{v}" for k, v in content.items()]
         blocks.append("\r\n".join([f"# {name.capitalize()}", *lines]))
     return Verbatim("\r\n\r\n".join(blocks) + "\r\n")
+
+
+@REGISTRY.connection(Time)
+def time_(session: Connection, command: Time) -> list[bytes]:
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    return [str(seconds).encode(), str(micros).encode()]
+
+
+@REGISTRY.connection(Lastsave)
+def lastsave(session: Connection, command: Lastsave) -> int:
+    return last_save(session.server)
+
+
+@REGISTRY.read(MemoryUsage)
+def memory_usage(keyspace: Keyspace, command: MemoryUsage) -> int | None:
+    """The bytes LMDB holds for the key: the key itself and its record (header, CRC, value)."""
+    record = keyspace.get(keyspace.ns(command.ns), command.key)
+    if record is None:
+        return None
+    stored = encode_record(command.key, record.value, record.expires_at, record.revision, record.priority)
+    return len(command.key) + len(stored)
 
 
 @REGISTRY.connection(SlowlogGet)

@@ -28,13 +28,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def parse_info(text: str) -> dict[str, str]:
-    """``INFO``'s ``field:value`` lines as a dict (keyspace lines keep their whole text)."""
+    """``INFO``'s ``field:value`` lines as a dict."""
     fields = {}
     for line in text.splitlines():
         if line.startswith("#") or not line:
             continue
         name, _, value = line.partition(":")
-        fields[name if value else line] = value
+        fields[name] = value
     return fields
 
 
@@ -67,9 +67,9 @@ def frame(address: str, before: dict[str, str], after: dict[str, str], seconds: 
     for rate, command, p50, p99, failed in sorted(rows, reverse=True)[:TOP_COMMANDS]:
         lines.append(f"{command:<20}{rate:>10,.0f}{p50:>10.2f}{p99:>10.2f}{failed:>10,}")
     lines += ["", f"{'namespace':<30}{'keys':>12}{'with TTL':>12}"]
-    for name in after:
-        if name.startswith("ns="):
-            keyspace = _pairs(name)
+    for name, value in after.items():
+        if name.startswith("db") and name[2:].isdigit():  # Redis's keyspace line; ns= names it
+            keyspace = _pairs(value)
             lines.append(f"{keyspace['ns']:<30}{int(keyspace['keys']):>12,}{int(keyspace['expires']):>12,}")
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""Commands about the server: COMMAND ..., CONFIG GET, INFO, SLOWLOG ...
+"""Commands about the server: COMMAND ..., CONFIG GET, INFO, SLOWLOG ..., TIME, LASTSAVE, MEMORY USAGE.
 
 COMMAND answers from the declarations themselves (``protocol.commands.declaration``), and
 COMMAND GETKEYS parses the command it is given with that command's own parser, so the keys it
@@ -15,6 +15,7 @@ from protocol import errors
 from protocol.commands.base import Command, Keyed
 from protocol.commands.declaration import CONNECTION_FLAGS, DECLARATIONS, NO_KEYS, declare, declare_container
 from protocol.errors import CommandError
+from protocol.grammar_names import namespace
 from protocol.request import Request
 from protocol.values import keyword, parse_int
 
@@ -26,9 +27,12 @@ __all__ = [
     "CommandList",
     "ConfigGet",
     "Info",
+    "Lastsave",
+    "MemoryUsage",
     "SlowlogGet",
     "SlowlogLen",
     "SlowlogReset",
+    "Time",
 ]
 
 
@@ -106,6 +110,30 @@ class SlowlogReset(Command):
     """``SLOWLOG RESET``."""
 
     name: ClassVar[str] = "slowlog|reset"
+
+
+@frozen
+class Time(Command):
+    """``TIME``: the server's clock, as unix seconds and the microseconds within the second."""
+
+    name: ClassVar[str] = "time"
+
+
+@frozen
+class Lastsave(Command):
+    """``LASTSAVE``: when the last snapshot finished (unix seconds), or the server started."""
+
+    name: ClassVar[str] = "lastsave"
+
+
+@frozen
+class MemoryUsage(Keyed):
+    """``MEMORY USAGE key [SAMPLES count] [FROM ns]``: the bytes the key's record takes in its
+    store. ``SAMPLES`` is read and needs no use: a record is measured whole."""
+
+    name: ClassVar[str] = "memory|usage"
+    key: bytes
+    ns: str | None = None
 
 
 # --- COMMAND ----------------------------------------------------------------------------------
@@ -227,3 +255,47 @@ def _slowlog_reset(name: str, request: Request) -> SlowlogReset:
 declare_container("slowlog", (), "server",
                   "A container for slow log commands.",
                   "SLOWLOG subcommand [argument ...]")  # fmt: skip
+
+
+# --- TIME, LASTSAVE, MEMORY ---------------------------------------------------------------------
+
+
+@declare("time", 1, ("loading", "stale", "fast"), NO_KEYS, "server",
+         "Returns the server time.",
+         "TIME",
+         forms=(Time,))  # fmt: skip
+def _time(name: str, request: Request) -> Time:
+    return Time()
+
+
+@declare("lastsave", 1, ("loading", "stale", "fast"), NO_KEYS, "server",
+         "Returns the Unix time of the last completed snapshot (the server's start if none since).",
+         "LASTSAVE",
+         forms=(Lastsave,))  # fmt: skip
+def _lastsave(name: str, request: Request) -> Lastsave:
+    return Lastsave()
+
+
+@declare("memory|usage", -3, ("readonly",), (2, 2, 1), "server",
+         "Returns the bytes a key and its record take in the store.",
+         "MEMORY USAGE key [SAMPLES count] [FROM ns]",
+         forms=(MemoryUsage,))  # fmt: skip
+def _memory_usage(name: str, request: Request) -> MemoryUsage:
+    args, ns, seen = request.args, None, set()
+    i = 3
+    while i < len(args):
+        word = keyword(args[i])
+        if word not in ("samples", "from") or word in seen or i + 1 >= len(args):
+            raise errors.syntax_error()
+        seen.add(word)
+        if word == "samples" and parse_int(args[i + 1]) < 0:
+            raise errors.syntax_error()
+        if word == "from":
+            ns = namespace(args[i + 1])
+        i += 2
+    return MemoryUsage(args[2], ns=ns)
+
+
+declare_container("memory", (), "server",
+                  "A container for memory diagnostics commands.",
+                  "MEMORY subcommand [argument ...]")  # fmt: skip

@@ -207,10 +207,10 @@ async def test_namespaces_and_info_show_a_user_only_what_it_may_read(port):
     alice = await login(port, "alice")
     assert await alice.command("NAMESPACES") == [b"mine"]
     info = (await alice.command("INFO")).decode()  # RESP2: verbatim text as a bulk string
-    assert "ns=mine,keys=1" in info and "inbox" not in info and "other" not in info
+    assert "db1:keys=1,expires=0,avg_ttl=0,ns=mine" in info and "inbox" not in info and "other" not in info
     assert "data_dir" not in info and "process_id" not in info and "config_file" not in info
     root_info = (await root.command("INFO", "server", "keyspace")).decode()
-    assert f"process_id:{os.getpid()}" in root_info and "data_dir:" in root_info and "ns=other" in root_info
+    assert f"process_id:{os.getpid()}" in root_info and "data_dir:" in root_info and ",ns=other" in root_info
     assert sorted(await root.command("NAMESPACES")) == [b"inbox", b"mine", b"other"]
     await alice.aclose()
     await root.aclose()

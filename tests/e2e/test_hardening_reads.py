@@ -39,8 +39,8 @@ async def namespace_info_keys(client: RawClient) -> int:
 
 async def info_keyspace_keys(client: RawClient) -> int:
     info = (await client.command("INFO", "keyspace")).decode()
-    line = next((line for line in info.splitlines() if line.startswith("ns=split,")), "ns=split,keys=0")
-    return int(line.split(",")[1].removeprefix("keys="))
+    line = next((line for line in info.splitlines() if line.endswith(",ns=split")), "db1:keys=0,")
+    return int(line.split(",")[0].split("keys=")[1])
 
 
 READS = {

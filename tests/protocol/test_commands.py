@@ -139,6 +139,10 @@ MINIMAL = {
     "hstrlen": "HSTRLEN k f",
     "hrandfield": "HRANDFIELD k",
     "hscan": "HSCAN k 0",
+    "time": "TIME",
+    "lastsave": "LASTSAVE",
+    "memory": "MEMORY USAGE k",
+    "memory|usage": "MEMORY USAGE k",
     "eval": "EVAL s 0",
     "eval_ro": "EVAL_RO s 0",
     "evalsha": "EVALSHA s 0",
@@ -185,7 +189,7 @@ def test_minimal_argv_parses(name: str) -> None:
 
 
 # Containers: their shortest argv is a subcommand's, checked under the subcommand's name.
-CONTAINERS = {"client", "config", "namespace", "script", "slowlog"}
+CONTAINERS = {"client", "config", "memory", "namespace", "script", "slowlog"}
 # Its shortest valid argv wraps another command's (COMMAND GETKEYS GET k): one more than its arity.
 WRAPPERS = {"command|getkeys"}
 
@@ -296,10 +300,11 @@ def test_hset_field_form_documents_no_from() -> None:
     assert "FROM" not in field_form
 
 
-@pytest.mark.parametrize("name", sorted(MINIMAL))
+@pytest.mark.parametrize("name", sorted(n for n in MINIMAL if not ALL_SPECS[n].subcommands))
 def test_specs_with_key_positions_are_the_keyed_commands(name: str) -> None:
     """A spec declares key positions exactly when its command is Keyed (routing uses ``keys``),
-    but for those whose keys move (EVAL's numkeys: ``movablekeys``, no positions, as in Redis)."""
+    but for those whose keys move (EVAL's numkeys: ``movablekeys``, no positions, as in Redis).
+    Containers (MEMORY) declare none: their subcommands (MEMORY USAGE) do, checked by name."""
     movable = "movablekeys" in ALL_SPECS[name].flags
     assert isinstance(parse(MINIMAL[name]), commands.Keyed) == (bool(ALL_SPECS[name].first_key) or movable)
 
