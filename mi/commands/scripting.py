@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mi.commands.base import REGISTRY, reply_of
+from mi.commands.base import REGISTRY, as_command_error, reply_of
 from mi.core.execution import Unit
 from mi.scripting import ScriptCall, scripts_of
 from protocol import errors
@@ -55,7 +55,7 @@ async def _run(session: Connection, sha: str, body: bytes, command: Eval | Evals
     call = ScriptCall(
         scripts, sha, body, command.keys, command.args, user, ns, command.readonly, count,
         None if command.readonly else shards, server.config.limits.script_time_limit,
-        lambda: server.terminating,
+        lambda: server.terminating, REGISTRY.lookup, as_command_error,
     )  # fmt: skip
     scripts.running.add(call)
     try:

@@ -4,7 +4,8 @@
 write transaction (a read one for EVAL_RO), so the script and every command it calls are one
 atomic unit, as in EXEC. Each ``redis.call`` goes through the same grammar, the same permission
 check and the same handlers as a client's command, in the script's namespace unless it says
-``FROM ns``; only data commands (reads and writes) may be called.
+``FROM ns``; only data commands (reads and writes) may be called. The command registry is
+handed in (``mi.commands.scripting``), so this room does not import the handlers' package.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from mi.commands.base import REGISTRY, Kind, as_command_error
 from mi.core.execution import shards_of
 from mi.core.watches import touched_by
 from mi.observability.logs import get_logger
@@ -30,6 +30,7 @@ from protocol.request import Request
 from storage import shard_index
 
 if TYPE_CHECKING:
+    from mi.commands.base import Entry
     from mi.core.keyspace import Keyspace
     from mi.policy.auth import User
     from mi.scripting.scripts import Scripts
@@ -55,6 +56,8 @@ class ScriptCall:
     shards: frozenset[int] | None  # those the unit holds; None: every shard (a read)
     time_limit: float
     terminating: Callable[[], bool]  # the server is shutting down: stop, apply nothing
+    lookup: Callable[[type], Entry]  # mi.commands.base.REGISTRY.lookup
+    error_of: Callable[[Exception], CommandError]  # mi.commands.base.as_command_error
     started_at: float | None = None  # time.monotonic(), once it runs
     wrote: bool = False
     kill_requested: bool = False
@@ -111,10 +114,10 @@ class ScriptCall:
             command = parse_command(Request(argv))
         except CommandError as error:
             return error
-        entry = REGISTRY.lookup(type(command))
-        if entry.kind not in (Kind.READ, Kind.WRITE):
+        entry = self.lookup(type(command))
+        if entry.kind.value not in ("read", "write"):  # connection and task commands: refused
             return errors.not_allowed_from_script()
-        writes = entry.kind is Kind.WRITE
+        writes = entry.kind.value == "write"
         if writes and self.readonly:
             return errors.write_from_readonly_script()
         refusal = denied(self.user, command, self.ns) or self._outside_shards(command)
@@ -124,7 +127,7 @@ class ScriptCall:
         try:
             reply = entry.handler(self._keyspace, command)
         except Exception as error:  # noqa: BLE001 - a command's error is the script's to handle
-            return as_command_error(error)
+            return self.error_of(error)
         if writes:
             self.wrote = True
             self.touched.append(touched_by(command, self.ns))
