@@ -493,6 +493,7 @@ KEYS_OF = {
     "Hstrlen": ("HSTRLEN k f", (b"k",)),
     "Hrandfield": ("HRANDFIELD k 1", (b"k",)),
     "Hscan": ("HSCAN k 0", (b"k",)),
+    "MemoryUsage": ("MEMORY USAGE k SAMPLES 5 FROM ns", (b"k",)),
     "Eval": ("EVAL s 2 a b arg", (b"a", b"b")),
     "Evalsha": ("EVALSHA_RO 0123456789012345678901234567890123456789 1 k FROM", (b"k",)),
 }
