@@ -10,7 +10,9 @@ from attrs import evolve
 
 from mi.policy.auth import hash_password
 from mi.settings.config import AuthConfig, UserConfig
-from support import ThreadedRedis, make_config
+from mi.core.server import serve
+from storage import Store
+from support import RawClient, ThreadedRedis, make_config, resp_command
 
 
 async def _error(call) -> str:
@@ -174,6 +176,24 @@ async def test_sha1hex_and_log(r2):
     )
 
 
+async def test_a_script_write_breaks_a_watch(r2, port):
+    """A key a script writes counts as written for another client's WATCH."""
+    other = ThreadedRedis(port, password="root-pw")
+
+    def watch_then_exec() -> None:
+        with r2.client.pipeline() as pipe:
+            pipe.watch("watched")
+            other.client.eval("return redis.call('SET', KEYS[1], 'changed')", 1, "watched")
+            pipe.multi()
+            pipe.set("watched", "mine")
+            pipe.execute()
+
+    with pytest.raises(redis.WatchError):
+        await trio.to_thread.run_sync(watch_then_exec)
+    assert await r2.get("watched") == b"changed"
+    other.client.close()
+
+
 # --- in MULTI ----------------------------------------------------------------------------------------
 
 
@@ -247,6 +267,39 @@ async def test_script_kill_refuses_a_script_that_wrote(r2, port):
                 await trio.sleep(0.01)
     assert await r2.get("written") == b"x"
     other.client.close()
+
+
+async def _wait_until_running(client: ThreadedRedis, expected: str) -> None:
+    """Until SCRIPT KILL answers ``expected`` rather than NOTBUSY: the script has started."""
+    with trio.fail_after(20):
+        while True:
+            try:
+                await client.script_kill()
+            except redis.ResponseError as error:
+                if expected in str(error):
+                    return
+                assert "No scripts in execution" in str(error)
+            await trio.sleep(0.01)
+
+
+async def test_shutdown_stops_a_running_script_and_applies_nothing(config):
+    """A script that wrote and never ends is stopped by a shutdown, its writes rolled back."""
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve, config)
+        raw = await RawClient.connect(server.state.port)
+        await raw.command("AUTH", "root-pw")
+        script = "redis.call('SET', KEYS[1], 'half'); while true do end"
+        await raw.send(resp_command("EVAL", script, "1", "spun"))
+        watcher = ThreadedRedis(server.state.port, password="root-pw")
+        await _wait_until_running(watcher, "Sorry the script already executed write commands")
+        watcher.client.close()
+        server.request_shutdown()
+        with trio.fail_after(20):
+            reply = await raw.read_reply()
+        assert reply.message.startswith("Script stopped: the server is shutting down, nothing it wrote was applied")
+        await raw.aclose()
+    with Store.open(config.storage.data_dir) as store, store.shard_for(b"spun").read() as txn:
+        assert txn.get("default", b"spun", 0) is None
 
 
 # --- rights ------------------------------------------------------------------------------------------
