@@ -72,8 +72,9 @@ class ScriptCall:
     def body(self, keyspace: Keyspace) -> Any:
         """Run the script over ``keyspace``: its reply. A script stopped (SCRIPT KILL, shutdown)
         raises, so its unit applies nothing; any other error is its reply, and what it wrote
-        before stays, as in Redis."""
-        self._keyspace = keyspace
+        before stays, as in Redis. The group commit may run a body again (a full map is grown
+        and the batch retried): each run starts afresh."""
+        self._keyspace, self.wrote, self.touched = keyspace, False, []
         with self.scripts.runtime() as runtime:
             self.started_at = time.monotonic()
             try:
