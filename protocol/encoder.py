@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from protocol.errors import CommandError
-from protocol.replies import NullArray, Pairs, Push, SetReply, SimpleString, Stored, Verbatim
+from protocol.replies import Frames, NullArray, Pairs, Push, SetReply, SimpleString, Stored, Verbatim
 
 __all__ = ["encode", "encode_into", "encode_request"]
 
@@ -106,6 +106,10 @@ def encode_into(out: bytearray, reply: Any, resp: int, typed: bool = False) -> N
                 out += b"*2\r\n"
             encode_into(out, first, resp, typed)
             encode_into(out, second, resp, typed)
+    elif kind is Frames:
+        out += reply.before
+        for item in reply.items:
+            encode_into(out, item, resp, typed)
     elif isinstance(reply, int):  # IntEnum and friends are integers (bool was taken above)
         encode_into(out, int(reply), resp, typed)
     elif isinstance(reply, str):

@@ -545,3 +545,22 @@ def script_key_not_declared(key: bytes) -> CommandError:
         f"Script attempted to access key '{_quote(key)}' on a shard its declared keys do not cover:"
         " name every key the script touches in KEYS (or give them one {hash tag})",
     )
+
+
+# Pub/sub, in Redis's words (src/server.c processCommand).
+def noperm_channels(name: str, right: str) -> CommandError:
+    """Pub/sub channels are global: ``right`` (read or write) on every namespace is needed."""
+    return CommandError(
+        "NOPERM",
+        f"this user has no permissions to run the '{name}' command: pub/sub channels are global, "
+        f"so it needs {right} permission on every namespace",
+    )
+
+
+def subscribed_context(command: str) -> CommandError:
+    """A RESP2 connection with subscriptions may only (un)subscribe, PING, QUIT and RESET."""
+    return CommandError(
+        "ERR",
+        f"Can't execute '{command.lower()}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+        "are allowed in this context",
+    )

@@ -26,6 +26,7 @@ from attrs import frozen
 from protocol.errors import CommandError
 
 __all__ = [
+    "Frames",
     "NULL_ARRAY",
     "NullArray",
     "Pairs",
@@ -77,6 +78,16 @@ class Pairs:
 
 
 @frozen
+class Frames:
+    """Several replies sent one after another as one command's answer (SUBSCRIBE a b confirms
+    each channel in a frame of its own); ``before``: frames already encoded, sent first (the
+    messages queued for a subscriber ahead of its (UN)SUBSCRIBE's confirmation)."""
+
+    items: tuple[Any, ...]
+    before: bytes = b""
+
+
+@frozen
 class Push:
     """Out-of-band data for RESP3 clients: ``>`` push frame (RESP2: an array)."""
 
@@ -120,6 +131,7 @@ Reply = (
     | SetReply
     | Pairs
     | Push
+    | Frames
     | Stored
     | CommandError
 )

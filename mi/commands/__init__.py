@@ -1,6 +1,19 @@
 """Command execution, one module per family; importing this package registers every handler."""
 
-from mi.commands import admin, counters, delivery, hashes, keys, lists, namespaces, scripting, server, strings, transactions
+from mi.commands import (
+    admin,
+    counters,
+    delivery,
+    hashes,
+    keys,
+    lists,
+    namespaces,
+    pubsub,
+    scripting,
+    server,
+    strings,
+    transactions,
+)
 from mi.commands.base import REGISTRY, Kind, as_command_error, reply_of
 
 __all__ = [
@@ -14,6 +27,7 @@ __all__ = [
     "keys",
     "lists",
     "namespaces",
+    "pubsub",
     "reply_of",
     "scripting",
     "server",

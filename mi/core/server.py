@@ -216,6 +216,7 @@ class Server:
             failed = False
             try:
                 async with trio.open_nursery() as nursery:
+                    session.tasks = nursery  # a subscriber's pusher runs beside the session
                     nursery.start_soon(session.run)
             except Exception as error:  # a MemoryError, a bug: it ends this connection, never the server
                 log.error("connection.failed", conn_id=session.client_id, peer=peer, error=_summary(error),

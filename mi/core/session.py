@@ -16,9 +16,11 @@ from attrs import define, field
 
 from mi.policy.auth import PRE_AUTH_COMMANDS, PRE_AUTH_LIMITS, User, default_user, denied, is_admin, namespaces_of
 from mi.commands import REGISTRY, Kind, as_command_error, reply_of
+from mi.commands.pubsub import in_subscribed_mode
 from mi.commands.transactions import RUN_IN_MULTI, Transaction
 from mi.core.execution import Committing, Unit, shards_of
 from mi.core.keyspace import Keyspace
+from mi.core.pubsub import Subscriber
 from mi.observability.logs import get_logger
 from mi.policy.ratelimit import Limit
 from mi.core.watches import touched_by
@@ -74,6 +76,10 @@ class Session:
     _waiting_since: int | None = None  # perf_counter_ns: TAKE ... BLOCK is waiting since
     _dropped_for: str | None = None  # why the server ended the connection (a timeout, a limit)
     _watchdog: trio.CancelScope | None = None
+    # The connection's nursery (the server's _handle sets it): a subscriber's pusher runs there.
+    tasks: trio.Nursery | None = None
+    subscriber: Subscriber | None = None  # from the first (P)SUBSCRIBE on (mi.core.pubsub)
+    _pusher: trio.CancelScope | None = None
     _closing: bool = False
 
     @property
@@ -101,6 +107,23 @@ class Session:
             self.watched = {}
         self.watch_broken = False
         return watched, broken
+
+    def subscription(self) -> Subscriber:
+        """This connection as a subscriber, made on its first (P)SUBSCRIBE, with the task that
+        sends its messages while it waits for requests (one writer at a time: the send lock)."""
+        if self.subscriber is None:
+            self.subscriber = self.server.pubsub.subscriber(self)
+            self._pusher = trio.CancelScope()  # made here, so the session's end cancels it even unstarted
+            if self.tasks is not None:
+                self.tasks.start_soon(self._push, self.subscriber, self._pusher)
+        return self.subscriber
+
+    async def _push(self, subscriber: Subscriber, scope: trio.CancelScope) -> None:
+        with scope:
+            try:
+                await subscriber.push()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.drop("connection lost")
 
     def _user_name(self) -> str | None:
         return None if self.user is None else self.user.name
@@ -182,6 +205,8 @@ class Session:
             with trio.CancelScope() as self._watchdog:
                 while not self._closing:
                     self.idle_since = time.monotonic()
+                    if self.subscriber is not None:  # messages held during the batch may go now
+                        self.subscriber.session_idle()
                     data = await self._receive()
                     self.idle_since = None
                     if not data:
@@ -198,7 +223,10 @@ class Session:
                         out += framing_error.wire_text()
                         self._closing = True
                         reason = "protocol error"
-                    await self.send_timed(out)
+                    if self.subscriber is None:
+                        await self.send_timed(out)
+                    else:  # never inside a message the pusher is sending
+                        await self.subscriber.send_reply(out)
             if self._dropped_for is not None:
                 reason = self._dropped_for
             elif self._closing and reason == "client closed":
@@ -210,6 +238,10 @@ class Session:
             raise
         finally:
             self.unwatch()  # the registry must not keep a closed connection
+            if self.subscriber is not None:
+                self.server.pubsub.forget(self.subscriber)
+                if self._pusher is not None:
+                    self._pusher.cancel()
             conn_log.info(
                 "connection.closed",
                 user=self._user_name(),
@@ -302,6 +334,10 @@ class Session:
         refusal = self._refusal(command)
         if refusal is not None:
             return refusal if transaction is None else transaction.reject(refusal)
+        if self.subscriber is not None and self.resp == 2 and self.subscriber.count:
+            instead = in_subscribed_mode(command)  # RESP2 subscribed mode: (un)subscribe, PING, QUIT
+            if instead is not None:
+                return instead if transaction is None else transaction.reject(instead)
         entry = REGISTRY.lookup(type(command))
         if transaction is not None and type(command) not in RUN_IN_MULTI and type(command) is not Quit:
             name = keyword(request.args[0]).upper()

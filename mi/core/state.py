@@ -18,6 +18,7 @@ from mi.delivery.pull import DueSignals
 from mi.core.execution import UnitRunner
 from mi.observability.metrics import Metrics
 from mi.core.monitor import Monitors
+from mi.core.pubsub import PubSub
 from mi.policy.ratelimit import RateLimits
 from mi.settings.namespace_settings import NamespaceSettingsTable
 from mi.upkeep.snapshotter import Snapshotter
@@ -62,6 +63,7 @@ class ServerState:
     rate_limits: RateLimits = field(factory=RateLimits)
     metrics: Metrics = field(init=False)
     monitors: Monitors = field(init=False)
+    pubsub: PubSub = field(init=False)  # channels and patterns, with their subscribers
     connections_received: int = 0
     connections_rejected: int = 0
     blocked_clients: int = 0  # waiting in TAKE ... BLOCK or a blocking list pop (BLPOP...)
@@ -75,6 +77,7 @@ class ServerState:
         slowlog = self.config.slowlog
         self.metrics = Metrics(round(slowlog.threshold * 1_000_000), slowlog.max_len)
         self.monitors = Monitors(self.config.server.monitor_values, self.config.limits.max_monitor_buffer)
+        self.pubsub = PubSub(self.config.limits.max_pubsub_buffer)
 
     @property
     def data_dir(self) -> Path:
@@ -113,10 +116,13 @@ class Connection(Protocol):
     # KILL may end it, and its wait is left out of the command's latency
     waiting_in_take: bool
     waited_ns: int  # of the command running now: time spent waiting, not working
+    subscriber: Any  # a mi.core.pubsub.Subscriber from its first (P)SUBSCRIBE on, else None
 
     def namespace(self, explicit: str | None) -> str: ...
 
     def authenticated(self, user: User) -> None: ...
+
+    def subscription(self) -> Any: ...  # the connection's Subscriber, made on first use
 
     def unwatch(self) -> tuple[dict[tuple[str, bytes], int | None], bool]: ...
 

@@ -58,6 +58,11 @@ from protocol.commands import (
     Nack,
     Persist,
     Ping,
+    Psubscribe,
+    Publish,
+    PubsubChannels,
+    PubsubNumpat,
+    PubsubNumsub,
     Push,
     Quit,
     Rename,
@@ -67,6 +72,7 @@ from protocol.commands import (
     Setrange,
     SlowlogGet,
     Snapshot,
+    Subscribe,
 )
 from protocol.errors import CommandError
 from protocol.parser import Limits
@@ -187,6 +193,10 @@ _READS_EVERY_NAMESPACE = frozenset({Journal, Monitor, Snapshot, SlowlogGet})
 # What empties every namespace at once: write on every namespace (a user who may write only some
 # must not empty the others; FLUSHDB and FLUSHNS empty one, checked as any write).
 _WRITES_EVERY_NAMESPACE = frozenset({Flushall})
+# Pub/sub channels are global, not in a namespace, so a user confined to some namespaces could use
+# them to reach clients of the others: listening (and seeing which channels exist) needs read on
+# every namespace, PUBLISH write on every namespace. (P)UNSUBSCRIBE is always allowed.
+_LISTENS_TO_CHANNELS = frozenset({Subscribe, Psubscribe, PubsubChannels, PubsubNumsub, PubsubNumpat})
 
 
 def returns_stored_data(command: Command) -> bool:
@@ -208,6 +218,10 @@ def denied(user: User, command: Command, current_ns: str) -> CommandError | None
         return errors.noperm_every_namespace(command.name)
     if type(command) in _WRITES_EVERY_NAMESPACE and not user.writes_every_namespace:
         return errors.noperm_writes_every_namespace(command.name)
+    if type(command) in _LISTENS_TO_CHANNELS and not user.reads_every_namespace:
+        return errors.noperm_channels(command.name, "read")
+    if type(command) is Publish and not user.writes_every_namespace:
+        return errors.noperm_channels(command.name, "write")
     if isinstance(command, Select):  # names where later commands go, each checked itself: any
         # right will do, so a write-only producer may SELECT its namespace to RPUSH or MSET there
         allowed = user.may(command.ns, write=False) or user.may(command.ns, write=True)

@@ -111,6 +111,8 @@ class LimitsConfig:
     reply_timeout: Seconds = field(default=Seconds(60.0), validator=_positive)
     # A MONITOR whose unread lines pass this is disconnected.
     max_monitor_buffer: ByteSize = field(default=ByteSize(32 * 1024**2), validator=_positive)
+    # A subscriber whose messages not yet sent pass this is disconnected.
+    max_pubsub_buffer: ByteSize = field(default=ByteSize(32 * 1024**2), validator=_positive)
     # A Lua script running longer than this is logged (script.slow) and may be stopped by
     # SCRIPT KILL if it has not written (Redis's lua-time-limit).
     script_time_limit: Seconds = field(default=Seconds(5.0), validator=_positive)

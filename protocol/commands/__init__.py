@@ -148,6 +148,16 @@ from protocol.commands.scripting import (
     ScriptKill,
     ScriptLoad,
 )
+from protocol.commands.pubsub import (
+    Psubscribe,
+    Publish,
+    PubsubChannels,
+    PubsubNumpat,
+    PubsubNumsub,
+    Punsubscribe,
+    Subscribe,
+    Unsubscribe,
+)
 from protocol.commands.admin import (
     Journal,
     MAX_JOURNAL_COUNT,
@@ -250,6 +260,12 @@ __all__ = [
     "Persist",
     "Ping",
     "Pop",
+    "Psubscribe",
+    "Publish",
+    "PubsubChannels",
+    "PubsubNumpat",
+    "PubsubNumsub",
+    "Punsubscribe",
     "Push",
     "Quit",
     "Randomkey",
@@ -269,10 +285,12 @@ __all__ = [
     "Snapshot",
     "SnapshotStatus",
     "Strlen",
+    "Subscribe",
     "Take",
     "Time",
     "Ttl",
     "Type",
+    "Unsubscribe",
     "Unwatch",
     "Watch",
 ]

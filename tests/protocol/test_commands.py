@@ -152,6 +152,15 @@ MINIMAL = {
     "script|exists": "SCRIPT EXISTS s",
     "script|flush": "SCRIPT FLUSH",
     "script|kill": "SCRIPT KILL",
+    "subscribe": "SUBSCRIBE c",
+    "unsubscribe": "UNSUBSCRIBE",
+    "psubscribe": "PSUBSCRIBE p*",
+    "punsubscribe": "PUNSUBSCRIBE",
+    "publish": "PUBLISH c m",
+    "pubsub": "PUBSUB NUMPAT",
+    "pubsub|channels": "PUBSUB CHANNELS",
+    "pubsub|numsub": "PUBSUB NUMSUB",
+    "pubsub|numpat": "PUBSUB NUMPAT",
 }
 # Forms a name in MINIMAL does not reach (one name, two shapes).
 OTHER_FORMS = ["LSET k 0 x", "SNAPSHOT STATUS", "NAMESPACE CONFIG ns SET default_ttl 5m", "AUTH user pw", "CLIENT KILL ID 1", "CLIENT KILL ADDR 127.0.0.1:1"]
@@ -160,8 +169,8 @@ ALL_SPECS = ALL_DECLARATIONS
 
 KNOWN_FLAGS = {"write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast",
                "no_auth", "allow_busy", "skip_slowlog", "blocking",
-               "skip_monitor", "may_replicate", "no_mandatory_keys", "movablekeys"}  # fmt: skip
-KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list", "transactions", "scripting"}
+               "skip_monitor", "may_replicate", "no_mandatory_keys", "movablekeys", "pubsub"}  # fmt: skip
+KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list", "transactions", "scripting", "pubsub"}
 COMMAND_CLASSES = [
     obj
     for obj in vars(commands).values()
