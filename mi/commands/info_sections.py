@@ -119,10 +119,11 @@ def human_bytes(count: int) -> str:
 
 
 def last_save(server: ServerState) -> int:
-    """LASTSAVE: when the last snapshot that succeeded finished (unix s); the server's start if
-    none has since (as Redis counts its start as a save: every write is durable here anyway)."""
-    last = server.snapshotter.last
-    if last is not None and last.status == "ok" and last.finished is not None:
+    """LASTSAVE: when the last snapshot that succeeded finished (unix s), a failed one since or
+    not; the server's start if none has (as Redis counts its start as a save: every write is
+    durable here anyway)."""
+    last = server.snapshotter.last_ok
+    if last is not None and last.finished is not None:
         return int(last.finished)
     return int(server.started_at)
 

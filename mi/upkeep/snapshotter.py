@@ -67,6 +67,7 @@ class Snapshotter:
     config: SnapshotConfig
     running: SnapshotRun | None = None
     last: SnapshotRun | None = None
+    last_ok: SnapshotRun | None = None  # the last that succeeded (LASTSAVE), a failed one since or not
     taken: int = 0  # snapshots completed since the server started
 
     async def take(self, out: str | None = None) -> SnapshotRun:
@@ -102,6 +103,7 @@ class Snapshotter:
             run.finished = time.time()
             self.running, self.last = None, run
         self.taken += 1
+        self.last_ok = run
         log.info(
             "snapshot.finished",
             path=str(run.path),

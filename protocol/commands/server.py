@@ -179,7 +179,7 @@ def _command_getkeys(name: str, request: Request) -> CommandGetkeys:
         target = next((sub for sub in target.subcommands if sub.name == full), None)
     if target is None:
         raise errors.getkeys_unknown_command()
-    if not target.first_key:
+    if not target.first_key and "movablekeys" not in target.flags:  # EVAL's keys follow numkeys
         raise errors.getkeys_no_keys()
     if not target.accepts(len(args)):
         raise errors.getkeys_wrong_arity()

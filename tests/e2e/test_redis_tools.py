@@ -237,6 +237,19 @@ def test_lastsave_is_the_start_then_the_last_snapshots_end(server, r):
     assert persistence["rdb_last_save_time"] == saved and persistence["rdb_bgsave_in_progress"] == 0
 
 
+def test_lastsave_stays_at_the_last_good_snapshot_after_one_fails(server, r):
+    """A snapshot that fails (its target exists) leaves LASTSAVE at the last one that worked."""
+    r.execute_command("SNAPSHOT")
+    saved = int(r.lastsave().timestamp())
+    taken = server.data_dir.parent / "snaps" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "file").write_text("x")
+    with pytest.raises(redis.ResponseError, match="already exists"):
+        r.execute_command("SNAPSHOT", "TO", str(taken))
+    assert r.info("persistence")["last_snapshot_status"] == "failed"
+    assert int(r.lastsave().timestamp()) == saved
+
+
 # --- redis-benchmark ------------------------------------------------------------------------------
 
 needs_benchmark = pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="needs redis-benchmark")

@@ -247,6 +247,12 @@ def test_command_getkeys_parses_the_command_it_is_given() -> None:
     assert parse("COMMAND", "GETKEYS", "del", "a", "b", "FROM", "ns") == CommandGetkeys(Del((b"a", b"b"), ns="ns"))
 
 
+def test_command_getkeys_finds_a_scripts_keys_after_numkeys() -> None:
+    """EVAL has no fixed key positions (movablekeys): its keys are the numkeys after the script."""
+    command = parse("COMMAND", "GETKEYS", "EVAL", "return 1", "2", "a", "b", "x")
+    assert command.target.keys == (b"a", b"b")
+
+
 def test_command_getkeys_keeps_the_quoted_marks_of_the_command() -> None:
     """A quoted inline value stays a string in the wrapped command, as it would alone."""
     request = Request((b"COMMAND", b"GETKEYS", b"SET", b"k", b"42"), frozenset({4}))
