@@ -59,9 +59,10 @@ class StepFailed(Exception):
 class Entry:
     kind: Kind
     handler: Callable[..., Any]
-    # A task that acts as a data command inside MULTI, where nothing blocks (BLPOP as LPOP):
-    # that data command's (keyspace, command) handler, which may write.
-    in_multi: Callable[..., Any] | None = None
+    # A task that runs as a data command inside MULTI (BLPOP as LPOP, where nothing blocks; EVAL's
+    # script inside the EXEC's transaction): given the connection and the command as it is queued,
+    # the (keyspace, command) handler EXEC runs, which may write. A CommandError refuses it.
+    in_multi: Callable[[Any, Any], Callable[..., Any]] | None = None
 
 
 class Registry:
@@ -90,7 +91,8 @@ class Registry:
         return self._register(Kind.CONNECTION, command)
 
     def task(self, command: type[Command], in_multi: Callable | None = None) -> Callable[[Callable], Callable]:
-        """An async handler; ``in_multi``: the data handler it runs as inside MULTI (else refused there)."""
+        """An async handler; ``in_multi``: what gives the data handler it runs as inside MULTI
+        (see ``Entry``; without one it is refused there)."""
         return self._register(Kind.TASK, command, in_multi)
 
     def lookup(self, command: type[Command]) -> Entry:

@@ -285,7 +285,12 @@ def _move_now(keyspace: Keyspace, command: BlockingMove) -> Stored | None:
     return lmove(keyspace, command.now())
 
 
-@REGISTRY.task(BlockingPop, in_multi=_pop_first_now)
+def _in_multi(handler: Callable[[Keyspace, Any], Any]) -> Callable[[Any, Any], Callable[[Keyspace, Any], Any]]:
+    """Inside MULTI a blocking command is its non-blocking form, whoever queued it."""
+    return lambda connection, command: handler
+
+
+@REGISTRY.task(BlockingPop, in_multi=_in_multi(_pop_first_now))
 async def blocking_pop(session: Connection, command: BlockingPop) -> Any:
     """``[key, element]`` from the first non-empty list, waiting for one up to the timeout; a null
     array once it has passed (or at shutdown)."""
@@ -298,7 +303,7 @@ async def blocking_pop(session: Connection, command: BlockingPop) -> Any:
     return await _wait_and_take(session, keys, [], command.timeout_ms, take, "BLPOP" if command.left else "BRPOP")
 
 
-@REGISTRY.task(BlockingMove, in_multi=_move_now)
+@REGISTRY.task(BlockingMove, in_multi=_in_multi(_move_now))
 async def blocking_move(session: Connection, command: BlockingMove) -> Any:
     """The element moved, waiting up to the timeout for the source to have one; a null array
     once it has passed (as Redis answers a timed-out BLMOVE)."""

@@ -10,17 +10,20 @@ wait for it. ``mi.scripting`` holds the runtime.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY, as_command_error, reply_of
 from mi.core.execution import Unit
 from mi.scripting import ScriptCall, scripts_of
 from protocol import errors
+from protocol.errors import CommandError
 from protocol.commands import Eval, Evalsha, ScriptExists, ScriptFlush, ScriptKill, ScriptLoad
 from protocol.replies import SimpleString
 from storage import shard_index
 
 if TYPE_CHECKING:
+    from mi.core.keyspace import Keyspace
     from mi.core.state import Connection
 
 __all__: list[str] = []
@@ -28,40 +31,67 @@ __all__: list[str] = []
 OK = SimpleString("OK")
 
 
-@REGISTRY.task(Eval)
-async def eval_(session: Connection, command: Eval) -> Any:
-    sha = scripts_of(session.server).add(command.script)  # EVAL caches, as in Redis
-    return await _run(session, sha, command.script, command)
-
-
-@REGISTRY.task(Evalsha)
-async def evalsha(session: Connection, command: Evalsha) -> Any:
-    body = scripts_of(session.server).bodies.get(command.sha)
+def _script_of(session: Connection, command: Eval | Evalsha) -> tuple[str, bytes]:
+    """The script's sha and body; EVAL caches its body (as in Redis), EVALSHA's must be cached."""
+    scripts = scripts_of(session.server)
+    if isinstance(command, Eval):
+        return scripts.add(command.script), command.script
+    body = scripts.bodies.get(command.sha)
     if body is None:
-        return errors.noscript()
-    return await _run(session, command.sha, body, command)
+        raise errors.noscript()
+    return command.sha, body
 
 
-async def _run(session: Connection, sha: str, body: bytes, command: Eval | Evalsha) -> Any:
+def _call(session: Connection, command: Eval | Evalsha, shards: frozenset[int] | None) -> ScriptCall:
+    """One run of the script for ``session`` (its user's rights, its namespace), over ``shards``
+    (None: a read over every shard); ``CommandError`` if it may not run."""
     server = session.server
-    scripts = scripts_of(server)
+    sha, body = _script_of(session, command)
     ns = session.current_namespace
     user = session.user
     assert user is not None  # the session checked AUTH before running a task
     if command.keys and not (user.may(ns, write=False) or user.may(ns, write=True)):
-        return errors.noperm_namespace(ns)  # its KEYS are in this namespace: some right to it
-    count = len(server.writers)
-    shards = frozenset(shard_index(key, count) for key in command.keys) or frozenset(range(count))
-    call = ScriptCall(
-        scripts, sha, body, command.keys, command.args, user, ns, command.readonly, count,
-        None if command.readonly else shards, server.config.limits.script_time_limit,
+        raise errors.noperm_namespace(ns)  # its KEYS are in this namespace: some right to it
+    return ScriptCall(
+        scripts_of(server), sha, body, command.keys, command.args, user, ns, command.readonly,
+        len(server.writers), shards, server.config.limits.script_time_limit,
         lambda: server.terminating, REGISTRY.lookup, as_command_error,
     )  # fmt: skip
+
+
+def _in_multi(session: Connection, command: Eval | Evalsha) -> Callable[[Keyspace, Any], Any]:
+    """Inside MULTI the script runs in the EXEC's transaction, over the shards the EXEC holds
+    (its KEYS', or all when it declares none: ``Transaction.add``)."""
+    count = len(session.server.writers)
+    shards = frozenset(shard_index(key, count) for key in command.keys) or frozenset(range(count))
+    call = _call(session, command, shards)  # EVAL_RO too: the EXEC holds only these shards
+    return lambda keyspace, command: call.body(keyspace)
+
+
+@REGISTRY.task(Eval, in_multi=_in_multi)
+async def eval_(session: Connection, command: Eval) -> Any:
+    return await _run(session, command)
+
+
+@REGISTRY.task(Evalsha, in_multi=_in_multi)
+async def evalsha(session: Connection, command: Evalsha) -> Any:
+    return await _run(session, command)
+
+
+async def _run(session: Connection, command: Eval | Evalsha) -> Any:
+    server = session.server
+    count = len(server.writers)
+    shards = frozenset(shard_index(key, count) for key in command.keys) or frozenset(range(count))
+    try:
+        call = _call(session, command, None if command.readonly else shards)
+    except CommandError as error:
+        return error
+    scripts = scripts_of(server)
     scripts.running.add(call)
     try:
         if command.readonly:
-            return await server.units.read_on_thread(call.body, ns)
-        unit = Unit(call.body, shards, True, ns, "EVAL")
+            return await server.units.read_on_thread(call.body, call.ns)
+        unit = Unit(call.body, shards, True, call.ns, "EVAL")
         started = await server.units.start(unit)
         reply = reply_of(await started.outcome(), server.reaper)
     finally:

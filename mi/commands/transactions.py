@@ -18,6 +18,7 @@ from mi.core.keyspace import Keyspace
 from mi.core.watches import touched_by
 from protocol import errors
 from protocol.commands import Command, Discard, Exec, Multi, Unwatch, Watch
+from protocol.errors import CommandError
 from protocol.replies import NULL_ARRAY, SimpleString
 from storage import shard_index
 
@@ -53,6 +54,7 @@ class Transaction:
     """A connection's MULTI: the queue, and whether a bad command has doomed it."""
 
     max_queued: int
+    connection: Connection  # who queues: a task run as data (EVAL) needs its user and namespace
     steps: list[Step] = field(factory=list)
     poisoned: bool = False
 
@@ -63,8 +65,13 @@ class Transaction:
         elif entry.kind in (Kind.READ, Kind.WRITE):
             shards = shards_of((command,), shard_count)
             step = Step(name, command, entry.handler, entry.kind is Kind.WRITE, shards)
-        elif entry.in_multi is not None:  # a blocking command acts at once (BLPOP as LPOP)
-            step = Step(name, command, entry.in_multi, True, shards_of((command,), shard_count))
+        elif entry.in_multi is not None:  # a task run as data: BLPOP as LPOP, EVAL's script
+            try:
+                handler = entry.in_multi(self.connection, command)
+            except CommandError as error:  # EVALSHA of a script not loaded
+                return self.reject(error)
+            shards = shards_of((command,), shard_count) or frozenset(range(shard_count))  # no KEYS: all
+            step = Step(name, command, handler, True, shards)
         else:
             return self.reject(errors.not_in_transaction(name))
         if len(self.steps) >= self.max_queued:
@@ -98,7 +105,7 @@ def _body(steps: list[Step], watched: dict[tuple[str, bytes], int | None]) -> Ca
 async def multi(session: Connection, command: Multi) -> Any:
     if session.transaction is not None:
         return errors.nested_multi()
-    session.transaction = Transaction(session.server.config.limits.max_queued_commands)
+    session.transaction = Transaction(session.server.config.limits.max_queued_commands, session)
     return OK
 
 

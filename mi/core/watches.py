@@ -66,7 +66,7 @@ class WatchRegistry:
 
 def touched_by(command: Command, default_ns: str) -> list[WatchedKey] | str:
     """What a write command touches: its keys, or a whole namespace (named) if it has no keys."""
-    ns = command.ns if command.ns is not None else default_ns  # type: ignore[attr-defined]
+    ns = getattr(command, "ns", None) or default_ns  # a script's KEYS are in the default namespace
     if not isinstance(command, Keyed):
         return ns
     touched = [(ns, key) for key in command.keys]

@@ -197,16 +197,46 @@ async def test_a_script_write_breaks_a_watch(r2, port):
 # --- in MULTI ----------------------------------------------------------------------------------------
 
 
-async def test_eval_in_multi_is_refused_for_now(r2):
-    """mi queues only data commands in MULTI (docs/protocol.md, Scripting)."""
+async def test_eval_in_multi_runs_inside_the_exec(r2):
+    """A script queued in MULTI runs in the EXEC's transaction, seeing the commands before it."""
 
     def run() -> list:
+        r2.client.set("counter", 1)
+        sha = r2.client.script_load("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         pipe = r2.client.pipeline(transaction=True)
-        pipe.eval("return 1", 0)
+        pipe.incr("counter")
+        pipe.eval("return redis.call('INCR', KEYS[1])", 1, "counter")
+        pipe.evalsha(sha, 1, "counter", 10)
+        pipe.get("counter")
+        return pipe.execute()
+
+    assert await trio.to_thread.run_sync(run) == [2, 3, 13, b"13"]
+
+
+async def test_evalsha_of_an_unknown_script_in_multi_aborts_the_exec(r2):
+    def run() -> None:
+        pipe = r2.client.pipeline(transaction=True)
+        pipe.evalsha("0" * 40, 0)
+        pipe.execute()
+
+    with pytest.raises(redis.ResponseError, match="No matching script"):  # as it was queued: EXECABORT
+        await trio.to_thread.run_sync(run)
+
+
+async def test_a_script_in_multi_keeps_its_users_rights(port):
+    """A restricted user's queued script cannot reach a namespace it may not, inside the EXEC."""
+    alice = ThreadedRedis(port, username="alice", password="alice-pw")
+
+    def run() -> list:
+        pipe = alice.client.pipeline(transaction=True)
+        pipe.eval("return redis.call('SET', 'k', 'ok', 'FROM', 'orders')", 0)
+        pipe.eval("return redis.call('SET', 'k', 'no', 'FROM', 'secrets')", 0)
         return pipe.execute(raise_on_error=False)
 
-    with pytest.raises(redis.ResponseError):
-        await trio.to_thread.run_sync(run)
+    ok, refused = await trio.to_thread.run_sync(run)
+    assert ok == b"OK"
+    assert isinstance(refused, redis.exceptions.NoPermissionError) and "'secrets' namespace" in str(refused)
+    alice.client.close()
 
 
 # --- the time limit and SCRIPT KILL ------------------------------------------------------------------
