@@ -348,6 +348,11 @@ async def test_redis_asyncio_pubsub(port, protocol):
                 seen.append((message["type"], message["channel"], message["data"]))
             await pubsub.unsubscribe()
             await pubsub.punsubscribe()
+            left = set()
+            while left != {"unsubscribe", "punsubscribe"}:  # sent, not yet done: wait for both
+                message = await pubsub.get_message(timeout=IO_TIMEOUT)
+                assert message is not None
+                left.add(message["type"])
             assert await client.publish("a", "3") == 0
             return seen
         finally:
@@ -384,3 +389,14 @@ async def test_restricted_user_needs_every_namespace_for_channels(nursery, tmp_p
     assert await client.command("AUTH", "reader", "r-pw") == OK
     assert await client.command("SUBSCRIBE", "c") == [b"subscribe", b"c", 1]
     await client.aclose()
+
+
+async def test_graceful_shutdown_ends_subscribers(nursery, tmp_path):
+    """A shutdown closes an idle subscriber's connection (its pusher task ends with it)."""
+    server = await nursery.start(serve, make_config(tmp_path / "data"))
+    subscriber = await RawClient.connect(server.state.port)
+    await subscriber.command("SUBSCRIBE", "ch")
+    await subscriber.command("PSUBSCRIBE", "c*")
+    server.request_shutdown()
+    assert await subscriber.is_closed()
+    await subscriber.aclose()
