@@ -426,6 +426,14 @@ def namespace_full(ns: str, max_keys: int) -> CommandError:
     return CommandError("ERR", f"namespace '{ns}' is full (max_keys {max_keys}); delete messages or raise max_keys")
 
 
+def negative_timeout() -> CommandError:
+    return CommandError("ERR", "timeout is negative")
+
+
+def background_save_in_progress() -> CommandError:
+    return CommandError("ERR", "Background save already in progress")
+
+
 def invalid_timeout() -> CommandError:
     return CommandError("ERR", "timeout is not an integer or out of range")
 

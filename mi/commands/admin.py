@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from mi.commands.base import REGISTRY
 from mi.upkeep.snapshotter import SnapshotBusy, SnapshotRefused
 from protocol import errors
-from protocol.commands import Journal, Monitor, Snapshot, SnapshotStatus
+from protocol.commands import Bgsave, Journal, Monitor, Save, Snapshot, SnapshotStatus
+from protocol.replies import SimpleString
 from protocol.errors import CommandError
 from storage import StorageError
 from storage.log_format import LogDamaged
@@ -42,6 +43,31 @@ async def snapshot(session: Connection, command: Snapshot) -> str:
     except (StorageError, OSError) as error:
         raise CommandError("ERR", f"snapshot failed: {error}") from None
     return str(run.path)
+
+
+@REGISTRY.task(Save)
+async def save(session: Connection, command: Save) -> SimpleString:
+    """Redis's SAVE: a snapshot into the snapshot dir, answered once it is complete (others are
+    served meanwhile, unlike Redis's)."""
+    try:
+        await session.server.snapshotter.take()
+    except SnapshotBusy:
+        raise errors.background_save_in_progress() from None
+    except SnapshotRefused as error:
+        raise errors.snapshot_refused(str(error)) from None
+    except (StorageError, OSError) as error:
+        raise CommandError("ERR", f"snapshot failed: {error}") from None
+    return SimpleString("OK")
+
+
+@REGISTRY.connection(Bgsave)
+def bgsave(session: Connection, command: Bgsave) -> SimpleString:
+    """Redis's BGSAVE: the same snapshot, started in the background (LASTSAVE tells when it is done)."""
+    try:
+        session.server.snapshotter.take_in_background()
+    except SnapshotBusy:
+        raise errors.background_save_in_progress() from None
+    return SimpleString("Background saving started")
 
 
 @REGISTRY.connection(SnapshotStatus)

@@ -41,6 +41,7 @@ from protocol.commands import (
     Hello,
     Info,
     Lastsave,
+    Wait,
     MemoryUsage,
     Ping,
     Quit,
@@ -270,6 +271,12 @@ async def info(session: Connection, command: Info) -> Verbatim:
 def time_(session: Connection, command: Time) -> list[bytes]:
     seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
     return [str(seconds).encode(), str(micros).encode()]
+
+
+@REGISTRY.connection(Wait)
+def wait(session: Connection, command: Wait) -> int:
+    """No replicas yet: every write is already as durable as it will be; none acknowledged it."""
+    return 0
 
 
 @REGISTRY.connection(Lastsave)

@@ -69,6 +69,7 @@ class Snapshotter:
     last: SnapshotRun | None = None
     last_ok: SnapshotRun | None = None  # the last that succeeded (LASTSAVE), a failed one since or not
     taken: int = 0  # snapshots completed since the server started
+    _background: trio.Nursery | None = None  # where BGSAVE's snapshots run (run_periodically's)
 
     async def take(self, out: str | None = None) -> SnapshotRun:
         """Take a snapshot into ``out`` (a new dir inside the snapshot dir: ``mi.upkeep.snapshot_target``),
@@ -149,14 +150,29 @@ class Snapshotter:
 
     async def run_periodically(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Every ``interval``: a snapshot into the snapshot dir, then the oldest beyond ``keep`` go."""
-        task_status.started()
-        interval = self.config.interval
-        if interval is None:
-            return
-        while True:
-            await trio.sleep(interval)
-            with contextlib.suppress(SnapshotBusy, SnapshotRefused, StorageError, OSError):
-                await self.take()  # a failure is logged; the next interval tries again
+        async with trio.open_nursery() as self._background:
+            task_status.started()
+            interval = self.config.interval
+            if interval is None:
+                await trio.sleep_forever()  # only BGSAVE's, then
+            while True:
+                await trio.sleep(interval)
+                await self._take_quietly()
+
+    def take_in_background(self) -> None:
+        """BGSAVE: start a snapshot into the snapshot dir and return; ``SnapshotBusy`` if one is
+        under way. Its outcome is logged and kept (``last``), as a periodic one's."""
+        if self.running is not None:
+            msg = f"a snapshot is already being taken (into {self.running.path})"
+            raise SnapshotBusy(msg)
+        if self._background is None:
+            msg = "the server is not taking snapshots yet (starting or stopping)"
+            raise SnapshotBusy(msg)
+        self._background.start_soon(self._take_quietly)
+
+    async def _take_quietly(self) -> None:
+        with contextlib.suppress(SnapshotBusy, SnapshotRefused, StorageError, OSError):
+            await self.take()  # a failure is logged (and kept as the last run)
 
     def prune(self) -> list[Path]:
         """Delete the oldest complete snapshots in the snapshot dir beyond ``keep``, and temp dirs

@@ -139,6 +139,7 @@ from protocol.commands.server import (
     SlowlogLen,
     SlowlogReset,
     Time,
+    Wait,
 )
 from protocol.commands.scripting import (
     Eval,
@@ -159,9 +160,11 @@ from protocol.commands.pubsub import (
     Unsubscribe,
 )
 from protocol.commands.admin import (
+    Bgsave,
     Journal,
     MAX_JOURNAL_COUNT,
     Monitor,
+    Save,
     Snapshot,
     SnapshotStatus,
 )
@@ -171,6 +174,7 @@ __all__ = [
     "Ack",
     "Append",
     "Auth",
+    "Bgsave",
     "BlockingMove",
     "BlockingPop",
     "ClientGetname",
@@ -283,11 +287,13 @@ __all__ = [
     "SlowlogLen",
     "SlowlogReset",
     "Snapshot",
+    "Save",
     "SnapshotStatus",
     "Strlen",
     "Subscribe",
     "Take",
     "Time",
+    "Wait",
     "Ttl",
     "Type",
     "Unsubscribe",

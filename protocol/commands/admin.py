@@ -13,7 +13,7 @@ from protocol.errors import CommandError
 from protocol.request import Request
 from protocol.values import keyword, parse_uint
 
-__all__ = ["MAX_JOURNAL_COUNT", "Journal", "Monitor", "Snapshot", "SnapshotStatus"]
+__all__ = ["MAX_JOURNAL_COUNT", "Bgsave", "Journal", "Monitor", "Save", "Snapshot", "SnapshotStatus"]
 
 MAX_JOURNAL_COUNT = 10_000  # entries one JOURNAL call may return
 
@@ -42,6 +42,20 @@ class SnapshotStatus(Command):
     """``SNAPSHOT STATUS``: the snapshot in progress (bytes done of total) and the last one's outcome."""
 
     name: ClassVar[str] = "snapshot"
+
+
+@frozen
+class Save(Command):
+    """``SAVE``: Redis's name for a snapshot into the snapshot dir, answered once it is complete."""
+
+    name: ClassVar[str] = "save"
+
+
+@frozen
+class Bgsave(Command):
+    """``BGSAVE [SCHEDULE]``: the same snapshot, taken in the background (answered at once)."""
+
+    name: ClassVar[str] = "bgsave"
 
 
 @frozen
@@ -91,6 +105,24 @@ def _snapshot(name: str, request: Request) -> Snapshot | SnapshotStatus:
         except UnicodeDecodeError:
             raise CommandError("ERR", "the snapshot directory is not valid UTF-8") from None
     raise errors.syntax_error()
+
+
+@declare("save", 1, ("admin", "noscript"), NO_KEYS, "server",
+         "Takes a snapshot into the snapshot dir (as SNAPSHOT does) and answers once it is complete.",
+         "SAVE",
+         forms=(Save,))  # fmt: skip
+def _save(name: str, request: Request) -> Save:
+    return Save()
+
+
+@declare("bgsave", -1, ("admin", "noscript"), NO_KEYS, "server",
+         "Starts a snapshot into the snapshot dir in the background.",
+         "BGSAVE [SCHEDULE]",
+         forms=(Bgsave,))  # fmt: skip
+def _bgsave(name: str, request: Request) -> Bgsave:
+    if len(request.args) > 2 or (len(request.args) == 2 and keyword(request.args[1]) != "schedule"):
+        raise errors.syntax_error()
+    return Bgsave()
 
 
 @declare("monitor", 1, ("admin", "noscript", "loading", "stale"), NO_KEYS, "server",

@@ -33,6 +33,7 @@ __all__ = [
     "SlowlogLen",
     "SlowlogReset",
     "Time",
+    "Wait",
 ]
 
 
@@ -117,6 +118,13 @@ class Time(Command):
     """``TIME``: the server's clock, as unix seconds and the microseconds within the second."""
 
     name: ClassVar[str] = "time"
+
+
+@frozen
+class Wait(Command):
+    """``WAIT numreplicas timeout``: mi has no replicas yet, so it answers 0 at once."""
+
+    name: ClassVar[str] = "wait"
 
 
 @frozen
@@ -266,6 +274,17 @@ declare_container("slowlog", (), "server",
          forms=(Time,))  # fmt: skip
 def _time(name: str, request: Request) -> Time:
     return Time()
+
+
+@declare("wait", 3, ("noscript",), NO_KEYS, "generic",
+         "Waits for writes to reach replicas; mi has none yet, so it answers 0 at once.",
+         "WAIT numreplicas timeout",
+         forms=(Wait,))  # fmt: skip
+def _wait(name: str, request: Request) -> Wait:
+    parse_int(request.args[1])  # Redis's "not an integer" errors
+    if parse_int(request.args[2]) < 0:
+        raise errors.negative_timeout()
+    return Wait()
 
 
 @declare("lastsave", 1, ("loading", "stale", "fast"), NO_KEYS, "server",

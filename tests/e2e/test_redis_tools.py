@@ -250,6 +250,33 @@ def test_lastsave_stays_at_the_last_good_snapshot_after_one_fails(server, r):
     assert int(r.lastsave().timestamp()) == saved
 
 
+def test_save_and_bgsave_take_snapshots_redis_py_can_wait_for(server, r):
+    """SAVE answers once the snapshot is complete; BGSAVE at once, and LASTSAVE moves when it is."""
+    snapshots = server.data_dir.parent / "snaps"
+    before = {path.name for path in snapshots.iterdir()}
+    assert r.save() is True
+    assert len({path.name for path in snapshots.iterdir()} - before) == 1
+    saved = r.lastsave()
+    while time.time() < saved.timestamp() + 1:  # LASTSAVE counts whole seconds: show a later one
+        time.sleep(0.05)
+    assert r.bgsave() is True
+    deadline = time.monotonic() + IO_TIMEOUT
+    while r.lastsave() == saved or r.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.monotonic() < deadline, "the background snapshot never finished"
+        time.sleep(0.05)
+    assert r.info("persistence")["last_snapshot_status"] == "ok"
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        r.execute_command("BGSAVE", "NOW")
+
+
+def test_wait_answers_no_replicas_at_once(r):
+    assert r.wait(1, 0) == 0  # Redis would block: mi has no replicas to wait for
+    with pytest.raises(redis.ResponseError, match="timeout is negative"):
+        r.execute_command("WAIT", "0", "-1")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        r.execute_command("WAIT", "x", "0")
+
+
 # --- redis-benchmark ------------------------------------------------------------------------------
 
 needs_benchmark = pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="needs redis-benchmark")
