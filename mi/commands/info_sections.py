@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mi import VERSION
 from protocol.grammar_names import DEFAULT_NAMESPACE, MAX_DATABASE
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ __all__ = [
     "readable_namespaces",
 ]
 
-VERSION = "0.1.0"
 # Clients and tools read redis_version to decide which commands they may send; mi speaks the
 # Redis 7 protocol (RESP3, HELLO, CLIENT SETINFO), so it says so.
 REDIS_COMPATIBLE_VERSION = "7.2.0"

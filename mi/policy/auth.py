@@ -128,7 +128,11 @@ def check_password(password: bytes, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY_HASH = hash_password("not a password anyone has")  # for unknown users: the same work
+@functools.cache
+def _dummy_hash() -> str:
+    """For unknown users: the same work as a real check. Made at first use, not at import (an
+    scrypt costs every process that imports mi, the command line's included, 0.1 s)."""
+    return hash_password("not a password anyone has")
 
 
 @frozen
@@ -321,7 +325,7 @@ class Authenticator:
             return default_user(config) if hmac.compare_digest(password, config.requirepass.encode()) else None
         user = config.users.get(name)
         if user is None or not user.enabled:
-            check_password(password, _DUMMY_HASH)
+            check_password(password, _dummy_hash())
             return None
         if not check_password(password, user.password):
             return None

@@ -7,17 +7,18 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 import attrs
 import trio
 
-from mi.tools import backup, feed, passwd, shell, top
-from mi.policy.auth import ProtectedModeError
-from mi.commands.server import VERSION
-from mi.policy.tls import TlsError
-from mi.settings.config import ConfigError, find_config_file, load_config
+from mi import VERSION
 from mi.observability.logs import configure_logging, get_logger
-from mi.core.server import Server
-from storage import StorageError
+from mi.settings.config import ConfigError, find_config_file, load_config
+from mi.tools import backup, feed, passwd, shell, top
+
+if TYPE_CHECKING:
+    from mi.core.server import Server
 
 __all__ = ["main"]
 
@@ -72,6 +73,13 @@ async def _watch_signals(server: Server, signals, cancel_scope: trio.CancelScope
 
 
 def serve(args: argparse.Namespace) -> int:
+    # The server is imported here, not above: the other subcommands (cli, top...) start in a
+    # fraction of the time without it.
+    from mi.core.server import Server  # noqa: PLC0415
+    from mi.policy.auth import ProtectedModeError  # noqa: PLC0415
+    from mi.policy.tls import TlsError  # noqa: PLC0415
+    from storage import StorageError  # noqa: PLC0415
+
     overrides = {name: getattr(args, name) for name in (
         "host", "port", "data_dir", "shards", "durability", "max_db_size", "workers",
         "max_clients", "requirepass", "metrics_port", "log_format", "log_level")}
