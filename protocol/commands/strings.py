@@ -154,16 +154,10 @@ class Setnx(Keyed):
 
 
 @frozen
-class Msetnx(Keyed):
+class Msetnx(Mset):
     """``MSETNX key value [key value ...]`` (no FROM: values are values): all or none."""
 
     name: ClassVar[str] = "msetnx"
-    pairs: tuple[tuple[bytes, bytes | int | bool], ...] = field(eq=as_json)
-    ns: str | None = None
-
-    @property
-    def keys(self) -> tuple[bytes, ...]:
-        return tuple(key for key, _value in self.pairs)
 
 
 @frozen
