@@ -7,6 +7,7 @@ queued for the connection before it, ahead of its confirmations, so they keep th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
@@ -47,24 +48,12 @@ def in_subscribed_mode(command: Command) -> Any:
 
 @REGISTRY.connection(Subscribe)
 def subscribe(session: Connection, command: Subscribe) -> Frames:
-    subscriber = session.subscription()
-    registry = session.server.pubsub
-    confirmations = []
-    for channel in command.channels:
-        registry.subscribe(subscriber, channel)
-        confirmations.append(Push((b"subscribe", channel, subscriber.count)))
-    return Frames(tuple(confirmations), subscriber.take())
+    return _confirmed(session.subscription(), b"subscribe", command.channels, session.server.pubsub.subscribe)
 
 
 @REGISTRY.connection(Psubscribe)
 def psubscribe(session: Connection, command: Psubscribe) -> Frames:
-    subscriber = session.subscription()
-    registry = session.server.pubsub
-    confirmations = []
-    for pattern in command.patterns:
-        registry.psubscribe(subscriber, pattern)
-        confirmations.append(Push((b"psubscribe", pattern, subscriber.count)))
-    return Frames(tuple(confirmations), subscriber.take())
+    return _confirmed(session.subscription(), b"psubscribe", command.patterns, session.server.pubsub.psubscribe)
 
 
 @REGISTRY.connection(Unsubscribe)
@@ -72,15 +61,8 @@ def unsubscribe(session: Connection, command: Unsubscribe) -> Frames:
     subscriber = session.subscriber
     if subscriber is None:  # never subscribed: Redis still confirms each (or no) channel
         return _nothing_to_leave(b"unsubscribe", command.channels)
-    registry = session.server.pubsub
     channels = command.channels or tuple(subscriber.channels)
-    confirmations = []
-    for channel in channels:
-        registry.unsubscribe(subscriber, channel)
-        confirmations.append(Push((b"unsubscribe", channel, subscriber.count)))
-    if not confirmations:
-        confirmations.append(Push((b"unsubscribe", None, subscriber.count)))
-    return Frames(tuple(confirmations), subscriber.take())
+    return _confirmed(subscriber, b"unsubscribe", channels, session.server.pubsub.unsubscribe)
 
 
 @REGISTRY.connection(Punsubscribe)
@@ -88,14 +70,19 @@ def punsubscribe(session: Connection, command: Punsubscribe) -> Frames:
     subscriber = session.subscriber
     if subscriber is None:
         return _nothing_to_leave(b"punsubscribe", command.patterns)
-    registry = session.server.pubsub
     patterns = command.patterns or tuple(subscriber.patterns)
+    return _confirmed(subscriber, b"punsubscribe", patterns, session.server.pubsub.punsubscribe)
+
+
+def _confirmed(subscriber: Any, kind: bytes, names: tuple[bytes, ...], change: Callable[[Any, bytes], Any]) -> Frames:
+    """``change`` each name's subscription, one confirmation each with the count after it (one
+    with a null name if there were none), after the messages queued before them."""
     confirmations = []
-    for pattern in patterns:
-        registry.punsubscribe(subscriber, pattern)
-        confirmations.append(Push((b"punsubscribe", pattern, subscriber.count)))
+    for name in names:
+        change(subscriber, name)
+        confirmations.append(Push((kind, name, subscriber.count)))
     if not confirmations:
-        confirmations.append(Push((b"punsubscribe", None, subscriber.count)))
+        confirmations.append(Push((kind, None, subscriber.count)))
     return Frames(tuple(confirmations), subscriber.take())
 
 
