@@ -28,8 +28,7 @@ from protocol import errors
 from protocol.commands import Keyed, Quit
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
-from protocol.commands import DECLARATIONS
-from protocol.grammar import parse_command
+from protocol.grammar import declaration_of, parse_command
 from protocol.grammar_names import DEFAULT_NAMESPACE
 from protocol.parser import NEED_DATA, Limits, RequestParser
 from protocol.request import Request
@@ -397,30 +396,16 @@ class Session:
         return Unit(lambda keyspace: handler(keyspace, command), shards, True, ns, label, light)
 
 
-_CONTAINERS = frozenset(name for name, declaration in DECLARATIONS.items() if declaration.subcommands)
-
-
 def stat_name(args: tuple[bytes, ...]) -> str:
     """The name a command is counted under: ``set``, or for a container ``client|list``."""
     if not args:
         return ""
-    name = _PLAIN_NAMES.get(args[0])
-    if name is not None:
-        return name
-    name = keyword(args[0])
-    if name in _CONTAINERS and len(args) > 1:
-        return f"{name}|{keyword(args[1])}"
-    return name
-
-
-# The usual spellings (b"get", b"GET") of every command that is not a container, found with one
-# lookup (a client cannot grow this: it is built once).
-_PLAIN_NAMES: dict[bytes, str] = {
-    spelling: name
-    for name in DECLARATIONS
-    if name not in _CONTAINERS
-    for spelling in (name.encode(), name.upper().encode())
-}
+    declaration = declaration_of(args[0])  # the grammar's dispatch table: one lookup, usually
+    if declaration is None:
+        return keyword(args[0])
+    if declaration.subcommands and len(args) > 1:
+        return f"{declaration.name}|{keyword(args[1])}"
+    return declaration.name
 
 
 def _checks_password(args: tuple[bytes, ...]) -> bool:

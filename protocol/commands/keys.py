@@ -220,16 +220,11 @@ def _del(name: str, request: Request) -> Del:
          "Counts how many of the given keys exist.",
          "EXISTS key [key ...] [FROM ns]",
          forms=(Exists,))  # fmt: skip
-def _exists(name: str, request: Request) -> Exists:
-    keys, ns = keys_and_ns(request.args[1:])
-    return Exists(keys, ns=ns)
-
-
 @declare("touch", -2, _READ, KEYS_ALL, "generic",
          "Counts how many of the given keys exist (mi keeps no access times to update).",
          "TOUCH key [key ...] [FROM ns]",
          forms=(Exists,))  # fmt: skip
-def _touch(name: str, request: Request) -> Exists:
+def _exists(name: str, request: Request) -> Exists:
     keys, ns = keys_and_ns(request.args[1:])
     return Exists(keys, ns=ns)
 
