@@ -9,7 +9,7 @@ Where the commit runs: with strict durability it syncs the log, so it runs on a 
 the event loop serves other clients meanwhile. With relaxed durability nothing in it waits for the
 disk (the log is synced on an interval, off the loop), so a batch of *light* writes (one client
 command of an ordinary size) commits right here on the event loop: the hop to a thread and back
-cost more than the commit (same-run A/B, SET at 50 clients: a fifth less CPU a request;
+cost more than the commit (same-run A/B, SET at 50 clients: 12-20% less CPU a request;
 docs/benchmarks.md). Anything else in the batch (a request of over a MiB, an EXEC, the reaper's
 work) sends it to a thread, as does a commit that would wait for the disk after all (a new log
 segment, a full map's checkpoint: ``storage.WouldWait``), so no long commit holds the loop.
