@@ -17,10 +17,13 @@ stamp="$venv/.installed${MI_EXTRAS:+-$MI_EXTRAS}"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
   pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
   if [[ ",${MI_EXTRAS:-}," == *,test,* ]]; then
-    # pyfuse3 (the power-cut test's FUSE filesystem) builds against libfuse3: get what it needs
-    # from apt when missing and we may; without it the test extras go in less pyfuse3, and that
-    # test skips.
+    # What the tests drive besides Python, from apt when missing and we may: redis-cli and
+    # redis-benchmark (the Redis tools' tests), redis-server (the benchmark script's), and what
+    # pyfuse3, the power-cut test's FUSE filesystem, builds against. Without the FUSE parts the
+    # test extras go in less pyfuse3, and that test skips.
     missing=()
+    command -v redis-cli >/dev/null || missing+=(redis-tools)
+    command -v redis-server >/dev/null || missing+=(redis-server)
     command -v fusermount3 >/dev/null || missing+=(fuse3)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     pkg-config --exists fuse3 2>/dev/null || missing+=(libfuse3-dev)
@@ -28,7 +31,7 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     "$venv/bin/python" -c 'import os, sysconfig; os.stat(sysconfig.get_paths()["include"] + "/Python.h")' \
       2>/dev/null || missing+=(python3-dev)
     if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "installing ${missing[*]} (apt-get) for the power-cut test's FUSE filesystem" >&2
+      echo "installing ${missing[*]} (apt-get) for the tests" >&2
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
           "${missing[@]}"; } >/dev/null 2>&1 || echo "apt-get install ${missing[*]} failed" >&2
     fi
