@@ -572,3 +572,22 @@ def subscribed_context(command: str) -> CommandError:
         f"Can't execute '{command.lower()}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
         "are allowed in this context",
     )
+
+
+# --- CONFIG SET, SHUTDOWN, in Redis 7's words (src/config.c, src/server.c) --------------------
+
+
+def config_set_unknown(parameter: str) -> CommandError:
+    return CommandError("ERR", f"Unknown option or number of arguments for CONFIG SET - '{parameter}'")
+
+
+def config_set_failed(parameter: str, reason: str) -> CommandError:
+    return CommandError("ERR", f"CONFIG SET failed (possibly related to argument '{parameter}') - {reason}")
+
+
+def shutdown_failed() -> CommandError:
+    return CommandError("ERR", "Errors trying to SHUTDOWN. Check logs.")
+
+
+def no_shutdown_in_progress() -> CommandError:
+    return CommandError("ERR", "No shutdown in progress.")

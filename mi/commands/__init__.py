@@ -1,7 +1,9 @@
 """Command execution, one module per family; importing this package registers every handler."""
 
 from mi.commands import (
+    acl,
     admin,
+    config,
     counters,
     delivery,
     hashes,
@@ -18,7 +20,9 @@ from mi.commands.base import REGISTRY, Kind, as_command_error, reply_of
 
 __all__ = [
     "REGISTRY",
+    "acl",
     "admin",
+    "config",
     "Kind",
     "as_command_error",
     "counters",

@@ -1,6 +1,7 @@
-"""Connection and server commands stock clients send: HELLO, CLIENT, COMMAND, CONFIG GET, INFO,
-TIME, LASTSAVE, MEMORY USAGE, PING, ECHO, QUIT (declared in ``protocol.commands.connection`` and
-``protocol.commands.server``; INFO's sections are in ``mi.commands.info_sections``)."""
+"""Connection and server commands stock clients send: HELLO, CLIENT, COMMAND, INFO, LATENCY, TIME,
+LASTSAVE, MEMORY USAGE, SHUTDOWN, PING, ECHO, QUIT, RESET (declared in ``protocol.commands.connection``
+and ``protocol.commands.server``; INFO's sections are in ``mi.commands.info_sections``, CONFIG is
+in ``mi.commands.config``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mi.commands.base import REGISTRY
+from mi.observability.logs import get_logger
 from mi.commands.info_sections import (
     DEFAULT_SECTIONS,
     SECTIONS,
@@ -16,7 +18,6 @@ from mi.commands.info_sections import (
     last_save,
     readable_namespaces,
 )
-from mi.core.glob import compile_glob
 from protocol import errors
 from protocol.commands import (
     DECLARATIONS,
@@ -27,33 +28,41 @@ from protocol.commands import (
     ClientKill,
     ClientList,
     ClientNoEvict,
+    ClientPause,
     ClientTyped,
     ClientSetinfo,
     ClientSetname,
+    ClientUnpause,
     CommandCount,
     CommandDocs,
     CommandGetkeys,
     CommandInfo,
     CommandList,
-    ConfigGet,
     Declaration,
     Echo,
     Hello,
     Info,
     Lastsave,
-    Wait,
+    LatencyHistory,
+    LatencyLatest,
+    LatencyReset,
     MemoryUsage,
     Ping,
     Quit,
+    Reset,
+    Shutdown,
     SlowlogGet,
     SlowlogLen,
     SlowlogReset,
     Time,
+    Wait,
 )
 from protocol.errors import CommandError
-from protocol.replies import SetReply, SimpleString, Verbatim
+from protocol.replies import Frames, SetReply, SimpleString, Verbatim
 from protocol.syntax import arguments
 from storage import encode_record
+
+log = get_logger("mi.commands")
 
 if TYPE_CHECKING:
     from mi.core.keyspace import Keyspace
@@ -149,6 +158,18 @@ def client_no_evict(session: Connection, command: ClientNoEvict) -> SimpleString
     return OK
 
 
+@REGISTRY.connection(ClientPause)
+def client_pause(session: Connection, command: ClientPause) -> SimpleString:
+    session.server.pause.start(command.timeout_ms, command.writes_only)
+    return OK
+
+
+@REGISTRY.connection(ClientUnpause)
+def client_unpause(session: Connection, command: ClientUnpause) -> SimpleString:
+    session.server.pause.lift()
+    return OK
+
+
 @REGISTRY.connection(ClientTyped)
 def client_typed(session: Connection, command: ClientTyped) -> SimpleString:
     session.typed_resp2 = command.on  # RESP3 keeps the types whatever this says
@@ -218,37 +239,6 @@ def command_getkeys(session: Connection, command: CommandGetkeys) -> list[bytes]
     return list(command.target.keys)
 
 
-def _config_parameters(session: Connection) -> dict[str, str]:
-    """What CONFIG GET shows: mi's options, plus the Redis names tools ask for."""
-    config = session.server.config
-    durability = config.storage.durability
-    return {
-        "bind": config.server.host,
-        "port": str(session.server.port),
-        "maxclients": str(config.server.max_clients),
-        "databases": "0",
-        "save": "",
-        "appendonly": "no",
-        "appendfsync": "always" if durability == "strict" else "everysec",
-        "proto-max-bulk-len": str(config.limits.max_bulk_len),
-        "dir": str(session.server.data_dir),
-        "shards": str(len(session.server.store.shards)),
-        "durability": durability,
-        "max-db-size": str(config.storage.max_db_size),
-        "max-value-size": str(config.storage.max_value_size),
-    }
-
-
-@REGISTRY.connection(ConfigGet)
-def config_get(session: Connection, command: ConfigGet) -> dict[str, str]:
-    parameters = _config_parameters(session)
-    found: dict[str, str] = {}
-    for pattern in command.patterns:
-        matches = compile_glob(pattern.lower())
-        found.update((name, value) for name, value in parameters.items() if matches(name.encode()))
-    return found
-
-
 @REGISTRY.task(Info)
 async def info(session: Connection, command: Info) -> Verbatim:
     await session.server.units.gate.wait_open()  # keyspace counts of every shard at one instant
@@ -311,6 +301,48 @@ def slowlog_len(session: Connection, command: SlowlogLen) -> int:
 def slowlog_reset(session: Connection, command: SlowlogReset) -> SimpleString:
     session.server.metrics.slowlog.clear()
     return OK
+
+
+@REGISTRY.connection(LatencyLatest)
+def latency_latest(session: Connection, command: LatencyLatest) -> list[list[str | int]]:
+    return session.server.latency.latest()
+
+
+@REGISTRY.connection(LatencyHistory)
+def latency_history(session: Connection, command: LatencyHistory) -> list[list[int]]:
+    return session.server.latency.history(command.event)
+
+
+@REGISTRY.connection(LatencyReset)
+def latency_reset(session: Connection, command: LatencyReset) -> int:
+    return session.server.latency.reset(command.events)
+
+
+@REGISTRY.task(Shutdown)
+async def shutdown(session: Connection, command: Shutdown) -> Frames:
+    """Stop as on SIGTERM: connections are answered, writes committed, the store closed cleanly.
+    Every acknowledged write is already on disk, so only SAVE takes a snapshot first; if it
+    fails the server stays up (FORCE: it stops anyway). Success answers nothing: the connection
+    closes, as Redis's does."""
+    if command.abort:
+        raise errors.no_shutdown_in_progress()  # mi's shutdown waits for nothing that could be aborted
+    if command.save:
+        try:
+            await session.server.snapshotter.take()
+        except Exception as error:
+            log.error("shutdown.snapshot_failed", error=str(error), force=command.force)
+            if not command.force:
+                raise errors.shutdown_failed() from None
+    log.warning("shutdown.requested", conn_id=session.client_id, peer=session.peer, save=bool(command.save))
+    session.close_after_reply()
+    session.server.request_shutdown()
+    return Frames(())
+
+
+@REGISTRY.connection(Reset)
+def reset(session: Connection, command: Reset) -> SimpleString:
+    session.reset()
+    return SimpleString("RESET")
 
 
 @REGISTRY.connection(Ping)

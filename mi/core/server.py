@@ -120,8 +120,12 @@ class Server:
         settings = NamespaceSettingsTable(config.namespaces, store.shards[0].settings())
         reaper = Reaper(store, writers, self.now_ms, config.reaper.batch_size, settings.of)
         self.state = state = ServerState(
-            config, store, writers, reaper, settings, now_ms=self.now_ms, config_file=self.config_file
+            config, store, writers, reaper, settings, now_ms=self.now_ms, config_file=self.config_file,
+            request_shutdown=self.request_shutdown,
         )
+        # Keyspace notifications: committed writes and the reaper publish through the server's PubSub.
+        state.pubsub.set_keyspace_events(config.server.notify_keyspace_events)
+        state.units.pubsub = reaper.pubsub = state.pubsub
         endpoint = self._open_metrics(state)
         try:
             await self._run_tasks(state, store, writers, reaper, task_status)
@@ -244,12 +248,12 @@ class Server:
         return False
 
     async def _enforce_timeouts(self, state: ServerState) -> None:
-        """Close connections idle, or not reading their replies, for too long (limits)."""
+        """Close connections idle, or not reading their replies, for too long (limits, which
+        CONFIG SET may change: read each round)."""
         limits = self.config.limits
-        shortest = min(limits.reply_timeout, limits.idle_timeout or limits.reply_timeout)
-        interval = min(1.0, shortest / 4)  # a timeout is enforced within a quarter of itself
         while True:
-            await trio.sleep(interval)
+            shortest = min(limits.reply_timeout, limits.idle_timeout or limits.reply_timeout)
+            await trio.sleep(min(1.0, shortest / 4))  # a timeout is enforced within a quarter of itself
             now = time.monotonic()  # the sessions' clock for idle_since and sending_since
             for session in list(state.sessions.values()):
                 session.check_timeouts(now, limits.idle_timeout, limits.reply_timeout)

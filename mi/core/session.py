@@ -20,12 +20,13 @@ from mi.commands.pubsub import in_subscribed_mode
 from mi.commands.transactions import RUN_IN_MULTI, Transaction
 from mi.core.execution import Committing, Unit, shards_of
 from mi.core.keyspace import Keyspace
+from mi.core.pause import Pause
 from mi.core.pubsub import Subscriber
 from mi.observability.logs import get_logger
 from mi.policy.ratelimit import Limit
 from mi.core.watches import touched_by
 from protocol import errors
-from protocol.commands import Keyed, Quit
+from protocol.commands import Keyed, Quit, Reset
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
 from protocol.grammar import declaration_of, parse_command
@@ -130,6 +131,9 @@ class Session:
     def authenticated(self, user: User) -> None:
         """AUTH (or HELLO ... AUTH) succeeded: full-size requests from now on."""
         self.user = user
+        self.limits_changed()
+
+    def limits_changed(self) -> None:
         if self.parser is not None:
             self.parser.limits = self._limits()
 
@@ -183,11 +187,27 @@ class Session:
     def describe(self) -> str:
         name = (self.client_name or b"").decode("utf-8", "replace")
         user = "" if self.user is None else self.user.name
+        subscriber = self.subscriber
+        channels, patterns = (0, 0) if subscriber is None else (len(subscriber.channels), len(subscriber.patterns))
+        multi = -1 if self.transaction is None else len(self.transaction.steps)
         return (
             f"id={self.client_id} addr={self.peer} name={name} user={user} ns={self.current_namespace} "
-            f"age={int(time.time() - self.opened_at)} cmds={self.commands} resp={self.resp} "
+            f"age={int(time.time() - self.opened_at)} cmds={self.commands} sub={channels} psub={patterns} "
+            f"multi={multi} watch={len(self.watched)} resp={self.resp} "
             f"lib-name={self.library.get('lib-name', '')} lib-ver={self.library.get('lib-ver', '')}"
         )
+
+    def reset(self) -> None:
+        """RESET: the connection as if new, its name and id aside (as Redis keeps them)."""
+        self.transaction = None
+        self.unwatch()
+        if self.subscriber is not None:  # its pusher stays: it may be sending a message now
+            self.server.pubsub.forget(self.subscriber)
+        self.resp = 2
+        self.typed_resp2 = False
+        self.current_namespace = DEFAULT_NAMESPACE
+        self.user = None if self.server.auth.enabled else default_user(self.server.config.auth)
+        self.limits_changed()
 
     async def run(self) -> None:
         if not self.server.auth.enabled:
@@ -304,6 +324,8 @@ class Session:
             if isinstance(reply, Committing):  # a write's latency ends when its commit does
                 reply = reply_of(await reply.outcome(), self.server.reaper)
                 usec = (clock() - started) // 1000
+                if self.server.latency.threshold_ms:
+                    self.server.latency.add("commit", usec - work_usec)
             self._count(request, usec, work_usec, reply)
             encode_into(out, reply, resp, typed)
         replies.clear()
@@ -315,6 +337,8 @@ class Session:
         password hashing (slow on purpose) not at all."""
         if self.server.monitors:
             self.server.monitors.feed(self, request.args)
+        if self.server.latency.threshold_ms:
+            self.server.latency.add("command", work_usec)
         metrics = self.server.metrics
         if metrics.record(stat_name(request.args), usec, reply, work_usec) and not _checks_password(request.args):
             name = (self.client_name or b"").decode("utf-8", "replace")
@@ -338,9 +362,12 @@ class Session:
             if instead is not None:
                 return instead if transaction is None else transaction.reject(instead)
         entry = REGISTRY.lookup(type(command))
-        if transaction is not None and type(command) not in RUN_IN_MULTI and type(command) is not Quit:
+        if transaction is not None and type(command) not in RUN_IN_MULTI and type(command) not in (Quit, Reset):
             name = keyword(request.args[0]).upper()
             return transaction.add(name, command, entry, len(self.server.writers))
+        pause = self.server.pause
+        if pause.until and pause.holds(command, transaction is not None and any(s.writes for s in transaction.steps)):
+            await self._held(pause, pending)
         kind = entry.kind
         units = self.server.units
         unit = self._write_unit(request, command, entry.handler, not heavy) if kind is Kind.WRITE else None
@@ -366,6 +393,18 @@ class Session:
         if kind is Kind.CONNECTION:
             return entry.handler(self, command)
         return await entry.handler(self, command)
+
+    async def _held(self, pause: Pause, pending: list[Committing]) -> None:
+        """Wait out a CLIENT PAUSE, as a blocked wait (CLIENT KILL ends it; not the command's
+        time). The writes already queued commit first: they were let through before it."""
+        for write in pending:
+            await write.outcome()
+        pending.clear()
+        self.waiting_in_take = True
+        try:
+            await pause.wait()
+        finally:
+            self.waiting_in_take = False
 
     def _refusal(self, command: Any) -> CommandError | None:
         """NOAUTH before authentication, NOPERM for what the user may not do, a rate limit

@@ -18,6 +18,8 @@ from mi.delivery.pull import DueSignals
 from mi.core.execution import UnitRunner
 from mi.observability.metrics import Metrics
 from mi.core.monitor import Monitors
+from mi.core.pause import Pause
+from mi.observability.latency import LatencyMonitor
 from mi.core.pubsub import PubSub
 from mi.policy.ratelimit import RateLimits
 from mi.settings.namespace_settings import NamespaceSettingsTable
@@ -64,6 +66,9 @@ class ServerState:
     metrics: Metrics = field(init=False)
     monitors: Monitors = field(init=False)
     pubsub: PubSub = field(init=False)  # channels and patterns, with their subscribers
+    pause: Pause = field(factory=Pause)  # CLIENT PAUSE
+    latency: LatencyMonitor = field(factory=LatencyMonitor)  # LATENCY ...
+    request_shutdown: Callable[[], None] = lambda: None  # SHUTDOWN: the server stops as on SIGTERM
     connections_received: int = 0
     connections_rejected: int = 0
     blocked_clients: int = 0  # waiting in TAKE ... BLOCK or a blocking list pop (BLPOP...)
@@ -89,6 +94,14 @@ class ServerState:
     @property
     def due_signals(self) -> DueSignals:
         return self.reaper.signals
+
+    def reset_statistics(self) -> None:
+        """CONFIG RESETSTAT: the counters INFO shows start again (not the slow log, as in Redis)."""
+        self.metrics.reset()
+        self.connections_received = self.connections_rejected = 0
+        self.reaper.reaped = self.reaper.returned = 0
+        self.rate_limits.rejected = 0
+        self.auth.failures_total = 0
 
     def next_client_id(self) -> int:
         self._last_client_id += 1
@@ -129,6 +142,10 @@ class Connection(Protocol):
     def close_after_reply(self) -> None: ...
 
     def describe(self) -> str: ...
+
+    def reset(self) -> None: ...
+
+    def limits_changed(self) -> None: ...  # CONFIG SET changed a request size limit
 
     def kill(self) -> None: ...
 

@@ -98,6 +98,13 @@ class Metrics:
     slow_total: int = 0  # ids of slow entries, never reused
     _ops_samples: deque[tuple[float, int]] = field(factory=deque)
 
+    def reset(self) -> None:
+        """CONFIG RESETSTAT: commands, errors and their latencies from zero (the slow log stays)."""
+        self.commands.clear()
+        self.errors.clear()
+        self.total = 0
+        self._ops_samples.clear()
+
     def record(self, name: str, usec: int, reply: Any, work_usec: int | None = None) -> bool:
         """Count one command that took ``usec``; True if its own work (``work_usec``, by default
         all of it) was slow: the caller logs it and adds the entry.

@@ -59,9 +59,12 @@ def frame(address: str, before: dict[str, str], after: dict[str, str], seconds: 
             continue
         command = name.removeprefix("cmdstat_")
         now, then = _pairs(value), _pairs(before.get(name, ""))
-        rate = (int(now["calls"]) - int(then.get("calls", "0"))) / seconds
         histogram = f"latency_histogram_usec_{command}"
-        interval = _interval_histogram(before.get(histogram, ""), after.get(histogram, ""))
+        earlier = before.get(histogram, "")
+        if int(now["calls"]) < int(then.get("calls", "0")):  # CONFIG RESETSTAT between the samples
+            then, earlier = {}, ""
+        rate = (int(now["calls"]) - int(then.get("calls", "0"))) / seconds
+        interval = _interval_histogram(earlier, after.get(histogram, ""))
         p50, p99 = _percentile(interval, 0.5), _percentile(interval, 0.99)
         rows.append((rate, command, p50 / 1000, p99 / 1000, int(now.get("failed_calls", "0"))))
     for rate, command, p50, p99, failed in sorted(rows, reverse=True)[:TOP_COMMANDS]:
@@ -97,7 +100,7 @@ def _percentile(buckets: list[tuple[float, int]], fraction: float) -> float:
 
 
 def _rate(before: dict[str, str], after: dict[str, str], field: str, seconds: float) -> float:
-    return (int(after.get(field, "0")) - int(before.get(field, "0"))) / seconds
+    return max(0, int(after.get(field, "0")) - int(before.get(field, "0"))) / seconds  # 0 across a RESETSTAT
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

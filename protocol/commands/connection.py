@@ -1,4 +1,4 @@
-"""The connection's own commands: HELLO, AUTH, CLIENT ..., PING, ECHO, QUIT.
+"""The connection's own commands: HELLO, AUTH, CLIENT ..., PING, ECHO, QUIT, RESET.
 
 These are the handshakes stock clients send (redis-py, redis-cli, redis-benchmark), so they
 follow Redis 7 closely, error texts included. Their handlers are in ``mi.commands.server``.
@@ -25,13 +25,16 @@ __all__ = [
     "ClientKill",
     "ClientList",
     "ClientNoEvict",
+    "ClientPause",
     "ClientSetinfo",
     "ClientSetname",
     "ClientTyped",
+    "ClientUnpause",
     "Echo",
     "Hello",
     "Ping",
     "Quit",
+    "Reset",
 ]
 
 
@@ -128,6 +131,31 @@ class ClientTyped(Command):
 
     name: ClassVar[str] = "client|typed"
     on: bool
+
+
+@frozen
+class ClientPause(Command):
+    """``CLIENT PAUSE timeout [WRITE | ALL]``: hold clients' commands (only writes, with WRITE)
+    for ``timeout_ms``."""
+
+    name: ClassVar[str] = "client|pause"
+    timeout_ms: int
+    writes_only: bool = False
+
+
+@frozen
+class ClientUnpause(Command):
+    """``CLIENT UNPAUSE``: end a pause now."""
+
+    name: ClassVar[str] = "client|unpause"
+
+
+@frozen
+class Reset(Command):
+    """``RESET``: the connection as new (no transaction, watches, subscriptions or monitor,
+    RESP2, the default namespace, the default user); answers ``+RESET``."""
+
+    name: ClassVar[str] = "reset"
 
 
 @frozen
@@ -230,6 +258,15 @@ def _echo(name: str, request: Request) -> Echo:
 def _quit(name: str, request: Request) -> Quit:
     # Redis 7 declares QUIT with arity -1 and ignores any arguments.
     return Quit()
+
+
+@declare("reset", 1, ALWAYS_FLAGS, NO_KEYS, "connection",
+         "Resets the connection: no transaction, watches, subscriptions, monitor; RESP2, the "
+         "default namespace and user.",
+         "RESET",
+         forms=(Reset,))  # fmt: skip
+def _reset(name: str, request: Request) -> Reset:
+    return Reset()
 
 
 # --- CLIENT -----------------------------------------------------------------------------------
@@ -335,6 +372,34 @@ def _client_no_evict(name: str, request: Request) -> ClientNoEvict:
          forms=(ClientTyped,))  # fmt: skip
 def _client_typed(name: str, request: Request) -> ClientTyped:
     return ClientTyped(_on_off(request.args[2]))
+
+
+@declare("client|pause", -3, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
+         "Holds every client's commands (only writes, with WRITE) for some milliseconds.",
+         "CLIENT PAUSE timeout [WRITE | ALL]",
+         forms=(ClientPause,))  # fmt: skip
+def _client_pause(name: str, request: Request) -> ClientPause:
+    args = request.args
+    if len(args) > 4:
+        raise errors.syntax_error()
+    try:
+        timeout = parse_int(args[2])
+    except CommandError:
+        raise errors.invalid_timeout() from None
+    if timeout < 0:
+        raise errors.negative_timeout()
+    mode = keyword(args[3]) if len(args) == 4 else "all"
+    if mode not in ("write", "all"):
+        raise errors.syntax_error()
+    return ClientPause(timeout, writes_only=mode == "write")
+
+
+@declare("client|unpause", 2, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
+         "Ends a CLIENT PAUSE now.",
+         "CLIENT UNPAUSE",
+         forms=(ClientUnpause,))  # fmt: skip
+def _client_unpause(name: str, request: Request) -> ClientUnpause:
+    return ClientUnpause()
 
 
 declare_container("client", (), "connection",

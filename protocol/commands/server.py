@@ -1,4 +1,5 @@
-"""Commands about the server: COMMAND ..., CONFIG GET, INFO, SLOWLOG ..., TIME, LASTSAVE, MEMORY USAGE.
+"""Commands about the server: COMMAND ..., CONFIG ..., INFO, SLOWLOG ..., LATENCY ..., TIME, LASTSAVE,
+MEMORY USAGE, SHUTDOWN.
 
 COMMAND answers from the declarations themselves (``protocol.commands.declaration``), and
 COMMAND GETKEYS parses the command it is given with that command's own parser, so the keys it
@@ -26,9 +27,15 @@ __all__ = [
     "CommandInfo",
     "CommandList",
     "ConfigGet",
+    "ConfigResetstat",
+    "ConfigSet",
     "Info",
     "Lastsave",
+    "LatencyHistory",
+    "LatencyLatest",
+    "LatencyReset",
     "MemoryUsage",
+    "Shutdown",
     "SlowlogGet",
     "SlowlogLen",
     "SlowlogReset",
@@ -84,6 +91,21 @@ class ConfigGet(Command):
 
 
 @frozen
+class ConfigSet(Command):
+    """``CONFIG SET parameter value [parameter value ...]``: all applied, or none; names lowercased."""
+
+    name: ClassVar[str] = "config|set"
+    pairs: tuple[tuple[str, bytes], ...]
+
+
+@frozen
+class ConfigResetstat(Command):
+    """``CONFIG RESETSTAT``: the statistics INFO shows start again from zero."""
+
+    name: ClassVar[str] = "config|resetstat"
+
+
+@frozen
 class Info(Command):
     """``INFO [section ...]``; sections lowercased, none means the default set."""
 
@@ -111,6 +133,40 @@ class SlowlogReset(Command):
     """``SLOWLOG RESET``."""
 
     name: ClassVar[str] = "slowlog|reset"
+
+
+@frozen
+class LatencyLatest(Command):
+    """``LATENCY LATEST``: each event's latest and worst spike."""
+
+    name: ClassVar[str] = "latency|latest"
+
+
+@frozen
+class LatencyHistory(Command):
+    """``LATENCY HISTORY event``: the event's spikes, a sample a second."""
+
+    name: ClassVar[str] = "latency|history"
+    event: str
+
+
+@frozen
+class LatencyReset(Command):
+    """``LATENCY RESET [event ...]``; no events means all of them."""
+
+    name: ClassVar[str] = "latency|reset"
+    events: tuple[str, ...] = ()
+
+
+@frozen
+class Shutdown(Command):
+    """``SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]``: ``save`` None when neither is given.
+    NOW has nothing to skip (mi waits for no replica) and is accepted."""
+
+    name: ClassVar[str] = "shutdown"
+    save: bool | None = None
+    force: bool = False
+    abort: bool = False
 
 
 @frozen
@@ -215,6 +271,31 @@ def _config_get(name: str, request: Request) -> ConfigGet:
     return ConfigGet(request.args[2:])
 
 
+@declare("config|set", -4, ("admin", *CONNECTION_FLAGS), NO_KEYS, "server",
+         "Sets configuration parameters at run time (until the server restarts).",
+         "CONFIG SET parameter value [parameter value ...]",
+         forms=(ConfigSet,))  # fmt: skip
+def _config_set(name: str, request: Request) -> ConfigSet:
+    args = request.args[2:]
+    if len(args) % 2:
+        raise errors.wrong_arity(name)
+    pairs = tuple((keyword(args[i]), args[i + 1]) for i in range(0, len(args), 2))
+    seen: set[str] = set()
+    for parameter, _value in pairs:
+        if parameter in seen:
+            raise errors.config_set_failed(parameter, "duplicate parameter")
+        seen.add(parameter)
+    return ConfigSet(pairs)
+
+
+@declare("config|resetstat", 2, ("admin", *CONNECTION_FLAGS), NO_KEYS, "server",
+         "Resets the server's statistics (commands, errors, connections, keyspace hits).",
+         "CONFIG RESETSTAT",
+         forms=(ConfigResetstat,))  # fmt: skip
+def _config_resetstat(name: str, request: Request) -> ConfigResetstat:
+    return ConfigResetstat()
+
+
 declare_container("config", (), "server",
                   "A container for server configuration commands.",
                   "CONFIG subcommand [argument ...]")  # fmt: skip
@@ -265,7 +346,36 @@ declare_container("slowlog", (), "server",
                   "SLOWLOG subcommand [argument ...]")  # fmt: skip
 
 
-# --- TIME, LASTSAVE, MEMORY ---------------------------------------------------------------------
+@declare("latency|latest", 2, _ADMIN, NO_KEYS, "server",
+         "Returns the latest and the worst latency spike of each event.",
+         "LATENCY LATEST",
+         forms=(LatencyLatest,))  # fmt: skip
+def _latency_latest(name: str, request: Request) -> LatencyLatest:
+    return LatencyLatest()
+
+
+@declare("latency|history", 3, _ADMIN, NO_KEYS, "server",
+         "Returns an event's latency spikes, a sample a second.",
+         "LATENCY HISTORY event",
+         forms=(LatencyHistory,))  # fmt: skip
+def _latency_history(name: str, request: Request) -> LatencyHistory:
+    return LatencyHistory(keyword(request.args[2]))
+
+
+@declare("latency|reset", -2, _ADMIN, NO_KEYS, "server",
+         "Forgets the latency spikes of some events, or of all of them.",
+         "LATENCY RESET [event ...]",
+         forms=(LatencyReset,))  # fmt: skip
+def _latency_reset(name: str, request: Request) -> LatencyReset:
+    return LatencyReset(tuple(keyword(arg) for arg in request.args[2:]))
+
+
+declare_container("latency", (), "server",
+                  "A container for latency diagnostics commands.",
+                  "LATENCY subcommand [argument ...]")  # fmt: skip
+
+
+# --- TIME, LASTSAVE, MEMORY, SHUTDOWN ---------------------------------------------------------------------
 
 
 @declare("time", 1, ("loading", "stale", "fast"), NO_KEYS, "server",
@@ -318,3 +428,17 @@ def _memory_usage(name: str, request: Request) -> MemoryUsage:
 declare_container("memory", (), "server",
                   "A container for memory diagnostics commands.",
                   "MEMORY subcommand [argument ...]")  # fmt: skip
+
+
+@declare("shutdown", -1, ("admin", "noscript", "loading", "stale", "no_multi", "allow_busy"), NO_KEYS, "server",
+         "Stops the server after its connections are answered; SAVE takes a snapshot first.",
+         "SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]",
+         forms=(Shutdown,))  # fmt: skip
+def _shutdown(name: str, request: Request) -> Shutdown:
+    words = [keyword(arg) for arg in request.args[1:]]
+    if any(word not in ("nosave", "save", "now", "force", "abort") for word in words):
+        raise errors.syntax_error()
+    if ("nosave" in words and "save" in words) or ("abort" in words and len(words) > 1):
+        raise errors.syntax_error()
+    save = True if "save" in words else False if "nosave" in words else None
+    return Shutdown(save, force="force" in words, abort="abort" in words)

@@ -113,3 +113,25 @@ async def test_without_auth_configured(nursery, tmp_path):
     assert refused(await client.command("AUTH", "pw"), "ERR", "without any password configured")
     assert await client.command("AUTH", "default", "anything") == OK  # as Redis's nopass default user
     await client.aclose()
+
+
+async def test_acl_whoami_users_and_list_show_the_configured_users(raw):
+    assert await raw.command("AUTH", "alice", ALICE) == OK
+    assert await raw.command("ACL", "WHOAMI") == b"alice"
+    assert refused(await raw.command("ACL", "LIST"), "NOPERM")  # an operator's command
+    assert await raw.command("AUTH", "root", "root-pw") == OK
+    assert await raw.command("ACL", "WHOAMI") == b"root"
+    assert await raw.command("ACL", "USERS") == [b"default", b"alice", b"root", b"gone"]
+    rules = await raw.command("ACL", "LIST")
+    assert rules[0].startswith(b"user default on #") and rules[0].endswith(b" ~* &* +@all")
+    assert rules[1:] == [
+        b"user alice on #scrypt %R~orders* %W~orders-w* +@all -@admin",
+        b"user root on #scrypt %R~* %W~* +@all",
+        b"user gone off #scrypt %R~* %W~* +@all -@admin",
+    ]
+
+
+async def test_reset_deauthenticates(raw):
+    assert await raw.command("AUTH", "alice", ALICE) == OK
+    assert await raw.command("RESET") == SimpleString("RESET")
+    assert refused(await raw.command("ACL", "WHOAMI"), "NOAUTH")  # the default user needs a password here

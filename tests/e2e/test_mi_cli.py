@@ -87,6 +87,16 @@ def test_mi_top_shows_latency_over_the_interval_not_since_start():
     assert row[:4] == ["get", "100", "0.01", "0.01"]
 
 
+def test_mi_top_after_a_resetstat_counts_from_zero():
+    """CONFIG RESETSTAT between two samples: the interval is what came after it, never negative."""
+    before = parse_info("cmdstat_get:calls=1000,usec=50000000,failed_calls=0\r\n"
+                        "latency_histogram_usec_get:calls=1000,53817.0=1000\r\n")
+    after = parse_info("cmdstat_get:calls=40,usec=380,failed_calls=0\r\n"
+                       "latency_histogram_usec_get:calls=40,9.5=40\r\n")
+    row = next(line.split() for line in frame("here", before, after, 1.0).splitlines() if line.startswith("get "))
+    assert row[:4] == ["get", "40", "0.01", "0.01"]
+
+
 async def test_info_all_has_each_commands_latency_histogram(raw):
     """The calls per latency bucket that mi top takes the difference of."""
     for _ in range(3):

@@ -104,6 +104,21 @@ def test_signal_shuts_down_gracefully(tmp_path, signum):
     restarted.kill()
 
 
+def test_shutdown_command_stops_the_process_cleanly(tmp_path):
+    """SHUTDOWN NOSAVE (redis-py's shutdown): exit 0 after a clean stop; the data is there after."""
+    server = ServerProcess(tmp_path / "data")
+    client = server.client()
+    client.set("k", "v")
+    client.shutdown(nosave=True)
+    assert server.proc.wait(timeout=30) == 0
+    server.events += [json.loads(line) for line in server.proc.stdout.read().splitlines()]
+    assert {"shutdown.requested", "server.stopped"} <= {e["event"] for e in server.events}
+    restarted = ServerProcess(tmp_path / "data")
+    assert restarted.client().get("k") == b"v"
+    assert not any(e["event"] == "storage.checked_after_unclean_shutdown" for e in restarted.events)
+    restarted.kill()
+
+
 def test_deadlines_survive_a_restart(tmp_path):
     """A TTL set before a restart still counts down after it."""
     server = ServerProcess(tmp_path / "data")

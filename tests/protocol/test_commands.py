@@ -46,6 +46,8 @@ MINIMAL = {
     "config": "CONFIG GET x",
     "namespace": "NAMESPACE INFO ns",
     "config|get": "CONFIG GET x",
+    "config|set": "CONFIG SET x 1",
+    "config|resetstat": "CONFIG RESETSTAT",
     "info": "INFO",
     "ping": "PING",
     "echo": "ECHO x",
@@ -106,6 +108,8 @@ MINIMAL = {
     "monitor": "MONITOR",
     "client|list": "CLIENT LIST",
     "client|kill": "CLIENT KILL 127.0.0.1:1",
+    "client|pause": "CLIENT PAUSE 10",
+    "client|unpause": "CLIENT UNPAUSE",
     "client|no-evict": "CLIENT NO-EVICT on",
     "client|typed": "CLIENT TYPED on",
     "slowlog|get": "SLOWLOG GET",
@@ -142,6 +146,16 @@ MINIMAL = {
     "time": "TIME",
     "lastsave": "LASTSAVE",
     "wait": "WAIT 0 0",
+    "shutdown": "SHUTDOWN",
+    "reset": "RESET",
+    "latency|latest": "LATENCY LATEST",
+    "latency|history": "LATENCY HISTORY command",
+    "latency|reset": "LATENCY RESET",
+    "acl": "ACL WHOAMI",
+    "latency": "LATENCY LATEST",
+    "acl|whoami": "ACL WHOAMI",
+    "acl|users": "ACL USERS",
+    "acl|list": "ACL LIST",
     "save": "SAVE",
     "bgsave": "BGSAVE",
     "memory": "MEMORY USAGE k",
@@ -172,7 +186,7 @@ ALL_SPECS = ALL_DECLARATIONS
 
 KNOWN_FLAGS = {"write", "readonly", "denyoom", "admin", "noscript", "loading", "stale", "fast",
                "no_auth", "allow_busy", "skip_slowlog", "blocking",
-               "skip_monitor", "may_replicate", "no_mandatory_keys", "movablekeys", "pubsub"}  # fmt: skip
+               "skip_monitor", "may_replicate", "no_mandatory_keys", "movablekeys", "pubsub", "no_multi"}  # fmt: skip
 KNOWN_GROUPS = {"string", "generic", "connection", "server", "hash", "list", "transactions", "scripting", "pubsub"}
 COMMAND_CLASSES = [
     obj

@@ -22,10 +22,16 @@ from protocol.commands import (
     Del,
     Echo,
     Hello,
+    ClientPause,
+    ConfigSet,
     Info,
+    LatencyHistory,
+    LatencyLatest,
+    LatencyReset,
     Ping,
     Quit,
     Set,
+    Shutdown,
     Snapshot,
     SnapshotStatus,
 )
@@ -196,10 +202,21 @@ def test_client_without_subcommand() -> None:
 
 def test_client_unknown_subcommand() -> None:
     """Unknown subcommands name the one typed and list those that exist."""
-    assert str(error_of("CLIENT", "PAUSE", "x")) == (
-        "ERR unknown subcommand 'PAUSE' for CLIENT; known: GETNAME, ID, INFO, KILL, LIST, NO-EVICT,"
-        " SETINFO, SETNAME, TYPED"
+    assert str(error_of("CLIENT", "TRACKING", "x")) == (
+        "ERR unknown subcommand 'TRACKING' for CLIENT; known: GETNAME, ID, INFO, KILL, LIST, NO-EVICT,"
+        " PAUSE, SETINFO, SETNAME, TYPED, UNPAUSE"
     )
+
+
+def test_client_pause_takes_milliseconds_and_a_mode() -> None:
+    """CLIENT PAUSE timeout [WRITE | ALL]: ALL by default; Redis's errors for a bad timeout."""
+    assert parse("CLIENT", "PAUSE", "500") == ClientPause(500)
+    assert parse("client", "pause", "0", "write") == ClientPause(0, writes_only=True)
+    assert parse("CLIENT", "PAUSE", "10", "ALL") == ClientPause(10)
+    assert error_of("CLIENT", "PAUSE", "soon") == errors.invalid_timeout()
+    assert error_of("CLIENT", "PAUSE", "-1") == errors.negative_timeout()
+    assert error_of("CLIENT", "PAUSE", "10", "READS") == errors.syntax_error()
+    assert error_of("CLIENT", "PAUSE", "10", "ALL", "x") == errors.syntax_error()
 
 
 # --- COMMAND / CONFIG / INFO ------------------------------------------------------------------
@@ -295,11 +312,35 @@ def test_config_get_without_pattern() -> None:
     )
 
 
-def test_config_set_is_unknown() -> None:
-    """Only CONFIG GET exists."""
-    assert str(error_of("CONFIG", "SET", "a", "b")) == (
-        "ERR unknown subcommand 'SET' for CONFIG; known: GET"
+def test_config_set_takes_pairs_and_lowercases_names() -> None:
+    """CONFIG SET p v [p v ...]; an odd count is an arity error, a name twice Redis's error."""
+    assert parse("CONFIG", "SET", "MaxClients", "10", "timeout", "0") == ConfigSet(
+        (("maxclients", b"10"), ("timeout", b"0"))
     )
+    assert error_of("CONFIG", "SET", "a", "1", "b") == errors.wrong_arity("config|set")
+    assert str(error_of("CONFIG", "SET", "timeout", "1", "TIMEOUT", "2")) == (
+        "ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter"
+    )
+
+
+def test_shutdown_flags() -> None:
+    """SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT], in any order; SAVE with NOSAVE, or ABORT
+    with anything, is a syntax error."""
+    assert parse("SHUTDOWN") == Shutdown()
+    assert parse("shutdown", "nosave") == Shutdown(save=False)
+    assert parse("SHUTDOWN", "FORCE", "NOW", "SAVE") == Shutdown(save=True, force=True)
+    assert parse("SHUTDOWN", "ABORT") == Shutdown(abort=True)
+    for bad in (("SAVE", "NOSAVE"), ("ABORT", "NOW"), ("LATER",)):
+        assert error_of("SHUTDOWN", *bad) == errors.syntax_error()
+
+
+def test_latency_subcommands() -> None:
+    """LATENCY LATEST | HISTORY event | RESET [event ...]; event names lowercased."""
+    assert parse("LATENCY", "LATEST") == LatencyLatest()
+    assert parse("latency", "history", "Command") == LatencyHistory("command")
+    assert parse("LATENCY", "RESET") == LatencyReset()
+    assert parse("LATENCY", "RESET", "command", "COMMIT") == LatencyReset(("command", "commit"))
+    assert error_of("LATENCY", "HISTORY") == errors.wrong_arity("latency|history")
 
 
 def test_config_without_subcommand() -> None:
