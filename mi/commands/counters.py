@@ -6,6 +6,7 @@ from decimal import Context, Decimal
 
 from mi.commands.base import REGISTRY
 from mi.core.keyspace import Keyspace
+from mi.core.notifications import STRING
 from protocol import errors
 from protocol.commands import Incrby, Incrbyfloat
 from protocol.commands.counters import parse_float
@@ -39,6 +40,7 @@ def incrby(keyspace: Keyspace, command: Incrby) -> int:
     if not INT64_MIN <= result <= INT64_MAX:
         raise errors.increment_overflow()
     keyspace.put(ns, key, result, expires_at)
+    keyspace.notify(STRING, b"incrby", ns, key)  # INCR, DECR and DECRBY too, as in Redis
     return result
 
 
@@ -74,6 +76,7 @@ def incrbyfloat(keyspace: Keyspace, command: Incrbyfloat) -> bytes:
         raise errors.float_result_not_finite()
     text = _float_text(result)
     keyspace.put(ns, key, infer_scalar(text, False), expires_at)
+    keyspace.notify(STRING, b"incrbyfloat", ns, key)
     return text
 
 

@@ -1,6 +1,7 @@
 """Hashes are mi's JSON objects: HSET field value, HSETNX, HGET, HMGET, HGETALL, HDEL, HEXISTS,
 HLEN, HKEYS, HVALS, HINCRBY, HSTRLEN, HRANDFIELD, HSCAN. Writes keep the key's TTL; an object whose
-last field goes is deleted, as a Redis hash is."""
+last field goes is deleted, as a Redis hash is. Keyspace events as Redis's: ``hset`` (HSET, HMSET,
+HSETNX), ``hdel`` (then ``del`` when the object goes), ``hincrby``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mi.commands.base import REGISTRY
 from mi.commands.keys import inner_text
 from mi.core.glob import compile_glob
 from mi.core.keyspace import Keyspace
+from mi.core.notifications import GENERIC, HASH
 from protocol import errors
 from protocol.commands import (
     Hdel,
@@ -40,11 +42,15 @@ def read_object(keyspace: Keyspace, ns: str, key: bytes) -> tuple[dict[str, Any]
     return record.value, record.expires_at
 
 
-def _store(keyspace: Keyspace, ns: str, key: bytes, value: dict[str, Any], expires_at: int) -> None:
+def _store(keyspace: Keyspace, ns: str, key: bytes, value: dict[str, Any], expires_at: int, event: bytes) -> None:
+    """Write the object back after ``event``; with no field left, the key goes (then a ``del``)."""
     if value:
         keyspace.put(ns, key, value, expires_at)
     else:
         keyspace.delete(ns, key)
+    keyspace.notify(HASH, event, ns, key)
+    if not value:
+        keyspace.notify(GENERIC, b"del", ns, key)
 
 
 @REGISTRY.write(HsetFields)
@@ -57,6 +63,7 @@ def hset(keyspace: Keyspace, command: HsetFields) -> int:
         added += name not in value
         value[name] = item
     keyspace.put(ns, key, value, expires_at)
+    keyspace.notify(HASH, b"hset", ns, key)  # one event for every field, as in Redis
     return added
 
 
@@ -99,7 +106,7 @@ def hdel(keyspace: Keyspace, command: Hdel) -> int:
     value, expires_at = read_object(keyspace, ns, key)
     removed = sum(value.pop(name, _MISSING) is not _MISSING for name in set(command.fields))
     if removed:
-        _store(keyspace, ns, key, value, expires_at)
+        _store(keyspace, ns, key, value, expires_at, b"hdel")
     return removed
 
 
@@ -115,6 +122,7 @@ def hincrby(keyspace: Keyspace, command: Hincrby) -> int:
         raise errors.increment_overflow()
     value[command.field] = result
     keyspace.put(ns, key, value, expires_at)
+    keyspace.notify(HASH, b"hincrby", ns, key)
     return result
 
 
@@ -127,6 +135,7 @@ def hsetnx(keyspace: Keyspace, command: Hsetnx) -> int:
         return 0
     value[command.field] = command.value
     keyspace.put(ns, key, value, expires_at)
+    keyspace.notify(HASH, b"hset", ns, key)
     return 1
 
 

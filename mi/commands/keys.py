@@ -1,5 +1,8 @@
 """Commands on keys whatever their type: DEL, EXISTS (and TOUCH), TYPE, TTL, EXPIRE, EXPIREAT,
-PERSIST, EXPIRETIME, RENAME, COPY, OBJECT, DBSIZE, KEYS, SCAN, RANDOMKEY."""
+PERSIST, EXPIRETIME, RENAME, COPY, OBJECT, DBSIZE, KEYS, SCAN, RANDOMKEY.
+
+Their keyspace events are Redis's generic ones: ``del``, ``expire`` (``del`` for a deadline already
+past), ``persist``, ``rename_from``/``rename_to``, ``copy_to``."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mi.commands.base import REGISTRY
 from mi.core.glob import compile_glob
 from mi.core.keyspace import Keyspace
+from mi.core.notifications import GENERIC
 from protocol import errors
 from protocol.commands import (
     Copy,
@@ -42,7 +46,12 @@ def delete(keyspace: Keyspace, command: Del) -> int:
     """How many keys held a message: a live one, or in a delivering namespace one due and not
     yet taken (DEL takes it back). An expired record elsewhere is deleted but does not count."""
     ns = keyspace.ns(command.ns)
-    return sum(keyspace.cancel(ns, key) for key in command.keys)
+    removed = 0
+    for key in command.keys:
+        if keyspace.cancel(ns, key):
+            removed += 1
+            keyspace.notify(GENERIC, b"del", ns, key)
+    return removed
 
 
 @REGISTRY.read(Exists)
@@ -82,6 +91,17 @@ def _expiry_allowed(condition: str | None, current: int, new: int) -> bool:
     return True
 
 
+def _set_deadline(keyspace: Keyspace, ns: str, key: bytes, deadline: int) -> None:
+    """EXPIRE's change of a live key: a deadline already past deletes it (Redis's ``del``), or
+    where messages are delivered, makes it due at once; a later one is an ``expire``."""
+    if deadline <= keyspace.now_ms:
+        gone = keyspace.expire_now(ns, key)
+        keyspace.notify(GENERIC, b"del" if gone else b"expire", ns, key)
+    else:
+        keyspace.set_expiry(ns, key, deadline)
+        keyspace.notify(GENERIC, b"expire", ns, key)
+
+
 @REGISTRY.write(Expire)
 def expire(keyspace: Keyspace, command: Expire) -> int:
     ns, key = keyspace.ns(command.ns), command.key
@@ -89,10 +109,7 @@ def expire(keyspace: Keyspace, command: Expire) -> int:
     record = keyspace.get(ns, key)
     if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
         return 0
-    if deadline <= keyspace.now_ms:  # deletes, as in Redis; delivers at once where messages are delivered
-        keyspace.expire_now(ns, key)
-    else:
-        keyspace.set_expiry(ns, key, deadline)
+    _set_deadline(keyspace, ns, key, deadline)  # a past one deletes, as in Redis
     return 1
 
 
@@ -104,10 +121,7 @@ def expireat(keyspace: Keyspace, command: Expireat) -> int:
     record = keyspace.get(ns, key)
     if record is None or not _expiry_allowed(command.condition, record.expires_at, deadline):
         return 0
-    if deadline <= keyspace.now_ms:
-        keyspace.expire_now(ns, key)
-    else:
-        keyspace.set_expiry(ns, key, deadline)
+    _set_deadline(keyspace, ns, key, deadline)
     return 1
 
 
@@ -118,6 +132,7 @@ def persist(keyspace: Keyspace, command: Persist) -> int:
     if record is None or not record.expires_at:
         return 0
     keyspace.set_expiry(ns, key, 0)
+    keyspace.notify(GENERIC, b"persist", ns, key)
     return 1
 
 
@@ -141,9 +156,11 @@ def rename(keyspace: Keyspace, command: Rename) -> SimpleString | int:
         raise errors.no_such_key()
     if command.nx and keyspace.get(ns, command.destination) is not None:
         return 0
-    if command.source != command.destination:
+    if command.source != command.destination:  # the same name: nothing changes, nothing to tell
         keyspace.delete(ns, command.source)
         keyspace.put(ns, command.destination, record.value, record.expires_at, record.priority)
+        keyspace.notify(GENERIC, b"rename_from", ns, command.source)
+        keyspace.notify(GENERIC, b"rename_to", ns, command.destination)
     return 1 if command.nx else SimpleString("OK")
 
 
@@ -159,6 +176,7 @@ def copy(keyspace: Keyspace, command: Copy) -> int:
     if not command.replace and keyspace.get(destination_ns, command.destination) is not None:
         return 0
     keyspace.put(destination_ns, command.destination, record.value, record.expires_at, record.priority)
+    keyspace.notify(GENERIC, b"copy_to", destination_ns, command.destination)
     return 1
 
 

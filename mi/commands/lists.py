@@ -2,7 +2,11 @@
 index element, LPOS, LINSERT, LMOVE and RPOPLPUSH, and the blocking BLPOP, BRPOP, BLMOVE and
 BRPOPLPUSH (at the end). Writes keep the key's TTL; a list whose last element goes is
 deleted, as in Redis. Indexes follow Redis: negative ones count from the end. Every list a write
-stores wakes the clients blocked on it once committed (``Keyspace.put``, ``mi.core.list_waiters``)."""
+stores wakes the clients blocked on it once committed (``Keyspace.put``, ``mi.core.list_waiters``).
+
+Keyspace events as Redis's: ``lpush``/``rpush`` (one for many elements), ``lpop``/``rpop`` (the
+blocking pops too), ``lset``, ``lrem``, ``ltrim``, ``linsert``, and ``del`` after the event that
+emptied a list; a move is its pop, then its push (the order redis.io gives), then the ``del``."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from mi.commands.base import REGISTRY, reply_of
 from mi.core.execution import Unit
 from mi.core.keyspace import Keyspace
 from mi.core.list_waiters import ListKey, list_topic
+from mi.core.notifications import GENERIC, LIST
 from protocol import errors
 from protocol.commands import (
     BlockingMove,
@@ -52,11 +57,15 @@ def read_list(keyspace: Keyspace, ns: str, key: bytes) -> tuple[list[Any], int] 
     return record.value, record.expires_at
 
 
-def _store(keyspace: Keyspace, ns: str, key: bytes, items: list[Any], expires_at: int) -> None:
+def _store(keyspace: Keyspace, ns: str, key: bytes, items: list[Any], expires_at: int, event: bytes) -> None:
+    """Write the list back after ``event``; with no element left, the key goes (then a ``del``)."""
     if items:
         keyspace.put(ns, key, items, expires_at)
     else:
         keyspace.delete(ns, key)
+    keyspace.notify(LIST, event, ns, key)
+    if not items:
+        keyspace.notify(GENERIC, b"del", ns, key)
 
 
 def _span(length: int, start: int, stop: int) -> range:
@@ -82,6 +91,7 @@ def push(keyspace: Keyspace, command: Push) -> int:
     else:
         items.extend(command.elements)
     keyspace.put(ns, key, items, expires_at)
+    keyspace.notify(LIST, b"lpush" if command.left else b"rpush", ns, key)
     return len(items)
 
 
@@ -99,7 +109,7 @@ def pop(keyspace: Keyspace, command: Pop) -> Any:
     else:
         popped, rest = items[len(items) - taken :][::-1], items[: len(items) - taken]
     if taken:
-        _store(keyspace, ns, key, rest, expires_at)
+        _store(keyspace, ns, key, rest, expires_at, b"lpop" if command.left else b"rpop")
     if command.count is None:
         return Stored(popped[0], inner=True)
     return [Stored(item, inner=True) for item in popped]
@@ -136,6 +146,7 @@ def lset_index(keyspace: Keyspace, command: LsetIndex) -> SimpleString:
         raise errors.index_out_of_range()
     items[index] = command.element
     keyspace.put(ns, key, items, expires_at)
+    keyspace.notify(LIST, b"lset", ns, key)
     return OK
 
 
@@ -156,7 +167,7 @@ def lrem(keyspace: Keyspace, command: Lrem) -> int:
         if _same(items[i], command.element):
             doomed.add(i)
     if doomed:
-        _store(keyspace, ns, key, [item for i, item in enumerate(items) if i not in doomed], expires_at)
+        _store(keyspace, ns, key, [item for i, item in enumerate(items) if i not in doomed], expires_at, b"lrem")
     return len(doomed)
 
 
@@ -167,8 +178,8 @@ def ltrim(keyspace: Keyspace, command: Ltrim) -> SimpleString:
     if found is not None:
         items, expires_at = found
         kept = [items[i] for i in _span(len(items), command.start, command.stop)]
-        if len(kept) != len(items):
-            _store(keyspace, ns, key, kept, expires_at)
+        if len(kept) != len(items):  # a change only: no event for a trim that keeps everything
+            _store(keyspace, ns, key, kept, expires_at, b"ltrim")
     return OK
 
 
@@ -208,6 +219,7 @@ def linsert(keyspace: Keyspace, command: Linsert) -> int:
         return -1
     items.insert(at if command.before else at + 1, command.element)
     keyspace.put(ns, key, items, expires_at)
+    keyspace.notify(LIST, b"linsert", ns, key)
     return len(items)
 
 
@@ -238,12 +250,19 @@ def _move(
     target, target_expires = (items, expires_at) if same else read_list(keyspace, *destination) or ([], 0)
     element = items.pop(0 if command.from_left else -1)
     if not same:
-        _store(keyspace, *source, items, expires_at)
+        if items:
+            keyspace.put(*source, items, expires_at)
+        else:
+            keyspace.delete(*source)
     if command.to_left:
         target.insert(0, element)
     else:
         target.append(element)
     keyspace.put(*destination, target, target_expires)
+    keyspace.notify(LIST, b"lpop" if command.from_left else b"rpop", *source)
+    keyspace.notify(LIST, b"lpush" if command.to_left else b"rpush", *destination)
+    if not items and not same:
+        keyspace.notify(GENERIC, b"del", *source)
     return element
 
 
@@ -268,7 +287,7 @@ def _first_element(keyspace: Keyspace, keys: list[ListKey], left: bool) -> _Take
         if found is not None:
             items, expires_at = found
             element = items.pop(0 if left else -1)
-            _store(keyspace, ns, key, items, expires_at)
+            _store(keyspace, ns, key, items, expires_at, b"lpop" if left else b"rpop")
             return _Taken([key, Stored(element, inner=True)], (ns, key), bool(items))
     return None
 

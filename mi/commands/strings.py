@@ -1,6 +1,10 @@
 """Storing and reading whole messages: SET, HSET {json}, LSET [list], GET, MSET, MSETNX, MGET, GETDEL,
 GETEX, SETNX; and the byte-string commands APPEND, STRLEN, GETRANGE, SETRANGE, which work on a
-value's Redis string form (an integer's decimal, ``true``/``false``), as a RESP2 GET shows it."""
+value's Redis string form (an integer's decimal, ``true``/``false``), as a RESP2 GET shows it.
+
+Keyspace events as Redis's: ``set`` (and ``expire`` when the write gives a deadline), per key for
+MSET; mi's whole-value forms ``HSET key {json}`` and ``LSET key [list]`` are ``hset`` and ``lset``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from mi.commands.base import REGISTRY
 from mi.core.keyspace import Keyspace
+from mi.core.notifications import GENERIC, HASH, LIST, STRING
 from protocol import errors
 from protocol.commands import (
     Append,
@@ -45,6 +50,7 @@ def store_message(
     condition: str | None = None,
     priority: int | None = None,
     want_old: bool = False,
+    event: tuple[int, bytes] = (STRING, b"set"),
 ) -> tuple[bool, Record | None]:
     """Write ``value`` at ``key``; a write without a TTL clears any old one, as in Redis, or
     takes the namespace's ``default_ttl``. ``priority`` orders delivery (None: the default).
@@ -53,6 +59,8 @@ def store_message(
 
     Returns whether it was written (NX/XX may refuse), and the live record it replaced (read
     only when NX, XX, KEEPTTL or ``want_old`` needs it: decoding it is a good part of a SET).
+    ``event``: the keyspace event a write is (class, name); a deadline it sets adds ``expire``, and
+    one already past only a ``del`` of a key that was there, as Redis's SET.
     """
     old, exists = None, False
     if condition or keep_ttl or want_old:
@@ -72,11 +80,15 @@ def store_message(
         expires_at = 0 if ttl_ms is None else keyspace.now_ms + ttl_ms
     if expires_at and expires_at <= keyspace.now_ms:  # a deadline already past
         if not keyspace.delivers(ns):
-            keyspace.delete(ns, key)  # set and gone at once, as in Redis
+            if keyspace.delete(ns, key):  # set and gone at once, as in Redis
+                keyspace.notify(GENERIC, b"del", ns, key)
             return True, old
         expires_at = keyspace.now_ms  # due now: the reaper hands it over at once
     keep_priority = keep_ttl and priority is None  # the same schedule, the same urgency
     keyspace.put(ns, key, value, expires_at, KEEP if keep_priority else priority)
+    keyspace.notify(event[0], event[1], ns, key)
+    if expires_at and not keep_ttl:
+        keyspace.notify(GENERIC, b"expire", ns, key)
     return True, old
 
 
@@ -99,15 +111,21 @@ def set_(keyspace: Keyspace, command: Set) -> SimpleString | Stored | None:
     return OK if written else None
 
 
+_HSET = (HASH, b"hset")  # a whole JSON object written: what Redis's HSET reports
+_LSET = (LIST, b"lset")  # a whole list written: Redis's nearest list write that is not a push
+
+
 @REGISTRY.write(Hset)
 def hset(keyspace: Keyspace, command: Hset) -> SimpleString:
-    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms, priority=command.priority)
+    ns = keyspace.ns(command.ns)
+    store_message(keyspace, ns, command.key, command.value, command.ttl_ms, priority=command.priority, event=_HSET)
     return OK
 
 
 @REGISTRY.write(Lset)
 def lset(keyspace: Keyspace, command: Lset) -> SimpleString:
-    store_message(keyspace, keyspace.ns(command.ns), command.key, command.value, command.ttl_ms, priority=command.priority)
+    ns = keyspace.ns(command.ns)
+    store_message(keyspace, ns, command.key, command.value, command.ttl_ms, priority=command.priority, event=_LSET)
     return OK
 
 
@@ -136,8 +154,12 @@ def mget(keyspace: Keyspace, command: Mget) -> list[Stored | None]:
 def getdel(keyspace: Keyspace, command: Getdel) -> Stored | None:
     """The value removed: a live one, or in a delivering namespace that of a message due and not
     yet taken (GETDEL takes it back, as DEL does)."""
-    record = keyspace.take_back(keyspace.ns(command.ns), command.key)
-    return None if record is None else Stored(record.value)
+    ns = keyspace.ns(command.ns)
+    record = keyspace.take_back(ns, command.key)
+    if record is None:
+        return None
+    keyspace.notify(GENERIC, b"del", ns, command.key)
+    return Stored(record.value)
 
 
 @REGISTRY.write(Getex)
@@ -150,12 +172,15 @@ def getex(keyspace: Keyspace, command: Getex) -> Stored | None:
     if command.persist:
         if record.expires_at:
             keyspace.set_expiry(ns, key, 0)
+            keyspace.notify(GENERIC, b"persist", ns, key)
     elif command.ttl_ms is not None or command.expire_at_ms is not None:
         deadline = command.expire_at_ms or keyspace.now_ms + (command.ttl_ms or 0)
         if deadline <= keyspace.now_ms:  # deletes, or where messages are delivered, delivers now
-            keyspace.expire_now(ns, key)
+            gone = keyspace.expire_now(ns, key)
+            keyspace.notify(GENERIC, b"del" if gone else b"expire", ns, key)
         else:
             keyspace.set_expiry(ns, key, deadline)
+            keyspace.notify(GENERIC, b"expire", ns, key)
     return Stored(record.value)
 
 
@@ -211,6 +236,7 @@ def append(keyspace: Keyspace, command: Append) -> int:
         raise errors.string_too_long()
     value = current + command.value
     keyspace.put(ns, key, value, record.expires_at if record else 0)
+    keyspace.notify(STRING, b"append", ns, key)
     return len(value)
 
 
@@ -248,4 +274,5 @@ def setrange(keyspace: Keyspace, command: Setrange) -> int:
     padded = current.ljust(command.offset, b"\0")
     value = padded[: command.offset] + command.value + padded[end:]
     keyspace.put(ns, key, value, record.expires_at if record else 0)
+    keyspace.notify(STRING, b"setrange", ns, key)
     return len(value)

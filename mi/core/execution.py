@@ -14,6 +14,11 @@ depends on what it touches:
 
 The read gate: a multi-shard write commits shard by shard. While it does, readers on the event
 loop wait, so no one sees one shard changed and another not yet.
+
+Keyspace notifications: a unit's keyspace records its events (``mi.core.notifications``) only
+while some are on (``PubSub.notify_flags``, read once a unit); they are published once its commit
+has succeeded (the shard writer announces each write of a batch in order, before waking it), and
+never for a unit that raised. A unit that ``publishes`` (an EXEC with PUBLISHes) is announced too.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import trio
 from attrs import define, field, frozen
 
 from mi.core.keyspace import Keyspace
+from mi.core.pubsub import PubSub
+from mi.observability.logs import get_logger
 from protocol.commands import Command, Keyed
 from storage import shard_index
 from storage.multishard import run_batch_across
@@ -37,6 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Committing", "Done", "ReadGate", "Unit", "UnitRunner", "shards_of"]
 
+log = get_logger("mi.execution")
+
+
 @frozen
 class Unit:
     """Data commands to run as one: ``body(keyspace)`` runs them and returns the reply."""
@@ -47,6 +57,7 @@ class Unit:
     default_ns: str
     label: str = "write"  # the command as typed (SET, EXEC...): names it in the journal
     light: bool = False  # one client command of ordinary size (``mi.core.writer``: where it commits)
+    publishes: bool = False  # queues PUBLISHes (``Keyspace.publish_later``): announced even with notifications off
 
 
 def shards_of(commands: Iterable[Command], shard_count: int) -> frozenset[int]:
@@ -125,6 +136,7 @@ class UnitRunner:
     namespace_settings: NamespaceSettingsTable
     now_ms: Callable[[], int]
     gate: ReadGate = field(factory=ReadGate)
+    pubsub: PubSub = field(factory=PubSub)  # the server's (wired at startup): where committed events go
     _across_turn: trio.Lock = field(factory=trio.Lock)
     _across_pending: list[_AcrossShards] = field(factory=list)
 
@@ -140,13 +152,28 @@ class UnitRunner:
         if len(unit.shards) == 1:
             (index,) = unit.shards
             count, now, ns = len(self.writers), self.now_ms(), unit.default_ns
+            notify = self.pubsub.notify_flags  # 0 unless keyspace notifications are on
 
             def op(txn: Any) -> tuple[Any, list[int]]:
-                keyspace = Keyspace.writing({index: txn}, count, now, ns, self.namespace_settings.of, self.count_elsewhere)
+                keyspace = Keyspace.writing(
+                    {index: txn}, count, now, ns, self.namespace_settings.of, self.count_elsewhere, notify
+                )
                 return unit.body(keyspace), keyspace.deadlines
 
-            return Committing(await self.writers[index].submit(op, unit.label, unit.light))
+            announce = self.announce if notify or unit.publishes else None
+            return Committing(await self.writers[index].submit(op, unit.label, unit.light, announce))
         return Done(await self._across(unit))
+
+    def announce(self, outcome: tuple[Any, Any]) -> None:
+        """Publish what a committed unit recorded (its outcome: reply and deadlines). A failure
+        here is logged: the write is committed and its client must get its reply."""
+        events = getattr(outcome[1], "events", None)
+        if not events:
+            return
+        try:
+            self.pubsub.announce(events)
+        except Exception as error:  # noqa: BLE001 - our bug; never the writer's end
+            log.error("notifications.failed", exc_info=error)
 
     async def read_on_thread(self, body: Callable[[Keyspace], Any], default_ns: str) -> Any:
         """Run a long read-only ``body`` (KEYS, an MGET of 100k keys) on a worker thread, over a
@@ -170,12 +197,16 @@ class UnitRunner:
         return total
 
     def read(self, unit: Unit) -> tuple[Any, list[int]]:
-        """Run a read-only unit on the event loop, now (the caller has passed the gate)."""
+        """Run a read-only unit on the event loop, now (the caller has passed the gate); the
+        PUBLISHes it queued (an EXEC of reads and PUBLISH) go out as it ends."""
         keyspace = Keyspace.reading(self.store.shards, self.now_ms(), unit.default_ns)
         try:
-            return unit.body(keyspace), []
+            reply = unit.body(keyspace)
         finally:
             keyspace.close()
+        if unit.publishes:
+            self.announce((reply, keyspace.deadlines))
+        return reply, []
 
     async def _across(self, unit: Unit) -> Any:
         """Run a unit that writes several shards, in the next batch of such units: one group
@@ -196,13 +227,13 @@ class UnitRunner:
         batch, self._across_pending = self._across_pending, []
         indexes = sorted(set().union(*(waiting.unit.shards for waiting in batch)))
         shards = [self.store.shards[index] for index in indexes]
-        count, now = len(self.writers), self.now_ms()
+        count, now, notify = len(self.writers), self.now_ms(), self.pubsub.notify_flags
 
         def body_of(unit: Unit) -> Callable[[Any], tuple[Any, list[int]]]:
             def body(txns: Any) -> tuple[Any, list[int]]:
                 keyspace = Keyspace.writing(
                     {index: txns[index] for index in unit.shards}, count, now, unit.default_ns,
-                    self.namespace_settings.of, self.count_elsewhere,
+                    self.namespace_settings.of, self.count_elsewhere, notify,
                 )
                 return unit.body(keyspace), keyspace.deadlines
 
@@ -217,6 +248,8 @@ class UnitRunner:
                     [w.unit.label for w in batch],
                 )
             for waiting, outcome in zip(batch, outcomes, strict=True):
+                if (notify or waiting.unit.publishes) and not isinstance(outcome, BaseException):
+                    self.announce(outcome)
                 waiting.outcome = outcome
                 waiting.done = True
         finally:  # cancelled while waiting for the locks: the next batch takes these along

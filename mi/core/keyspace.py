@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from mi.core.notifications import NEW, Event, Published
 from mi.settings.config import NamespaceSettings
 from protocol import errors
-from storage import ReadTxn, Record, Shard, Value, WriteTxn, shard_index
+from storage import CorruptRecord, ReadTxn, Record, Shard, Value, WriteTxn, shard_index
 from storage.txn import KEEP, Keep
 
 NO_SETTINGS = NamespaceSettings()
@@ -24,17 +25,20 @@ __all__ = ["Deadlines", "Keyspace"]
 class Deadlines(list[int]):
     """The deadlines a unit wrote, and what else its commit must announce: ``filled_lists``, the
     (namespace, key) of each list it stored (a push, LINSERT, LMOVE's destination...), whose
-    clients blocked in BLPOP are woken once the commit is done (``mi.core.list_waiters``).
+    clients blocked in BLPOP are woken once the commit is done (``mi.core.list_waiters``), and
+    ``events``, its keyspace notifications and queued PUBLISHes in order, published then
+    (``mi.core.notifications``).
 
     It travels as the outcome's deadlines (``mi.core.execution`` returns ``keyspace.deadlines``),
     so every unit carries it, EXEC's and a script's too, with no change to the outcome's shape.
     """
 
-    __slots__ = ("filled_lists",)
+    __slots__ = ("events", "filled_lists")
 
     def __init__(self) -> None:
         super().__init__()
         self.filled_lists: set[tuple[str, bytes]] | None = None
+        self.events: list[Event | Published] | None = None
 
 
 class Keyspace:
@@ -42,10 +46,14 @@ class Keyspace:
 
     ``now_ms`` is fixed for the whole command (or transaction): an op re-run by the group commit
     computes the same result. Deadlines written are collected in ``deadlines`` so the caller can
-    wake the reaper once they are committed.
+    wake the reaper once they are committed. ``notify_flags``: the keyspace notification classes
+    on (``mi.core.notifications``; 0, the usual case, records nothing).
     """
 
-    __slots__ = ("_count_elsewhere", "_settings", "_shard_count", "_shards", "_txns", "deadlines", "default_ns", "now_ms")
+    __slots__ = (
+        "_count_elsewhere", "_settings", "_shard_count", "_shards", "_txns", "deadlines", "default_ns",
+        "notify_flags", "now_ms",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -56,6 +64,7 @@ class Keyspace:
         default_ns: str,
         settings: Callable[[str], NamespaceSettings] | None = None,
         count_elsewhere: CountElsewhere | None = None,
+        notify_flags: int = 0,
     ) -> None:
         self._txns = txns
         self._settings = settings or (lambda ns: NO_SETTINGS)
@@ -65,6 +74,7 @@ class Keyspace:
         self.now_ms = now_ms
         self.default_ns = default_ns
         self.deadlines = Deadlines()
+        self.notify_flags = notify_flags
 
     @classmethod
     def writing(
@@ -75,11 +85,13 @@ class Keyspace:
         default_ns: str,
         settings: Callable[[str], NamespaceSettings] | None = None,
         count_elsewhere: CountElsewhere | None = None,
+        notify_flags: int = 0,
     ) -> Keyspace:
         """Over write transactions already open on the shards the command may touch;
-        ``settings`` gives each namespace's own rules (``mi.settings.namespace_settings``), and
-        ``count_elsewhere`` counts a namespace's records on the other shards (for ``max_keys``)."""
-        return cls(dict(txns), None, shard_count, now_ms, default_ns, settings, count_elsewhere)
+        ``settings`` gives each namespace's own rules (``mi.settings.namespace_settings``),
+        ``count_elsewhere`` counts a namespace's records on the other shards (for ``max_keys``),
+        and ``notify_flags`` are the keyspace notification classes on."""
+        return cls(dict(txns), None, shard_count, now_ms, default_ns, settings, count_elsewhere, notify_flags)
 
     @classmethod
     def reading(cls, shards: Sequence[Shard], now_ms: int, default_ns: str) -> Keyspace:
@@ -115,6 +127,28 @@ class Keyspace:
         """Every shard's transaction, for commands on a whole namespace."""
         return (self._txn_at(index) for index in range(self._shard_count))
 
+    # -- what the commit announces ---------------------------------------------------------------
+
+    def notify(self, kind: int, event: bytes, ns: str, key: bytes) -> None:
+        """Record keyspace event ``event`` of class ``kind`` on ``key`` if that class is on
+        (Redis's ``notifyKeyspaceEvent``): published once the unit has committed, never if it
+        fails. Handlers call it after the change it reports, in the order Redis does."""
+        if self.notify_flags & kind:
+            self._announce((event, ns, key))
+
+    def publish_later(self, channel: bytes, message: bytes) -> Published:
+        """A PUBLISH queued in a MULTI: sent once the EXEC has committed, in order with the
+        keyspace events; its ``received`` is known then."""
+        published = Published(channel, message)
+        self._announce(published)
+        return published
+
+    def _announce(self, item: Event | Published) -> None:
+        events = self.deadlines.events
+        if events is None:
+            events = self.deadlines.events = []
+        events.append(item)
+
     # -- writes --------------------------------------------------------------------------------
 
     def delivers(self, ns: str) -> bool:
@@ -148,7 +182,10 @@ class Keyspace:
             txn.delivery.cancel(ns, key, self.now_ms)
         if settings.max_keys is not None and not txn.holds(ns, key):
             self._check_room(ns, settings.max_keys)
+        new = self.notify_flags & NEW and not self._occupied(txn, ns, key)  # read only for "n"
         record = txn.put(ns, key, value, expires_at, priority=priority, max_value_size=settings.max_value_size)
+        if new:  # before the command's own event, as Redis's dbAdd
+            self._announce((b"new", ns, key))
         if expires_at:
             self.deadlines.append(expires_at)
         if type(value) is list and value:  # a list with elements: its blocked poppers may take one
@@ -157,6 +194,13 @@ class Keyspace:
                 filled = self.deadlines.filled_lists = set()
             filled.add((ns, key))
         return record
+
+    def _occupied(self, txn: WriteTxn, ns: str, key: bytes) -> bool:
+        """Whether ``key`` holds a live record (a damaged one occupies it too)."""
+        try:
+            return txn.get(ns, key, self.now_ms) is not None
+        except CorruptRecord:  # a record that cannot be read still occupies its key
+            return True
 
     def _check_room(self, ns: str, max_keys: int) -> None:
         """``max_keys``: a new key needs room. Other shards are counted as last committed, so
@@ -188,13 +232,15 @@ class Keyspace:
         due = txn.delivery.cancel(ns, key, self.now_ms)
         return record or (due[0] if due else None)
 
-    def expire_now(self, ns: str, key: bytes) -> None:
+    def expire_now(self, ns: str, key: bytes) -> bool:
         """A deadline already past for a live ``key``: its message falls due now in a delivering
-        namespace (the reaper hands it over at once); elsewhere the key goes, as in Redis."""
+        namespace (the reaper hands it over at once); elsewhere the key goes, as in Redis. True
+        if it went (Redis's ``del`` event; else an ``expire``)."""
         if self.delivers(ns):
             self.set_expiry(ns, key, self.now_ms)
-        else:
-            self.delete(ns, key)
+            return False
+        self.delete(ns, key)
+        return True
 
     def set_expiry(self, ns: str, key: bytes, expires_at: int) -> bool:
         """Give a live record a new deadline (0 = none); False if there is no live record."""

@@ -13,6 +13,9 @@ session's own replies take too. A (P)SUBSCRIBE or (P)UNSUBSCRIBE takes what is q
 into its own reply, ahead of its confirmation, so a client reads every message in the order it
 happened relative to its subscriptions: a confirmation before any message of that channel, and
 no message of a channel after the confirmation that left it.
+
+The PubSub also holds the live ``notify-keyspace-events`` setting (``mi.core.notifications``) and
+publishes what a committed unit recorded: its keyspace events and the PUBLISHes of a MULTI.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ import trio
 from attrs import define, field
 
 from mi.core.glob import compile_glob
+from mi.core.notifications import (
+    ALL,
+    KEYEVENT,
+    KEYSPACE,
+    NEW,
+    Event,
+    Published,
+    flags_text,
+    keyevent_channel,
+    keyspace_channel,
+    parse_flags,
+)
 from protocol.encoder import encode
 from protocol.replies import Push
 
@@ -121,6 +136,36 @@ class PubSub:
     max_buffer: int = 32 * 1024 * 1024  # bytes of messages a subscriber may fall behind
     _channels: dict[bytes, dict[int, Subscriber]] = field(factory=dict)
     _patterns: dict[bytes, _Pattern] = field(factory=dict)
+    _keyspace_flags: int = 0  # notify-keyspace-events as set
+    # What writes read (one attribute, so writes pay next to nothing with notifications off): the
+    # classes whose events can reach a channel, 0 unless K or E is on too.
+    notify_flags: int = 0
+
+    @property
+    def keyspace_events(self) -> str:
+        """``notify-keyspace-events`` as CONFIG GET shows it (Redis's canonical form)."""
+        return flags_text(self._keyspace_flags)
+
+    def set_keyspace_events(self, text: str) -> None:
+        """CONFIG SET notify-keyspace-events; ``CommandError`` with Redis's text for a letter
+        that names no class (the setting is then unchanged)."""
+        flags = parse_flags(text)
+        self._keyspace_flags = flags
+        self.notify_flags = flags & (ALL | NEW) if flags & (KEYSPACE | KEYEVENT) else 0
+
+    def announce(self, events: list[Event | Published]) -> None:
+        """Publish what a committed unit recorded, in order: each keyspace event on the channels
+        K and E turn on, each queued PUBLISH (its count of receivers kept for EXEC's reply)."""
+        flags = self._keyspace_flags
+        for item in events:
+            if isinstance(item, Published):
+                item.received = self.publish(item.channel, item.message)
+                continue
+            event, ns, key = item
+            if flags & KEYSPACE:
+                self.publish(keyspace_channel(ns, key), event)
+            if flags & KEYEVENT:
+                self.publish(keyevent_channel(ns, event), key)
 
     def subscriber(self, session: Subscribing) -> Subscriber:
         return Subscriber(session, self.max_buffer)
@@ -198,3 +243,7 @@ class PubSub:
     def numpat(self) -> int:
         """Patterns with at least one subscriber (Redis 7 counts each pattern once)."""
         return len(self._patterns)
+
+    def statistics(self) -> dict[str, int]:
+        """Channels and patterns with at least one subscriber (INFO's pubsub_channels, _patterns)."""
+        return {"channels": len(self._channels), "patterns": len(self._patterns)}

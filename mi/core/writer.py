@@ -37,6 +37,9 @@ class PendingWrite:
     op: WriteOp
     label: str = "write"  # names the op in the journal (SET, EXEC, reap...)
     light: bool = False  # one ordinary client command: in relaxed durability, may commit on the loop
+    # Called with the outcome once committed, before the write is woken, in the batch's order
+    # (keyspace notifications: ``UnitRunner.announce``); None for nearly every write.
+    announce: Callable[[Any], None] | None = None
     done: trio.Event = field(factory=trio.Event)
     outcome: Any = None
 
@@ -61,9 +64,12 @@ class ShardWriter:
         # Bounded: when the disk falls behind, submitters wait instead of queueing without end.
         self._send, self._receive = trio.open_memory_channel(self.batch_size * 4)
 
-    async def submit(self, op: WriteOp, label: str = "write", light: bool = False) -> PendingWrite:
-        """Queue ``op`` for the next commit; await the returned write's ``wait()`` for its outcome."""
-        write = PendingWrite(op, label, light)
+    async def submit(
+        self, op: WriteOp, label: str = "write", light: bool = False, announce: Callable[[Any], None] | None = None
+    ) -> PendingWrite:
+        """Queue ``op`` for the next commit; await the returned write's ``wait()`` for its outcome.
+        ``announce`` gets the outcome of a commit that succeeded, before the write is woken."""
+        write = PendingWrite(op, label, light, announce)
         try:
             self._send.send_nowait(write)  # the common case: no trip through the scheduler
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -111,6 +117,8 @@ class ShardWriter:
         self.commits += 1
         self.writes += len(batch)
         for write, outcome in zip(batch, outcomes, strict=True):
+            if write.announce is not None and not isinstance(outcome, BaseException):
+                write.announce(outcome)
             write.outcome = outcome
             write.done.set()
 

@@ -5,6 +5,8 @@ consumers blocked in TAKE are woken). Deliveries whose lease ran out are handed 
 Reads never serve an expired value (they compare the deadline with the clock). The reaper sleeps
 until the earliest deadline or lease end and is woken early when a write sets a sooner one.
 Deadlines live on disk, so after a restart the first pass handles whatever fell due meanwhile.
+Each message a pass removed is announced once that pass has committed, as Redis's ``expired``
+keyspace event (``mi.core.notifications``), when the ``x`` class is on.
 
 One entry the reaper cannot handle never stops it: storage quarantines what it recognises as
 damaged or undeliverable, and when a pass fails for another reason the reaper finds the entry that
@@ -24,6 +26,8 @@ from attrs import define, field, frozen
 from mi.settings.config import NamespaceSettings
 from mi.delivery.pull import DueSignals, log_quarantined, settle
 from mi.observability.logs import get_logger
+from mi.core.notifications import EXPIRED
+from mi.core.pubsub import PubSub
 from mi.core.writer import ShardWriter
 from storage import StorageFull, Store, WriteTxn
 from storage.quarantine import Quarantined
@@ -54,6 +58,7 @@ class Reaper:
     batch_size: int = 1000
     settings: Callable[[str], NamespaceSettings] = lambda ns: NO_SETTINGS
     signals: DueSignals = field(factory=DueSignals)
+    pubsub: PubSub = field(factory=PubSub)  # the server's (wired at startup): where "expired" goes
     reaped: int = 0
     returned: int = 0  # deliveries whose lease ran out
     quarantined: int = 0  # entries set aside since the start (storage.quarantine)
@@ -122,7 +127,10 @@ class Reaper:
         return None if failed else total
 
     def _note(self, writer: ShardWriter, outcome: _Pass, due_now: set[str]) -> None:
-        """Count and log a pass; the namespaces it made messages due in join ``due_now``."""
+        """Count and log a committed pass and announce what expired; the namespaces it made
+        messages due in join ``due_now``."""
+        if outcome.removed and self.pubsub.notify_flags & EXPIRED:
+            self.pubsub.announce([(b"expired", ns, key) for ns, key in outcome.removed])
         due_now |= {ns for ns, _key in outcome.removed if self._delivers(ns)}
         due_now |= {ns for ns, what in outcome.returned if what == "requeued"}
         self.returned += len(outcome.returned)

@@ -26,6 +26,7 @@ import attrs
 import cattrs
 from attrs import define, field, validators
 
+from mi.core.notifications import parse_flags
 from mi.settings.config_values import (
     ByteSize,
     ConfigError,
@@ -38,6 +39,7 @@ from mi.settings.config_values import (
     parse_size,
     parse_whole,
 )
+from protocol.errors import CommandError
 
 __all__ = [
     "ENVIRONMENT", "Config", "ConfigError", "find_config_file", "is_http_url", "is_namespace",
@@ -58,6 +60,24 @@ def _not_negative(instance: Any, attribute: Any, value: int | float) -> None:
         raise ValueError(msg)
 
 
+class KeyspaceEventClasses(str):
+    """Redis's notify-keyspace-events letters (``mi.core.notifications``), checked when read."""
+
+    __slots__ = ()
+
+    @classmethod
+    def parse(cls, text: Any) -> KeyspaceEventClasses:
+        if not isinstance(text, str):
+            msg = f"{text!r} is not text"
+            raise ValueError(msg)
+        try:
+            parse_flags(text)
+        except CommandError as error:  # Redis's text, which lists the letters there are
+            msg = f"{text!r}: {error.message}"
+            raise ValueError(msg) from None
+        return cls(text)
+
+
 def _port(instance: Any, attribute: Any, value: int) -> None:
     if not 0 <= value <= 65535:
         msg = f"{attribute.name} must be a TCP port 0-65535, got {value}"
@@ -75,6 +95,9 @@ class ServerConfig:
     monitor_values: bool = True
     # Serve Prometheus metrics over HTTP on this port (same host as the server). Unset: off.
     metrics_port: int | None = field(default=None, validator=validators.optional(_port))
+    # Keyspace notifications at start (Redis's notify-keyspace-events letters; CONFIG SET changes
+    # them at run time). Empty: off.
+    notify_keyspace_events: KeyspaceEventClasses = KeyspaceEventClasses("")
 
 
 @define
@@ -298,6 +321,7 @@ OVERRIDES: dict[str, tuple[str, str]] = {
 _converter = cattrs.Converter(forbid_extra_keys=True)
 _converter.register_structure_hook(ByteSize, lambda value, _: ByteSize(parse_size(value)))
 _converter.register_structure_hook(Seconds, lambda value, _: Seconds(parse_seconds(value)))
+_converter.register_structure_hook(KeyspaceEventClasses, lambda value, _: KeyspaceEventClasses.parse(value))
 # cattrs would take bool("false") for True.
 _converter.register_structure_hook(bool, lambda value, _: parse_bool(value))
 # Errors in the user's words ("'abc' is not a whole number"), not int()'s; and 8.5 shards is refused.
@@ -374,7 +398,8 @@ def _describe_one(error: BaseException, expected: Any) -> str:
     if get_origin(expected) is Literal:
         return f"must be one of {', '.join(get_args(expected))}"
     expected, _ = _without_none(expected)
-    if expected is None or isinstance(error, ValueError) and expected in (ByteSize, Seconds, bool, int, float):
+    parsed_here = (ByteSize, Seconds, KeyspaceEventClasses, bool, int, float)
+    if expected is None or isinstance(error, ValueError) and expected in parsed_here:
         return str(error)  # our parsers' messages say what is wrong and what is accepted
     return f"{error} (expected {_KINDS.get(expected, getattr(expected, '__name__', expected))})"
 

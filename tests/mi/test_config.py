@@ -9,7 +9,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 import attrs
 import pytest
 
-from mi.settings.config import OVERRIDES, ByteSize, Config, ConfigError, Seconds, load_config, parse_seconds, parse_size
+from mi.settings.config import (
+    OVERRIDES, ByteSize, Config, ConfigError, KeyspaceEventClasses, Seconds, load_config, parse_seconds, parse_size,
+)
 
 CONF = Path(__file__).parents[2] / "conf" / "mi.toml"
 
@@ -274,6 +276,8 @@ def _sample(tp: Any, default: Any) -> tuple[str, Any]:
         return "3MiB", 3 * 1024**2
     if tp is Seconds:
         return "7s", 7.0
+    if tp is KeyspaceEventClasses:
+        return "KEA", "KEA"
     if tp is int:
         return "3", 3
     if tp is float:
