@@ -205,6 +205,7 @@ def _info_keyspace(session: Connection) -> list[str]:
 
 def _info_stats(session: Connection) -> dict[str, Any]:
     server = session.server
+    pubsub = server.pubsub.statistics()
     return {
         "total_commands_processed": server.metrics.total,
         "instantaneous_ops_per_sec": round(server.metrics.ops_per_sec()),
@@ -212,6 +213,9 @@ def _info_stats(session: Connection) -> dict[str, Any]:
         "rejected_connections": server.connections_rejected,
         "expired_keys": server.reaper.reaped,
         "expired_leases": server.reaper.returned,
+        "pubsub_channels": pubsub["channels"],  # with at least one subscriber, as Redis 7 counts
+        "pubsub_patterns": pubsub["patterns"],
+        "pubsubshard_channels": 0,  # no SSUBSCRIBE
         "rejected_rate_limit": server.rate_limits.rejected,
         "auth_failures": server.auth.failures_total,
         "slowlog_len": len(server.metrics.slowlog),

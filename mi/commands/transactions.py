@@ -3,6 +3,8 @@
 While a connection is in MULTI, its data commands are queued (``Transaction.add``); EXEC runs the
 queue as one unit (``mi.core.execution``): every command sees the ones before it, no one else sees any
 of it before all of it is committed, and if one command fails the whole unit is rolled back.
+A queued PUBLISH is sent once the EXEC has committed, in order with the transaction's keyspace
+events (``mi.core.notifications``); its reply in EXEC's is how many subscribers received it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from attrs import define, field, frozen
 from mi.commands.base import REGISTRY, Entry, Kind, StepFailed, reply_of
 from mi.core.execution import Unit, shards_of
 from mi.core.keyspace import Keyspace
+from mi.core.notifications import Published
 from mi.core.watches import touched_by
 from protocol import errors
-from protocol.commands import Command, Discard, Exec, Multi, Unwatch, Watch
+from protocol.commands import Command, Discard, Exec, Multi, Publish, Unwatch, Watch
 from protocol.errors import CommandError
 from protocol.replies import NULL_ARRAY, SimpleString
 from storage import shard_index
@@ -49,6 +52,10 @@ def _unwatch_step(keyspace: Keyspace, command: Unwatch) -> SimpleString:
     return OK  # EXEC forgets the watched keys anyway
 
 
+def _publish_step(keyspace: Keyspace, command: Publish) -> Published:
+    return keyspace.publish_later(command.channel, command.message)  # EXEC's reply: its count
+
+
 @define(eq=False)
 class Transaction:
     """A connection's MULTI: the queue, and whether a bad command has doomed it."""
@@ -62,6 +69,8 @@ class Transaction:
         """Queue a command; the reply is ``+QUEUED`` or the error that dooms the transaction."""
         if isinstance(command, Unwatch):
             step = Step(name, command, _unwatch_step, False, frozenset())
+        elif isinstance(command, Publish):  # as Redis: queued, and published at EXEC
+            step = Step(name, command, _publish_step, False, frozenset())
         elif entry.kind in (Kind.READ, Kind.WRITE):
             shards = shards_of((command,), shard_count)
             step = Step(name, command, entry.handler, entry.kind is Kind.WRITE, shards)
@@ -139,9 +148,13 @@ async def exec_(session: Connection, command: Exec) -> Any:
     for step in steps:
         if step.writes:
             server.watches.touch(touched_by(step.command, ns))
-    unit = Unit(_body(steps, watched), shards, writes, ns, "EXEC")
+    publishes = any(isinstance(step.command, Publish) for step in steps)
+    unit = Unit(_body(steps, watched), shards, writes, ns, "EXEC", publishes=publishes)
     started = await server.units.start(unit)
-    return reply_of(await started.outcome(), server.reaper)
+    replies = reply_of(await started.outcome(), server.reaper)
+    if publishes and isinstance(replies, list):  # published once committed: now they have counts
+        replies = [reply.received if isinstance(reply, Published) else reply for reply in replies]
+    return replies
 
 
 @REGISTRY.task(Watch)

@@ -18,10 +18,11 @@ from mi.core.server import serve
 from mi.policy.auth import hash_password
 from mi.settings.config import AuthConfig, UserConfig
 from protocol import CommandError
-from protocol.replies import Push, SimpleString
+from protocol.replies import NULL_ARRAY, Push, SimpleString
 from support import IO_TIMEOUT, RawClient, make_config, resp_command
 
 OK = SimpleString("OK")
+QUEUED = SimpleString("QUEUED")
 
 
 def _pubsub(port: int, protocol: int = 2) -> tuple[redis.Redis, redis.client.PubSub]:
@@ -363,11 +364,83 @@ async def test_redis_asyncio_pubsub(port, protocol):
     assert seen == ["subscribe", "psubscribe", ("message", b"a", b"1"), ("pmessage", b"bee", b"2")]
 
 
-async def test_pubsub_refused_in_multi(raw):
-    assert await raw.command("MULTI") == OK
-    reply = await raw.command("PUBLISH", "ch", "m")
-    assert isinstance(reply, CommandError) and "not allowed inside MULTI" in reply.message
-    await raw.command("DISCARD")
+async def test_publish_in_multi_is_queued_and_sent_at_exec(raw, port):
+    """As Redis: PUBLISH in MULTI is QUEUED, its message goes out when EXEC runs (in order with the
+    transaction's others), and EXEC answers each PUBLISH's count of receivers."""
+    listener, other = await RawClient.connect(port), await RawClient.connect(port)
+    try:
+        await listener.command("SUBSCRIBE", "ch")
+        assert await raw.command("MULTI") == OK
+        for command in (["PUBLISH", "ch", "first"], ["SET", "k", "v"], ["PUBLISH", "ch", "second"],
+                        ["PUBLISH", "nobody", "x"]):  # fmt: skip
+            assert await raw.command(*command) == QUEUED
+        assert await other.command("PUBLISH", "ch", "direct") == 1  # answered before EXEC is sent
+        assert await raw.command("EXEC") == [1, OK, 1, 0]
+        assert [await listener.read_reply() for _ in range(3)] == [
+            [b"message", b"ch", b"direct"], [b"message", b"ch", b"first"], [b"message", b"ch", b"second"],
+        ]  # fmt: skip
+    finally:
+        await listener.aclose()
+        await other.aclose()
+
+
+@pytest.mark.parametrize("ending", ["discard", "failed exec", "watch broken"])
+async def test_publish_of_a_transaction_that_does_not_commit_is_never_sent(raw, port, ending):
+    """DISCARD, an EXEC rolled back by a failing command, an EXEC a broken WATCH stops: the
+    queued message never reaches anyone (the next message the listener gets is a later one)."""
+    listener, other = await RawClient.connect(port), await RawClient.connect(port)
+    try:
+        await listener.command("SUBSCRIBE", "ch")
+        await raw.command("SET", "text", "not a number")
+        if ending == "watch broken":
+            await raw.command("WATCH", "w")
+            await other.command("SET", "w", "changed")
+        await raw.command("MULTI")
+        await raw.command("PUBLISH", "ch", "never")
+        if ending == "discard":
+            assert await raw.command("DISCARD") == OK
+        elif ending == "failed exec":
+            await raw.command("INCR", "text")
+            assert isinstance(await raw.command("EXEC"), CommandError)
+        else:
+            assert await raw.command("EXEC") == NULL_ARRAY
+        assert await other.command("PUBLISH", "ch", "after") == 1
+        assert await listener.read_reply() == [b"message", b"ch", b"after"]
+    finally:
+        await listener.aclose()
+        await other.aclose()
+
+
+async def test_redis_py_transaction_pipeline_publishes(port):
+    """redis-py's pipeline (MULTI/EXEC) with PUBLISH among reads: the counts in its results."""
+
+    def run() -> tuple[list, dict]:
+        client, pubsub = _pubsub(port)
+        with client, pubsub:
+            pubsub.subscribe("events")
+            assert _next(pubsub)["type"] == "subscribe"
+            with client.pipeline(transaction=True) as pipe:
+                results = pipe.publish("events", "hello").get("missing").publish("elsewhere", "x").execute()
+            return results, _next(pubsub)
+
+    results, message = await trio.to_thread.run_sync(run)
+    assert results == [1, None, 0]
+    assert message == {"type": "message", "pattern": None, "channel": b"events", "data": b"hello"}
+
+
+async def test_info_stats_counts_channels_and_patterns(r2, port):
+    """INFO stats: pubsub_channels and pubsub_patterns (with a subscriber), pubsubshard_channels 0."""
+    listener = await RawClient.connect(port)
+    try:
+        await listener.command("SUBSCRIBE", "a", "b")
+        await listener.command("PSUBSCRIBE", "p*")
+        stats = await r2.info("stats")
+        assert (stats["pubsub_channels"], stats["pubsub_patterns"], stats["pubsubshard_channels"]) == (2, 1, 0)
+    finally:
+        await listener.aclose()
+    await _subscribers(port, "a", 0)
+    stats = await r2.info("stats")
+    assert (stats["pubsub_channels"], stats["pubsub_patterns"]) == (0, 0)
 
 
 async def test_restricted_user_needs_every_namespace_for_channels(nursery, tmp_path):
