@@ -242,7 +242,9 @@ SECTIONS: dict[str, Callable[[Connection], dict[str, Any] | list[str]]] = {
     "latencystats": lambda session: session.server.metrics.latencystats(),
     "latencyhistogram": lambda session: session.server.metrics.latencyhistogram(),  # for mi top
     "errorstats": lambda session: session.server.metrics.errorstats(),
+    # Not a cluster: clients read cluster_enabled before choosing a client class (redis-py's tests).
+    "cluster": lambda session: {"cluster_enabled": 0},
     "keyspace": _info_keyspace,
 }
 # As Redis: INFO alone leaves out the per-command sections; INFO all (or everything) has them all.
-DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "errorstats", "keyspace")
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "errorstats", "cluster", "keyspace")
