@@ -115,6 +115,10 @@ def _set_max_queued(server: ServerState, value: bytes) -> None:
     server.config.limits.max_queued_commands = _integer(value, 1)
 
 
+def _set_keyspace_events(server: ServerState, value: bytes) -> None:
+    server.pubsub.set_keyspace_events(value.decode("latin-1"))  # any other byte is a bad class letter
+
+
 def _script_limit(server: ServerState) -> str:
     return str(round(server.config.limits.script_time_limit * 1000))
 
@@ -136,6 +140,7 @@ PARAMETERS: dict[str, Parameter] = {
     "lua-time-limit": Parameter(_script_limit, _set_script_limit),
     "busy-reply-threshold": Parameter(_script_limit, _set_script_limit),
     "latency-monitor-threshold": Parameter(lambda server: str(server.latency.threshold_ms), _set_latency_threshold),
+    "notify-keyspace-events": Parameter(lambda server: server.pubsub.keyspace_events, _set_keyspace_events),
     # mi's own
     "shards": _fixed(lambda server: len(server.store.shards)),
     "durability": _fixed(lambda server: server.config.storage.durability),

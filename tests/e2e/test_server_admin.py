@@ -3,6 +3,7 @@ PAUSE and UNPAUSE, RESET, LATENCY, SHUTDOWN, and what CLIENT LIST shows of a con
 
 from __future__ import annotations
 
+import pytest
 import redis
 import trio
 
@@ -292,3 +293,12 @@ async def test_client_list_shows_subscriptions_transactions_and_watches(raw, por
     in_multi = [c for c in clients.values() if c["multi"] == "1"]
     assert len(in_multi) == 1 and in_multi[0]["watch"] == "2" and in_multi[0]["sub"] == "0"
     await subscriber.aclose()
+
+
+async def test_notify_keyspace_events_is_set_and_refused_as_in_redis(r2):
+    assert await r2.config_set("notify-keyspace-events", "KEA") is True
+    shown = (await r2.config_get("notify-keyspace-events"))["notify-keyspace-events"]
+    assert set(shown) >= set("KE") and await r2.config_set("notify-keyspace-events", shown) is True
+    with pytest.raises(redis.ResponseError, match="possibly related to argument 'notify-keyspace-events'"):
+        await r2.config_set("notify-keyspace-events", "Kq")
+    assert (await r2.config_get("notify-keyspace-events"))["notify-keyspace-events"] == shown
