@@ -1,23 +1,26 @@
 """Delivery: messages whose time has come, handed to consumers under a lease (at least once).
 
 In a namespace that delivers, the reaper does not delete a message at its deadline: in the same
-write transaction it moves the record into the shard's due queue. A consumer's TAKE moves it from
-there to in-flight under a lease; ACK deletes it; NACK, or a lease that runs out, returns it to the
-due queue (or, past its attempts, to a dead-letter namespace). Each move is one transaction, so a
-message is always in exactly one place, whatever crashes.
+write transaction it moves the record into the shard's due queue, and the message gets its id.
+A consumer's TAKE moves it from there to in-flight under a lease; ACK deletes it; NACK, or a lease
+that runs out, returns it to the due queue (after a wait for its retry, ``waiting``), or past its
+attempts to a dead-letter namespace (``storage.dead_letters`` keeps its history). Each move is one
+transaction, so a message is always in exactly one place, whatever crashes.
 
-Three internal databases per shard (big-endian numbers)::
+Three internal databases per shard (big-endian numbers; the values' formats, the one before
+message ids included, are in ``storage.delivery_entries``)::
 
-    mi/due       ns length u8 | ns | priority u32 | deadline u64 | key
-                 -> crc u32 | attempts u32 | record
-    mi/inflight  delivery id u64
-                 -> crc u32 | attempts u32 | lease_until u64 | ns length u8 | ns | key length u16 | key | record
-    mi/leases    lease_until u64 | delivery id u64 -> (empty)
+    mi/due       ns length u8 | ns | priority u32 | deadline u64 | key  -> id, attempts, reason, record
+    mi/inflight  message id u64  -> attempts, lease_until, ns, key, due_at, waiting, holder, reason, record
+    mi/leases    lease_until u64 | message id u64 -> (empty)
 
-The due queue is ordered by namespace, then priority (0 first), then deadline, so TAKE pops the
-first entries under the namespace's prefix; ``storage.due_keys`` finds a key's due messages (DEL). ``record`` is the message's record as it was stored
-(its own CRC, type, deadline and priority); a CRC over the database key and value guards the rest.
-Delivery ids come from the shard's revision counter: unique per shard, never reused.
+The due queue is ordered by namespace, then priority (0 first), then deadline (when it fell due),
+so TAKE pops the first entries under the namespace's prefix; ``storage.due_keys`` finds a key's
+due messages (DEL) and a due message by id (PEEK). ``record`` is the message's record as it was
+stored (its own CRC, type, deadline and priority); a CRC over the database key and value guards
+the rest. Message ids come from the shard's revision counter when a message falls due: unique per
+shard, never reused, the same across the redeliveries of that scheduling (a key scheduled again
+gets a new one, as does a message KICKed back from the dead letters).
 
 A message that fails its check is set aside in ``mi/quarantine`` (``storage.quarantine``) by the
 move that meets it, and the move goes on with the next one: a damaged message never blocks its
@@ -27,7 +30,6 @@ queue, and a lease that ends on a damaged one never stops the reaper.
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +37,31 @@ import attrs
 import lmdb
 from attrs import frozen
 
-from storage.due_keys import DueKeys
+from storage.dead_letters import DeadLetter, DeadLetters
+from storage.delivery_entries import (
+    DEFAULT_PRIORITY,
+    INFLIGHT_HEAD_SIZE,
+    Delivery,
+    DueEntry,
+    decode_due_value,
+    decode_inflight_value,
+    encode_due_value,
+    encode_inflight_value,
+)
+from storage.delivery_entries import check as _check
+from storage.due_keys import DueIds, DueKeys
 from storage.errors import CorruptRecord, KeyTooLarge, StorageError
 from storage.names import LMDB_MAX_KEY_SIZE
 from storage.quarantine import Quarantined, decode_quarantined, encode_quarantined
-from storage.records import Record, decode_header, decode_record, record_priority
+from storage.records import (
+    Record,
+    decode_header,
+    decode_record,
+    encode_payload,
+    pack_record,
+    payload_offset,
+    record_priority,
+)
 
 if TYPE_CHECKING:
     from storage.txn import RevisionCounter, TxnState
@@ -47,25 +69,24 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PRIORITY",
     "DUE_KEY_OVERHEAD",
+    "DeadLetter",
     "Delivery",
     "DeliveryDbs",
     "DeliveryTxn",
     "check_due_entry",
     "decode_inflight",
     "encode_due_key",
+    "reprioritised",
     "undeliverable",
 ]
 
-DEFAULT_PRIORITY = 1024  # as beanstalkd: 0 is the most urgent
-
 _U16 = struct.Struct(">H")
-_U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _PRIORITY_DEADLINE = struct.Struct(">IQ")
-_DUE_VALUE = struct.Struct(">II")  # crc, attempts
-_INFLIGHT_HEAD = struct.Struct(">IIQ")  # crc, attempts, lease_until
 _LEASE = struct.Struct(">QQ")  # lease_until, delivery id
 DUE_KEY_OVERHEAD = 1 + _PRIORITY_DEADLINE.size  # beside the namespace name and the key
+
+decode_inflight = decode_inflight_value  # for mi verify
 
 
 @frozen
@@ -74,24 +95,7 @@ class DeliveryDbs:
     inflight: Any
     leases: Any
     quarantine: Any = None  # None: opened read-only before it existed (so empty)
-    by_key: Any = None  # where storage.due_keys keeps its entries (mi/meta); None: read-only
-
-
-@frozen
-class Delivery:
-    """A message handed out (or being handed back). ``id`` is unique within its shard."""
-
-    id: int
-    namespace: str
-    key: bytes
-    record: Record  # its value, type, deadline and priority
-    data: bytes  # the record as stored
-    attempts: int  # deliveries so far, this one included
-    lease_until: int  # unix ms
-
-    @property
-    def priority(self) -> int:
-        return DEFAULT_PRIORITY if self.record.priority is None else self.record.priority
+    by_key: Any = None  # where storage.due_keys and storage.dead_letters keep their entries (mi/meta)
 
 
 def _namespace_prefix(namespace: str) -> bytes:
@@ -109,14 +113,11 @@ def _place(namespace: str, due_key: bytes) -> bytes:
     return due_key[start : start + _PRIORITY_DEADLINE.size]
 
 
-def _sealed(db_key: bytes, body: bytes) -> bytes:
-    """``body`` with a CRC over the database key and itself in its first four bytes."""
-    return _U32.pack(zlib.crc32(body[4:], zlib.crc32(db_key))) + body[4:]
-
-
-def _check(db_key: bytes, value: bytes | memoryview, what: str) -> None:
-    if len(value) < 4 or zlib.crc32(value[4:], zlib.crc32(db_key)) != _U32.unpack_from(value)[0]:
-        raise CorruptRecord(None, db_key, f"{what} fails its CRC check")
+def _due_key_parts(due_key: bytes) -> tuple[str, int, int, bytes]:
+    """``(namespace, priority, deadline, key)`` of a due-queue key."""
+    length = due_key[0]
+    priority, deadline = _PRIORITY_DEADLINE.unpack_from(due_key, 1 + length)
+    return due_key[1 : 1 + length].decode("ascii"), priority, deadline, due_key[1 + length + _PRIORITY_DEADLINE.size :]
 
 
 def undeliverable(namespace: str, key: bytes, data: bytes | memoryview) -> str | None:
@@ -131,9 +132,17 @@ def undeliverable(namespace: str, key: bytes, data: bytes | memoryview) -> str |
     return None
 
 
+def reprioritised(delivery: Delivery, priority: int) -> Delivery:
+    """``delivery`` with its record's priority changed (NACK ... PRIORITY n)."""
+    record = delivery.record
+    payload = delivery.data[payload_offset(delivery.data) :]
+    data = pack_record(delivery.key, record.kind, payload, record.expires_at, record.revision, priority)
+    return attrs.evolve(delivery, data=data, record=attrs.evolve(record, priority=priority))
+
+
 def _lenient_namespace(value: bytes | memoryview) -> str | None:
     """The namespace named in an in-flight value, however damaged (for the quarantine)."""
-    start = _INFLIGHT_HEAD.size + 1
+    start = INFLIGHT_HEAD_SIZE + 1
     if len(value) < start:
         return None
     return bytes(value[start : start + value[start - 1]]).decode("ascii", "replace") or None
@@ -142,7 +151,7 @@ def _lenient_namespace(value: bytes | memoryview) -> str | None:
 def _lenient_key(value: bytes | memoryview) -> bytes | None:
     """The key named in an in-flight value, if its length field is plausible."""
     try:
-        offset = _INFLIGHT_HEAD.size + 1 + value[_INFLIGHT_HEAD.size]
+        offset = INFLIGHT_HEAD_SIZE + 1 + value[INFLIGHT_HEAD_SIZE]
         (length,) = _U16.unpack_from(value, offset)
     except (IndexError, struct.error):
         return None
@@ -153,27 +162,12 @@ def _lenient_key(value: bytes | memoryview) -> bytes | None:
 def check_due_entry(due_key: bytes, value: bytes | memoryview) -> None:
     """``CorruptRecord`` unless a due-queue entry is intact (for ``mi verify``)."""
     _check(due_key, value, "a due message")
-    length = due_key[0]
-    namespace = due_key[1 : 1 + length].decode("ascii", "replace")
-    key = due_key[1 + length + _PRIORITY_DEADLINE.size :]
-    decode_record(key, bytes(value[_DUE_VALUE.size :]), namespace=namespace)
-
-
-def decode_inflight(raw_id: bytes, value: bytes | memoryview) -> Delivery:
-    """The delivery stored under ``raw_id`` in ``mi/inflight``; ``CorruptRecord`` if damaged."""
-    delivery_id = _U64.unpack(raw_id)[0]
-    _check(raw_id, value, f"in-flight delivery {delivery_id}")
-    _crc, attempts, lease_until = _INFLIGHT_HEAD.unpack_from(value)
-    offset = _INFLIGHT_HEAD.size
-    length = value[offset]
-    namespace = bytes(value[offset + 1 : offset + 1 + length]).decode("ascii")
-    offset += 1 + length
-    (key_length,) = _U16.unpack_from(value, offset)
-    offset += _U16.size
-    key = bytes(value[offset : offset + key_length])
-    data = bytes(value[offset + key_length :])
-    record = decode_record(key, data, namespace=namespace)
-    return Delivery(delivery_id, namespace, key, record, data, attempts, lease_until)
+    namespace, _priority, _deadline, key = _due_key_parts(due_key)
+    try:
+        data = decode_due_value(value).data
+    except (struct.error, IndexError) as error:
+        raise CorruptRecord(namespace, key, f"a due message is cut short: {error}") from None
+    decode_record(key, data, namespace=namespace)
 
 
 class DeliveryTxn:
@@ -192,7 +186,10 @@ class DeliveryTxn:
         self._revisions = revisions
         self._state = state
         self._failure = failure
-        self._by_key = DueKeys(txn, dbs.by_key, self._write, failure) if dbs.by_key is not None else None
+        meta = dbs.by_key
+        self._by_key = DueKeys(txn, meta, self._write, failure) if meta is not None else None
+        self._by_id = DueIds(txn, meta, self._write, failure) if meta is not None else None
+        self._dead = DeadLetters(txn, meta, self._write, failure) if meta is not None else None
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -219,21 +216,76 @@ class DeliveryTxn:
         except lmdb.Error as error:
             raise self._failure(error) from error
 
+    def find(self, namespace: str, message_id: int) -> tuple[str, Delivery | DeadLetter] | None:
+        """The message ``message_id`` of ``namespace`` (PEEK): ``("in flight", delivery)`` (its
+        ``waiting`` says whether a consumer holds it), ``("due", delivery)`` (no lease) or
+        ``("dead", history)``; None if it is in none of these places. O(log n)."""
+        flying = self._inflight(message_id)
+        if flying is not None and flying.namespace == namespace:
+            return "in flight", flying
+        due_key = None if self._by_id is None else self._by_id.due_key(message_id)
+        if due_key is not None:
+            due = self._due_message(due_key)
+            if due is not None and due.namespace == namespace and due.id == message_id:
+                return "due", due
+        dead = None if self._dead is None else self._dead.get(namespace, message_id)
+        return None if dead is None else ("dead", dead)
+
+    def find_key(self, namespace: str, key: bytes) -> tuple[str, Delivery | DeadLetter] | None:
+        """The message of ``key`` due, else in flight, else dead (PEEK ... KEY). The due one is
+        found at once; in flight and dead ones by a scan of this shard's (an operator's look)."""
+        for place in [] if self._by_key is None else self._by_key.places(namespace, key):
+            due = self._due_message(_namespace_prefix(namespace) + place + key)
+            if due is not None:
+                return "due", due
+        for delivery_id, ns in self._inflight_entries():
+            if ns == namespace:
+                flying = self._inflight(delivery_id)
+                if flying is not None and flying.key == key:
+                    return "in flight", flying
+        for dead in self.dead_letters(namespace):
+            if dead.key == key:
+                return "dead", dead
+        return None
+
+    def dead_letters(self, namespace: str, after: int = -1) -> Iterator[DeadLetter]:
+        """The histories of the messages given up on in ``namespace``, by id, above ``after``."""
+        if self._dead is not None:
+            yield from self._dead.listed(namespace, after)
+
     # -- writes ----------------------------------------------------------------------------------
 
-    def enqueue(self, namespace: str, key: bytes, data: bytes, attempts: int = 0) -> None:
-        """Put a message (record bytes ``data``) in the due queue of ``namespace``."""
+    def enqueue(
+        self,
+        namespace: str,
+        key: bytes,
+        data: bytes,
+        attempts: int = 0,
+        *,
+        message_id: int | None = None,
+        due_at: int | None = None,
+        reason: str = "",
+    ) -> int:
+        """Put a message (record bytes ``data``) in the due queue of ``namespace``, due since
+        ``due_at`` (default: its deadline); its id, a new one unless ``message_id`` is given."""
         _kind, deadline, _revision = decode_header(key, data, namespace=namespace)
         priority = record_priority(data)
-        due_key = encode_due_key(namespace, DEFAULT_PRIORITY if priority is None else priority, deadline, key)
+        due_at = deadline if due_at is None else due_at
+        due_key = encode_due_key(namespace, DEFAULT_PRIORITY if priority is None else priority, due_at, key)
         if len(due_key) > LMDB_MAX_KEY_SIZE:  # refused before LMDB sees it (see storage.limits)
             raise KeyTooLarge(len(key), LMDB_MAX_KEY_SIZE - (len(due_key) - len(key)))
-        self._write(lambda: self._txn.put(due_key, _sealed(due_key, _DUE_VALUE.pack(0, attempts) + data), db=self._dbs.due))
+        if message_id is None:
+            message_id = self._revisions.allocate()
+        value = encode_due_value(due_key, message_id, attempts, reason, data)
+        self._write(lambda: self._txn.put(due_key, value, db=self._dbs.due))
         if self._by_key is not None:
             self._by_key.add(namespace, key, _place(namespace, due_key))
+            self._by_id.add(message_id, due_key)
+        return message_id
 
-    def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int) -> list[Delivery]:
-        """Hand out up to ``limit`` due messages of ``namespace``, each leased until now + lease.
+    def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int, holder: str = "") -> list[Delivery]:
+        """Hand out up to ``limit`` due messages of ``namespace``, each leased until now + lease
+        to ``holder`` (who took it: shown by PEEK).
 
         A damaged message met on the way is quarantined and the next one taken instead.
         """
@@ -243,17 +295,22 @@ class DeliveryTxn:
             if not entries:
                 break
             for due_key, value in entries:  # each leaves the due queue, taken or set aside
-                key = due_key[len(_namespace_prefix(namespace)) + _PRIORITY_DEADLINE.size :]
-                self._remove_due(namespace, key, due_key)
+                _ns, _priority, due_at, key = _due_key_parts(due_key)
                 try:
                     _check(due_key, value, "a due message")
-                    data = bytes(value[_DUE_VALUE.size :])
-                    record = decode_record(key, data, namespace=namespace)
-                except CorruptRecord as error:
-                    self.quarantine("due", namespace, key, value, error.reason, now_ms)
+                    entry = decode_due_value(value)
+                    record = decode_record(key, entry.data, namespace=namespace)
+                except (CorruptRecord, struct.error, IndexError) as error:
+                    self._remove_due(namespace, key, due_key, None)
+                    why = error.reason if isinstance(error, CorruptRecord) else f"a due message is cut short: {error}"
+                    self.quarantine("due", namespace, key, value, why, now_ms)
                     continue
-                attempts = _DUE_VALUE.unpack_from(value)[1] + 1
-                delivery = Delivery(self._revisions.allocate(), namespace, key, record, data, attempts, now_ms + lease_ms)
+                self._remove_due(namespace, key, due_key, entry.id)
+                message_id = self._revisions.allocate() if entry.id is None else entry.id
+                delivery = Delivery(
+                    message_id, namespace, key, record, entry.data, entry.attempts + 1, now_ms + lease_ms,
+                    due_at, holder, False, entry.reason,
+                )  # fmt: skip
                 self._hold(delivery)
                 taken.append(delivery)
         return taken
@@ -270,13 +327,25 @@ class DeliveryTxn:
         return True
 
     def extend(self, namespace: str, delivery_id: int, lease_until: int) -> Delivery | None:
-        """Move a delivery's lease to ``lease_until`` (NACK with DELAY: it returns when the lease ends)."""
+        """Make a delivery wait until ``lease_until`` for its next try (a webhook's backoff): no
+        longer held by anyone, it is settled then (``mi.delivery.pull.settle``)."""
         delivery = self._inflight(delivery_id)
         if delivery is None or delivery.namespace != namespace:
             return None
         self._release(delivery)
-        self._hold(attrs.evolve(delivery, lease_until=lease_until))
+        self._hold(attrs.evolve(delivery, lease_until=lease_until, waiting=True, holder=""))
         return delivery
+
+    def renew(self, namespace: str, delivery_id: int, lease_until: int) -> Delivery | None:
+        """Move the lease of a delivery a consumer holds to ``lease_until`` (EXTEND); the delivery
+        as it is now, or None if none is held under that id."""
+        delivery = self._inflight(delivery_id)
+        if delivery is None or delivery.namespace != namespace or delivery.waiting:
+            return None
+        self._release(delivery)
+        renewed = attrs.evolve(delivery, lease_until=lease_until)
+        self._hold(renewed)
+        return renewed
 
     def give_back(self, namespace: str, delivery_id: int) -> Delivery | None:
         """Take a delivery out of flight (NACK); the caller requeues or buries it (``settle``)."""
@@ -285,6 +354,41 @@ class DeliveryTxn:
             return None
         self._release(delivery)
         return delivery
+
+    def wait(self, delivery: Delivery, until: int, reason: str) -> None:
+        """Keep a delivery taken out of flight aside until ``until``, for its retry (a NACK, a
+        backoff): it is in flight again, held by no one, and the reaper settles it then."""
+        self._hold(attrs.evolve(delivery, lease_until=until, waiting=True, holder="", reason=reason))
+
+    def requeue(self, delivery: Delivery, *, due_at: int | None = None, reason: str | None = None) -> None:
+        """Return a delivery taken out of flight to the due queue, due since ``due_at``, with its
+        id and its attempts counted."""
+        why = delivery.reason if reason is None else reason
+        self.enqueue(
+            delivery.namespace, delivery.key, delivery.data, delivery.attempts,
+            message_id=delivery.id, due_at=due_at, reason=why,
+        )  # fmt: skip
+
+    def bury(self, delivery: Delivery, dead_letter: str, revision: int, now_ms: int, reason: str) -> None:
+        """Keep the history of a delivery given up on (its record is now in ``dead_letter``,
+        at ``revision``)."""
+        if self._dead is None:
+            return
+        record = delivery.record
+        self._dead.add(DeadLetter(
+            delivery.id, delivery.namespace, delivery.key, dead_letter, revision, delivery.attempts,
+            record.expires_at, delivery.due_at, now_ms, reason,
+        ))  # fmt: skip
+
+    def forget_dead(self, namespace: str, message_id: int) -> None:
+        if self._dead is not None:
+            self._dead.remove(namespace, message_id)
+
+    def reschedule(self, namespace: str, key: bytes, record: Record, now_ms: int) -> int:
+        """Make ``record`` a new message of ``namespace``, due now with no attempts (KICK); its id."""
+        _kind, payload = encode_payload(record.value)
+        data = pack_record(key, record.kind, payload, now_ms, self._revisions.allocate(), record.priority)
+        return self.enqueue(namespace, key, data)
 
     def cancel(self, namespace: str, key: bytes, now_ms: int) -> list[Record]:
         """Take back the messages of ``key`` that are due and not yet taken (DEL); the records
@@ -306,17 +410,25 @@ class DeliveryTxn:
             self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
             try:
                 _check(due_key, value, "a due message")
-                cancelled.append(decode_record(key, value[_DUE_VALUE.size :], namespace=namespace))
-            except CorruptRecord as error:
-                self.quarantine("due", namespace, key, value, error.reason, now_ms)
+                entry = decode_due_value(value)
+                cancelled.append(decode_record(key, entry.data, namespace=namespace))
+            except (CorruptRecord, struct.error, IndexError) as error:
+                why = error.reason if isinstance(error, CorruptRecord) else f"a due message is cut short: {error}"
+                self.quarantine("due", namespace, key, value, why, now_ms)
+                continue
+            if entry.id is not None:
+                self._by_id.remove(entry.id)
         self._by_key.forget(namespace, key)
         return cancelled
 
     def drop(self, namespace: str) -> int:
         """Forget every message of ``namespace`` due or in flight (FLUSHNS); how many."""
-        due = [due_key for due_key, _value in self._due_entries(namespace)]
-        for due_key in due:
+        due = list(self._due_entries(namespace))
+        for due_key, value in due:
             self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+            message_id = self._due_id(due_key, value)
+            if message_id is not None:
+                self._by_id.remove(message_id)
         if self._by_key is not None:
             self._by_key.drop(namespace)
         flying = [delivery_id for delivery_id, ns in self._inflight_entries() if ns == namespace]
@@ -325,10 +437,6 @@ class DeliveryTxn:
             if delivery is not None:
                 self._release(delivery)
         return len(due) + len(flying)
-
-    def requeue(self, delivery: Delivery) -> None:
-        """Return a delivery taken out of flight to the due queue, its attempts counted."""
-        self.enqueue(delivery.namespace, delivery.key, delivery.data, delivery.attempts)
 
     def expired_leases(self, now_ms: int, limit: int) -> list[Delivery]:
         """Deliveries whose lease ended at or before ``now_ms``, taken out of flight (earliest first).
@@ -453,8 +561,8 @@ class DeliveryTxn:
         try:
             with self._txn.cursor(db=self._dbs.inflight) as cursor:
                 for raw_id, value in cursor:
-                    length = value[_INFLIGHT_HEAD.size]
-                    start = _INFLIGHT_HEAD.size + 1
+                    length = value[INFLIGHT_HEAD_SIZE]
+                    start = INFLIGHT_HEAD_SIZE + 1
                     yield _U64.unpack(raw_id)[0], bytes(value[start : start + length]).decode("ascii", "replace")
         except lmdb.Error as error:
             raise self._failure(error) from error
@@ -465,25 +573,49 @@ class DeliveryTxn:
             value = self._txn.get(raw_id, db=self._dbs.inflight)
         except lmdb.Error as error:
             raise self._failure(error) from error
-        return None if value is None else decode_inflight(raw_id, value)
+        return None if value is None else decode_inflight_value(raw_id, value)
+
+    def _due_message(self, due_key: bytes) -> Delivery | None:
+        """The due message under ``due_key`` as a delivery not yet leased, None if none is there
+        (or it is damaged: TAKE will set it aside)."""
+        try:
+            value = self._txn.get(due_key, db=self._dbs.due)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        if value is None:
+            return None
+        namespace, _priority, due_at, key = _due_key_parts(due_key)
+        try:
+            _check(due_key, value, "a due message")
+            entry = decode_due_value(value)
+            record = decode_record(key, entry.data, namespace=namespace)
+        except (CorruptRecord, struct.error, IndexError):
+            return None
+        message_id = -1 if entry.id is None else entry.id  # a format 1 entry: none until taken
+        return Delivery(message_id, namespace, key, record, entry.data, entry.attempts, 0, due_at, "", False, entry.reason)
+
+    def _due_id(self, due_key: bytes, value: bytes) -> int | None:
+        """The id of a due-queue entry, if it has one and is intact enough to tell."""
+        if self._by_id is None:
+            return None
+        try:
+            _check(due_key, value, "a due message")
+            return decode_due_value(value).id
+        except (CorruptRecord, struct.error, IndexError):
+            return None
 
     def _hold(self, delivery: Delivery) -> None:
-        raw_id = _U64.pack(delivery.id)
-        body = (
-            _INFLIGHT_HEAD.pack(0, delivery.attempts, delivery.lease_until)
-            + _namespace_prefix(delivery.namespace)
-            + _U16.pack(len(delivery.key))
-            + delivery.key
-            + delivery.data
-        )
+        raw_id, value = encode_inflight_value(delivery)
         lease = _LEASE.pack(delivery.lease_until, delivery.id)
-        self._write(lambda: self._txn.put(raw_id, _sealed(raw_id, body), db=self._dbs.inflight))
+        self._write(lambda: self._txn.put(raw_id, value, db=self._dbs.inflight))
         self._write(lambda: self._txn.put(lease, b"", db=self._dbs.leases))
 
-    def _remove_due(self, namespace: str, key: bytes, due_key: bytes) -> None:
+    def _remove_due(self, namespace: str, key: bytes, due_key: bytes, message_id: int | None) -> None:
         self._write(lambda: self._txn.delete(due_key, db=self._dbs.due))
         if self._by_key is not None:
             self._by_key.remove(namespace, key, _place(namespace, due_key))
+            if message_id is not None:
+                self._by_id.remove(message_id)
 
     def _release(self, delivery: Delivery) -> None:
         lease = _LEASE.pack(delivery.lease_until, delivery.id)

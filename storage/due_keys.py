@@ -9,6 +9,12 @@ which is the middle of its due-queue key. A key almost always has one due messag
 more when a key was written again after its message fell due in a namespace switched back to
 dropping. The longest entry (4 + 1 + 64 + 434 bytes) fits LMDB's 511. A due message without an
 entry (enqueued before entries were kept) is still delivered; only DEL cannot find it.
+
+PEEK knows only a message's id, so each due message also has (``DueIds``)::
+
+    msg/ | id u64  ->  its due-queue key
+
+A due message of format 1 (``storage.delivery_entries``) has no id yet, so no such entry.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import lmdb
 
 from storage.errors import StorageError
 
-__all__ = ["PLACE_SIZE", "DueKeys"]
+__all__ = ["PLACE_SIZE", "DueIds", "DueKeys"]
 
 PREFIX = b"due/"
+ID_PREFIX = b"msg/"
 PLACE_SIZE = 12  # priority u32 | deadline u64, as in the due-queue key
 
 
@@ -92,3 +99,35 @@ class DueKeys:
             self._write(lambda: self._txn.put(entry, b"".join(places), db=self._db))
         else:
             self._write(lambda: self._txn.delete(entry, db=self._db))
+
+
+class DueIds:
+    """Where the due message with an id sits in the due queue, in one transaction (``write`` and
+    ``failure`` as for ``DueKeys``)."""
+
+    def __init__(
+        self,
+        txn: lmdb.Transaction,
+        db: Any,
+        write: Callable[[Callable[[], Any]], None],
+        failure: Callable[[lmdb.Error], StorageError],
+    ) -> None:
+        self._txn = txn
+        self._db = db
+        self._write = write
+        self._failure = failure
+
+    def due_key(self, message_id: int) -> bytes | None:
+        try:
+            value = self._txn.get(ID_PREFIX + message_id.to_bytes(8, "big"), db=self._db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return None if value is None else bytes(value)
+
+    def add(self, message_id: int, due_key: bytes) -> None:
+        entry = ID_PREFIX + message_id.to_bytes(8, "big")
+        self._write(lambda: self._txn.put(entry, due_key, db=self._db))
+
+    def remove(self, message_id: int) -> None:
+        entry = ID_PREFIX + message_id.to_bytes(8, "big")
+        self._write(lambda: self._txn.delete(entry, db=self._db))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import attrs
 import lmdb
 
 from storage.delivery import DeliveryDbs, DeliveryTxn
@@ -69,8 +70,10 @@ class ReadTxn:
 
     @property
     def delivery(self) -> DeliveryTxn:
-        """The due queue and the messages in flight (``storage.delivery``), read-only."""
-        return DeliveryTxn(self._txn, self._deliveries(), None, None, self._failure)
+        """The due queue and the messages in flight (``storage.delivery``), read-only; the entries
+        it keeps in mi/meta (by key, by id, dead letters) are read there."""
+        dbs = attrs.evolve(self._deliveries(), by_key=self._meta_db)
+        return DeliveryTxn(self._txn, dbs, None, None, self._failure)
 
     def _deliveries(self) -> DeliveryDbs:
         if self._delivery_dbs is None:

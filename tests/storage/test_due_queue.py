@@ -93,7 +93,7 @@ def test_given_back_it_is_due_again_with_its_attempts_counted(shard):
 
     write(shard, nack)
     (second,) = take(shard, 2000)
-    assert second.attempts == 2 and second.id != first.id and second.record.value == b"x"
+    assert second.attempts == 2 and second.id == first.id and second.record.value == b"x", "the same message, its id kept"
 
 
 def test_a_lease_that_runs_out_returns_the_message(shard):
