@@ -1,4 +1,5 @@
-"""TAKE, ACK and NACK: consumers of a delivering namespace (see mi.delivery.pull, storage.delivery)."""
+"""TAKE, ACK, NACK and EXTEND: consumers of a delivering namespace; PEEK, DEAD and KICK: its
+operator's look at one message and at the dead letters (see mi.delivery.pull, storage.delivery)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mi.commands.base import REGISTRY
-from mi.delivery.pull import settle, take_available, wait_seconds
-from protocol.commands import Ack, Nack, Take
+from mi.delivery.pull import kick, retry_delay_ms, settle, take_available, wait_seconds
+from protocol.commands import Ack, Dead, Extend, Kick, Nack, Peek, Take
 from protocol.errors import CommandError
 from protocol.replies import Stored
 from storage import WriteTxn
-from storage.delivery import Delivery
+from storage.delivery import DeadLetter, Delivery
 
 if TYPE_CHECKING:
     from mi.core.state import Connection, ServerState
+    from storage.records import Record
+
+KICK_BATCH = 1000  # dead letters brought back per commit
+NACKED = "nacked"  # the reason of a NACK without REASON
 
 
 def _shown(shard: int, delivery: Delivery) -> dict[str, Any]:
@@ -33,9 +38,15 @@ def _shown(shard: int, delivery: Delivery) -> dict[str, Any]:
     }
 
 
+def _holder(session: Connection) -> str:
+    """Who takes a message, as PEEK shows it (CLIENT LIST's words)."""
+    return f"id={session.client_id} addr={session.peer}"
+
+
 @REGISTRY.task(Take)
 async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
-    """The due messages (at most COUNT), or with BLOCK, the first to fall due within it."""
+    """The due messages (at most COUNT), or with BLOCK, the first to fall due within it. A paused
+    namespace hands out none: TAKE answers empty, or with BLOCK waits for RESUME."""
     state = session.server
     ns = session.namespace(command.ns)
     settings = state.namespace_settings.of(ns)
@@ -47,7 +58,9 @@ async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
         woken = state.due_signals.event(ns)  # before looking: what falls due meanwhile wakes us
         now = state.now_ms()
         await _reap_what_is_due(state, now)
-        taken = await take_available(state.store, state.writers, ns, command.count, now, lease_ms)
+        taken = []
+        if not state.namespace_settings.is_paused(ns):
+            taken = await take_available(state.store, state.writers, ns, command.count, now, lease_ms, _holder(session))
         if taken:
             state.reaper.note_deadline(now + lease_ms)  # the lease's end is the reaper's business
             return [_shown(shard, delivery) for shard, delivery in taken]
@@ -89,27 +102,157 @@ async def ack(session: Connection, command: Ack) -> int:
 
 @REGISTRY.task(Nack)
 async def nack(session: Connection, command: Nack) -> int:
-    """1 if the delivery was in flight: it is due again now, or when DELAY has passed."""
+    """1 if the delivery was in flight: it is due again after DELAY (``now``: at once), or after
+    the namespace's retry backoff; past its attempts it goes to the dead letters at once."""
     state = session.server
     ns, (shard, number) = command.ns, command.id
     now = state.now_ms()
-    if command.delay_ms:
-        lease_until = now + command.delay_ms
-        extended = await _on_shard(state, shard, lambda txn: txn.delivery.extend(ns, number, lease_until), None)
-        if extended is None:
-            return 0
-        state.reaper.note_deadline(lease_until)
-        return 1
     settings = state.namespace_settings.of(ns)
 
-    def give_back(txn: WriteTxn) -> str | None:
+    def give_back(txn: WriteTxn) -> tuple[str, int] | None:
         delivery = txn.delivery.give_back(ns, number)
-        return None if delivery is None else settle(txn, delivery, settings)
+        if delivery is None:
+            return None
+        delay = retry_delay_ms(settings, delivery.attempts) if command.delay_ms is None else command.delay_ms
+        reason = NACKED if command.reason is None else command.reason
+        outcome = settle(txn, delivery, settings, now_ms=now, delay_ms=delay, reason=reason, priority=command.priority)
+        return outcome, now + delay
 
-    outcome = await _on_shard(state, shard, give_back, None)
+    settled = await _on_shard(state, shard, give_back, None)
+    if settled is None:
+        return 0
+    outcome, retry_at = settled
     if outcome == "requeued":
         state.due_signals.notify({ns})
-    return 0 if outcome is None else 1
+    elif outcome == "waiting":
+        state.reaper.note_deadline(retry_at)  # once committed: the reaper reads it from disk
+    return 1
+
+
+@REGISTRY.task(Extend)
+async def extend(session: Connection, command: Extend) -> int:
+    """The new end of the lease (unix ms): now + LEASE, or the namespace's lease."""
+    state = session.server
+    ns, (shard, number) = command.ns, command.id
+    lease_ms = command.lease_ms or round(state.namespace_settings.of(ns).lease * 1000)
+    lease_until = state.now_ms() + lease_ms
+    renewed = await _on_shard(state, shard, lambda txn: txn.delivery.renew(ns, number, lease_until), None)
+    if renewed is None:
+        raise CommandError("ERR", f"no message {shard}-{number} is held in '{ns}' (not taken, ACKed, or its lease ran out)")
+    return lease_until
+
+
+@REGISTRY.task(Peek)
+async def peek(session: Connection, command: Peek) -> dict[str, Any] | None:
+    """The message's state (scheduled, due, in flight, dead) and what it went through; nil if
+    there is none. Reads one shard: the id's, or the key's."""
+    state = session.server
+    now = state.now_ms()
+    if command.id is not None:
+        index, number = command.id
+        if index >= len(state.store.shards):
+            return None
+        with state.store.shards[index].read() as txn:
+            found = txn.delivery.find(command.ns, number)
+            return None if found is None else _peeked(txn, index, found, now)
+    shard = state.store.shard_for(command.key)
+    with shard.read() as txn:
+        record = txn.get(command.ns, command.key, now)
+        if record is not None and record.expires_at > now:
+            return _scheduled(command.key, record)
+        found = txn.delivery.find_key(command.ns, command.key)
+        return None if found is None else _peeked(txn, shard.index, found, now)
+
+
+def _scheduled(key: bytes, record: Record) -> dict[str, Any]:
+    """A key with a TTL not yet reached: a message with no id until it falls due."""
+    priority = 1024 if record.priority is None else record.priority
+    return {
+        "state": "scheduled", "id": None, "key": key, "value": Stored(record.value), "type": record.kind.type_name,
+        "priority": priority, "attempts": 0, "deadline": record.expires_at, "first_deadline": record.expires_at,
+        "lease_holder": None, "lease_until": None, "reason": None,
+    }  # fmt: skip
+
+
+def _peeked(txn: Any, shard: int, found: tuple[str, Delivery | DeadLetter], now: int) -> dict[str, Any] | None:
+    state, message = found
+    if isinstance(message, DeadLetter):
+        return _dead_entry(txn, shard, message, now)
+    held = state == "in flight" and not message.waiting
+    shown = "scheduled" if state == "in flight" and message.waiting else state  # waiting for its retry
+    return {
+        "state": shown,
+        "id": None if message.id < 0 else f"{shard}-{message.id}",
+        "key": message.key,
+        "value": Stored(message.record.value),
+        "type": message.record.kind.type_name,
+        "priority": message.priority,
+        "attempts": message.attempts,
+        "deadline": message.lease_until if shown == "scheduled" else message.due_at,
+        "first_deadline": message.record.expires_at,
+        "lease_holder": message.holder if held else None,
+        "lease_until": message.lease_until if held else None,
+        "reason": message.reason or None,
+    }
+
+
+def _dead_entry(txn: Any, shard: int, dead: DeadLetter, now: int) -> dict[str, Any] | None:
+    """A dead letter with its history, None if its record was deleted or replaced since."""
+    record = txn.get(dead.dead_letter, dead.key, now)
+    if record is None or record.revision != dead.revision:
+        return None
+    return {
+        "state": "dead", "id": f"{shard}-{dead.id}", "key": dead.key, "value": Stored(record.value),
+        "type": record.kind.type_name, "priority": 1024 if record.priority is None else record.priority,
+        "attempts": dead.attempts, "deadline": dead.last_deadline, "first_deadline": dead.first_deadline,
+        "lease_holder": None, "lease_until": None, "reason": dead.reason or None,
+        "dead_letter": dead.dead_letter, "died_at": dead.died_at,
+    }  # fmt: skip
+
+
+@REGISTRY.task(Dead)
+async def dead(session: Connection, command: Dead) -> list[dict[str, Any]]:
+    """Up to COUNT dead letters of ``ns`` after the id AFTER, in id order (shard, then number):
+    the next page starts AFTER the last id of this one. One short read per shard."""
+    state = session.server
+    now = state.now_ms()
+    first_shard, after = command.after if command.after is not None else (0, -1)
+    listed: list[dict[str, Any]] = []
+    for shard in state.store.shards[first_shard:]:
+        with shard.read() as txn:
+            for history in txn.delivery.dead_letters(command.ns, after if shard.index == first_shard else -1):
+                entry = _dead_entry(txn, shard.index, history, now)
+                if entry is not None:
+                    listed.append(entry)
+                    if len(listed) == command.count:
+                        return listed
+    return listed
+
+
+@REGISTRY.task(Kick)
+async def kick_dead(session: Connection, command: Kick) -> int:
+    """How many dead letters of ``ns`` came back, due now there, with no attempts counted."""
+    state = session.server
+    ns = command.ns
+    if state.namespace_settings.of(ns).on_expire != "deliver":
+        raise CommandError("ERR", f"namespace '{ns}' does not deliver (set its on_expire to deliver)")
+    now = state.now_ms()
+    if command.id is not None:
+        shard, number = command.id
+        kicked, _examined = await _on_shard(state, shard, lambda txn: kick(txn, ns, now, 1, number), (0, 0))
+    else:
+        kicked = 0
+        wanted = math.inf if command.count is None else command.count
+        for shard in range(len(state.writers)):
+            while kicked < wanted:
+                batch = int(min(wanted - kicked, KICK_BATCH))
+                done, examined = await _on_shard(state, shard, lambda txn, batch=batch: kick(txn, ns, now, batch), (0, 0))
+                kicked += done
+                if examined < batch:
+                    break
+    if kicked:
+        state.due_signals.notify({ns})
+    return kicked
 
 
 async def _on_shard(state: ServerState, shard: int, op: Any, missing: Any) -> Any:

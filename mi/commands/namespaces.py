@@ -1,5 +1,5 @@
 """Namespaces: SELECT, NAMESPACES, FLUSHNS and FLUSHDB to empty one, FLUSHALL to empty all,
-NAMESPACE INFO and NAMESPACE CONFIG."""
+NAMESPACE INFO, NAMESPACE CONFIG, and NAMESPACE PAUSE and RESUME (delivery waits meanwhile)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from protocol.commands import (
     NamespaceConfigGet,
     NamespaceConfigSet,
     NamespaceInfo,
+    NamespacePause,
+    NamespaceResume,
     Namespaces,
     Select,
 )
@@ -65,7 +67,7 @@ def flushall(keyspace: Keyspace, command: Flushall) -> SimpleString:
 async def namespace_info(session: Connection, command: NamespaceInfo) -> dict[str, Any]:
     """Messages held (expired, unreaped ones included, as DBSIZE), scheduled (with a TTL), due
     and in flight, how long the oldest due one has waited, the damaged ones set aside
-    (quarantined, see docs/reliability.md), and the settings."""
+    (quarantined, see docs/reliability.md), whether it is paused, and the settings."""
     await session.server.units.gate.wait_open()  # every shard at one instant: no await below
     keys = scheduled = due = in_flight = quarantined = 0
     oldest: int | None = None
@@ -82,6 +84,7 @@ async def namespace_info(session: Connection, command: NamespaceInfo) -> dict[st
     oldest_due_ms = 0 if oldest is None else max(session.server.now_ms() - oldest, 0)
     counts = {"keys": keys, "scheduled": scheduled, "due": due, "in_flight": in_flight, "oldest_due_ms": oldest_due_ms}
     counts["quarantined"] = quarantined
+    counts["paused"] = session.server.namespace_settings.is_paused(command.ns)
     return {**counts, **_settings(session, command.ns)}
 
 
@@ -107,6 +110,31 @@ async def namespace_config_set(session: Connection, command: NamespaceConfigSet)
         table.apply(command.ns, stored)
     session.server.webhooks.ensure(command.ns)  # a webhook set (or on_expire changed) starts now
     return SimpleString("OK")
+
+
+@REGISTRY.task(NamespacePause)
+async def namespace_pause(session: Connection, command: NamespacePause) -> SimpleString:
+    """Kept in the data dir (shard 0) before it takes effect, so it survives a restart."""
+    await _set_paused(session, command.ns, paused=True)
+    return SimpleString("OK")
+
+
+@REGISTRY.task(NamespaceResume)
+async def namespace_resume(session: Connection, command: NamespaceResume) -> SimpleString:
+    """Consumers blocked in TAKE are woken: what fell due meanwhile is theirs."""
+    await _set_paused(session, command.ns, paused=False)
+    session.server.due_signals.notify({command.ns})
+    return SimpleString("OK")
+
+
+async def _set_paused(session: Connection, ns: str, *, paused: bool) -> None:
+    table = session.server.namespace_settings
+    async with table.lock:
+        name, stored = table.pause_setting(ns, paused)
+        outcome = await session.server.writers[0].write(lambda txn: txn.put_setting(name, stored), "NAMESPACE PAUSE")
+        if isinstance(outcome, Exception):
+            raise CommandError("ERR", f"cannot store the pause: {outcome}")
+        table.apply_pause(ns, paused)
 
 
 def _settings(session: Connection, ns: str) -> dict[str, Any]:

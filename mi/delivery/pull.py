@@ -1,13 +1,19 @@
 """Delivery on the server side: who waits for due messages, and what happens to one handed back.
 
 The storage moves (``storage.delivery``) happen in shard write transactions; this module decides
-where a message goes when a delivery fails (back to the due queue, to the dead-letter namespace,
-or away) and wakes the consumers blocked in TAKE when something falls due.
+where a message goes when a delivery fails (after a wait for its retry, back to the due queue; past
+its attempts, to the dead-letter namespace with its history, or away), brings dead letters back
+(KICK), and wakes the consumers blocked in TAKE when something falls due.
+
+Retries follow the namespace's ``retry_backoff``: the n-th failed delivery waits
+``min(retry_backoff * 2**(n-1), MAX_RETRY_BACKOFF)``, of which a random half ("equal jitter"), so
+consumers that failed together do not come back together.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,10 +25,13 @@ from mi.settings.config import NamespaceSettings
 from mi.observability.logs import get_logger
 from mi.core.writer import ShardWriter
 from storage import Store, WriteTxn
-from storage.delivery import Delivery
+from storage.delivery import Delivery, reprioritised
 from storage.quarantine import Quarantined
 
-__all__ = ["DueSignals", "log_quarantined", "settle", "take_available"]
+__all__ = ["MAX_RETRY_BACKOFF", "DueSignals", "kick", "log_quarantined", "retry_delay_ms", "settle", "take_available"]
+
+MAX_RETRY_BACKOFF = 300.0  # seconds: the longest wait between two tries
+LEASE_RAN_OUT = "the lease ran out"
 
 log = get_logger("mi.delivery")
 
@@ -63,14 +72,54 @@ class DueSignals:
         self.notify(set(self._events))
 
 
-def settle(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings) -> str:
-    """A delivery that failed (NACK, or its lease ran out): ``"requeued"``, ``"dead-lettered"``
-    (stored in the dead-letter namespace without a TTL, under the same key) or ``"dropped"``."""
-    if settings.max_attempts is None or delivery.attempts < settings.max_attempts:
-        txn.delivery.requeue(delivery)
-        return "requeued"
+def retry_delay_ms(settings: NamespaceSettings, attempts: int, rng: Callable[[], float] = random.random) -> int:
+    """How long a message waits after its ``attempts``-th delivery failed: exponential, capped,
+    with equal jitter (between half and all of it)."""
+    base = min(settings.retry_backoff * 2 ** min(max(attempts - 1, 0), 64), MAX_RETRY_BACKOFF) * 1000
+    return max(round(base / 2 + rng() * base / 2), 1)
+
+
+def settle(
+    txn: WriteTxn,
+    delivery: Delivery,
+    settings: NamespaceSettings,
+    *,
+    now_ms: int | None = None,
+    delay_ms: int | None = None,
+    reason: str | None = None,
+    priority: int | None = None,
+) -> str:
+    """A delivery taken out of flight that failed (a NACK, a lease that ran out) or whose wait for
+    its retry is over: ``"waiting"`` (kept aside until its retry: ``delay_ms`` after the failure,
+    or the backoff), ``"requeued"`` (due again now), ``"dead-lettered"`` (stored in the
+    dead-letter namespace without a TTL, under the same key, its history kept) or ``"dropped"``.
+
+    ``now_ms`` is now (default: the end of its lease). It failed at the end of its lease, or now
+    if that is sooner (a NACK), so after a restart a lease that ended long ago is retried at once.
+    ``reason`` says why it failed (default: a lease that ran out); ``priority`` changes its priority.
+    """
+    now = delivery.lease_until if now_ms is None else now_ms
+    failed_at = min(now, delivery.lease_until)
+    if reason is None:
+        reason = delivery.reason if delivery.waiting else LEASE_RAN_OUT
+    if priority is not None:
+        delivery = reprioritised(delivery, priority)
+    if settings.max_attempts is not None and delivery.attempts >= settings.max_attempts:
+        return _give_up(txn, delivery, settings, now, reason)
+    if delay_ms is None:
+        delay_ms = 0 if delivery.waiting else retry_delay_ms(settings, delivery.attempts)
+    retry_at = failed_at + delay_ms
+    if retry_at > now:
+        txn.delivery.wait(delivery, retry_at, reason)
+        return "waiting"
+    txn.delivery.requeue(delivery, due_at=retry_at, reason=reason)
+    return "requeued"
+
+
+def _give_up(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings, now: int, reason: str) -> str:
     if settings.dead_letter is not None:
-        txn.put(settings.dead_letter, delivery.key, delivery.record.value, 0, priority=delivery.record.priority)
+        record = txn.put(settings.dead_letter, delivery.key, delivery.record.value, 0, priority=delivery.record.priority)
+        txn.delivery.bury(delivery, settings.dead_letter, record.revision, now, reason)
         outcome = "dead-lettered"
     else:
         outcome = "dropped"
@@ -81,15 +130,52 @@ def settle(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings) -> st
         attempts=delivery.attempts,
         outcome=outcome,
         dead_letter=settings.dead_letter,
+        reason=reason,
     )
     return outcome
 
 
+def kick(txn: WriteTxn, ns: str, now_ms: int, limit: int, message_id: int | None = None) -> tuple[int, int]:
+    """Bring back up to ``limit`` messages given up on in ``ns`` (or the one ``message_id``): each
+    leaves its dead-letter namespace and is due now in ``ns``, a new message with no attempts.
+    A history whose record was deleted or replaced since is forgotten. ``(how many came back,
+    how many histories were looked at)``."""
+    if message_id is None:
+        dead_letters = txn.delivery.dead_letters(ns)
+    else:
+        found = txn.delivery.find(ns, message_id)
+        dead_letters = iter([found[1]] if found is not None and found[0] == "dead" else [])
+    kicked = 0
+    histories = list(_first(dead_letters, limit))
+    for dead in histories:
+        txn.delivery.forget_dead(ns, dead.id)
+        record = txn.get(dead.dead_letter, dead.key, now_ms)
+        if record is None or record.revision != dead.revision:
+            continue
+        txn.delete(dead.dead_letter, dead.key)
+        txn.delivery.reschedule(ns, dead.key, record, now_ms)
+        kicked += 1
+    return kicked, len(histories)
+
+
+def _first(items: Any, limit: int) -> Any:
+    for count, item in enumerate(items):
+        if count >= limit:
+            return
+        yield item
+
+
 async def take_available(
-    store: Store, writers: Sequence[ShardWriter], ns: str, count: int, now_ms: int, lease_ms: int
+    store: Store,
+    writers: Sequence[ShardWriter],
+    ns: str,
+    count: int,
+    now_ms: int,
+    lease_ms: int,
+    holder: str = "webhook",
 ) -> list[tuple[int, Delivery]]:
     """Up to ``count`` due messages of ``ns``, most urgent first, each as ``(shard, delivery)``,
-    now leased.
+    now leased to ``holder`` (who takes them, as PEEK shows it).
 
     Each shard's queue is in order; the most urgent ``count`` across shards decide how many to
     take from each, and each shard's take is one durable commit. A damaged message met on the way
@@ -102,7 +188,7 @@ async def take_available(
     wanted = Counter(index for _first, index in sorted(candidates)[:count])
     taken: list[tuple[int, Delivery]] = []
     for index, how_many in wanted.items():
-        outcome = await writers[index].write(_take(ns, now_ms, lease_ms, how_many), "TAKE")
+        outcome = await writers[index].write(_take(ns, now_ms, lease_ms, how_many, holder), "TAKE")
         if isinstance(outcome, Exception):
             raise outcome
         deliveries, quarantined = outcome
@@ -111,8 +197,8 @@ async def take_available(
     return sorted(taken, key=lambda item: (item[1].priority, item[1].record.expires_at))
 
 
-def _take(ns: str, now_ms: int, lease_ms: int, count: int) -> Callable[[WriteTxn], Any]:
-    return lambda txn: (txn.delivery.take(ns, now_ms, lease_ms, count), txn.quarantined)
+def _take(ns: str, now_ms: int, lease_ms: int, count: int, holder: str) -> Callable[[WriteTxn], Any]:
+    return lambda txn: (txn.delivery.take(ns, now_ms, lease_ms, count, holder), txn.quarantined)
 
 
 def wait_seconds(deadline_ms: float, now_ms: int) -> float:

@@ -1,7 +1,8 @@
 """The TTL reaper: removes expired messages on time, through the same write path as clients.
 
 An expired message is deleted, or in a namespace that delivers, moved to its due queue (and the
-consumers blocked in TAKE are woken). Deliveries whose lease ran out are handed back the same way.
+consumers blocked in TAKE are woken). Deliveries whose lease ran out are handed back the same way
+(``mi.delivery.pull.settle``: they wait for their retry backoff, then are due again).
 Reads never serve an expired value (they compare the deadline with the clock). The reaper sleeps
 until the earliest deadline or lease end and is woken early when a write sets a sooner one.
 Deadlines live on disk, so after a restart the first pass handles whatever fell due meanwhile.
@@ -94,7 +95,7 @@ class Reaper:
         def reap(txn: WriteTxn) -> _Pass:
             removed = txn.reap_due(now, expiring, self._delivers) if expiring else []
             expired = txn.delivery.expired_leases(now, leases) if leases else []
-            returned = [(d.namespace, settle(txn, d, self.settings(d.namespace))) for d in expired]
+            returned = [(d.namespace, settle(txn, d, self.settings(d.namespace), now_ms=now)) for d in expired]
             return _Pass(removed, returned, txn.quarantined)
 
         return reap

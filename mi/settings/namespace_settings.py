@@ -6,6 +6,9 @@ dir (in shard 0, beside the data), so they survive restarts, and win over the fi
 value, or the default). A value ``none`` lifts the options that can be lifted (limits, a TTL, the
 webhook, the dead-letter namespace); ``lease``, ``retry_backoff`` and ``on_expire`` always have one.
 Durations are written as everywhere else (``protocol.values.duration_ms``: ``30s``, ``1.5m``, ``2d``).
+
+``NAMESPACE PAUSE ns`` is kept the same way (``paused/NAME``), apart from the options: it is a
+state an operator sets, not a rule, so no RESET or file value touches it; RESUME drops it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from protocol.errors import CommandError
 __all__ = ["OPTIONS", "NamespaceSettingsTable", "check_option", "parse_option", "render"]
 
 SETTING_PREFIX = "ns/"  # the name a namespace's overrides are kept under, before the namespace
+PAUSED_PREFIX = "paused/"  # the name kept while a namespace is paused, before the namespace
 NO_LIMIT = "none"
 
 
@@ -133,6 +137,7 @@ class NamespaceSettingsTable:
             for name, value in stored.items()
             if name.startswith(SETTING_PREFIX)
         }
+        self._paused = {name.removeprefix(PAUSED_PREFIX) for name in stored if name.startswith(PAUSED_PREFIX)}
         self._effective: dict[str, NamespaceSettings] = {}
         self._default = NamespaceSettings()
         self.lock = trio.Lock()  # held from computing a change until it is applied
@@ -172,3 +177,17 @@ class NamespaceSettingsTable:
             self._overrides[ns] = json.loads(stored)
         self._effective.pop(ns, None)
         self._update_any_rate()
+
+    def is_paused(self, ns: str) -> bool:
+        return ns in self._paused
+
+    def pause_setting(self, ns: str, paused: bool) -> tuple[str, bytes | None]:
+        """``(setting name, value to store)`` for pausing (or resuming) ``ns``."""
+        return PAUSED_PREFIX + ns, b"1" if paused else None
+
+    def apply_pause(self, ns: str, paused: bool) -> None:
+        """Take the pause of ``ns`` as stored (after the commit that stored it)."""
+        if paused:
+            self._paused.add(ns)
+        else:
+            self._paused.discard(ns)

@@ -1,4 +1,5 @@
-"""Delivery from a delivering namespace: TAKE due messages, ACK or NACK each delivery."""
+"""Delivery from a delivering namespace: TAKE due messages, ACK, NACK or EXTEND each delivery,
+PEEK at one message, list the dead letters (DEAD) and bring them back (KICK)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ from attrs import frozen
 from protocol import errors
 from protocol.commands.base import Command
 from protocol.commands.declaration import NO_KEYS, declare
-from protocol.commands.options import TAKE_OPTIONS, int_of, ns_of, options
+from protocol.commands.options import MAX_PRIORITY, TAKE_OPTIONS, int_of, ns_of, options
 from protocol.errors import CommandError
 from protocol.grammar_names import namespace
 from protocol.request import Request
-from protocol.values import parse_uint
+from protocol.values import keyword, parse_duration, parse_ttl, parse_uint
 
-__all__ = ["MAX_TAKE_COUNT", "Ack", "DeliveryId", "Nack", "Take"]
+__all__ = ["MAX_LIST_COUNT", "MAX_TAKE_COUNT", "Ack", "Dead", "DeliveryId", "Extend", "Kick", "Nack", "Peek", "Take"]
 
 DeliveryId = tuple[int, int]  # (shard, id within the shard), written "3-1042"
 
 MAX_TAKE_COUNT = 10_000  # messages one TAKE may hand out
+MAX_LIST_COUNT = 10_000  # entries one DEAD page (or one KICK COUNT) may cover
+DEFAULT_LIST_COUNT = 10  # as SCAN's
 
 
 @frozen
@@ -44,12 +47,55 @@ class Ack(Command):
 
 @frozen
 class Nack(Command):
-    """``NACK ns id [DELAY d]``: hand a delivery back, due again now (or after the delay)."""
+    """``NACK ns id [DELAY d] [PRIORITY n] [REASON text]``: hand a delivery back, due again after
+    the delay (``now``: at once; none: the namespace's retry backoff)."""
 
     name: ClassVar[str] = "nack"
     ns: str
     id: DeliveryId
     delay_ms: int | None = None
+    priority: int | None = None
+    reason: str | None = None
+
+
+@frozen
+class Extend(Command):
+    """``EXTEND ns id [LEASE d]``: the lease of a delivery held goes on, until now + d."""
+
+    name: ClassVar[str] = "extend"
+    ns: str
+    id: DeliveryId
+    lease_ms: int | None = None  # None: the namespace's lease
+
+
+@frozen
+class Peek(Command):
+    """``PEEK ns id`` or ``PEEK ns KEY key``: one message, wherever it is."""
+
+    name: ClassVar[str] = "peek"
+    ns: str
+    id: DeliveryId | None = None
+    key: bytes | None = None
+
+
+@frozen
+class Dead(Command):
+    """``DEAD ns [COUNT n] [AFTER id]``: the messages given up on in ``ns``, with their history."""
+
+    name: ClassVar[str] = "dead"
+    ns: str
+    count: int = DEFAULT_LIST_COUNT
+    after: DeliveryId | None = None
+
+
+@frozen
+class Kick(Command):
+    """``KICK ns [COUNT n | ID id]``: dead letters of ``ns`` due again there, attempts afresh."""
+
+    name: ClassVar[str] = "kick"
+    ns: str
+    count: int | None = None  # None (and no id): all of them
+    id: DeliveryId | None = None
 
 
 def _delivery_id(token: bytes) -> DeliveryId:
@@ -81,11 +127,91 @@ def _ack(name: str, request: Request) -> Ack:
     return Ack(namespace(args[1]), tuple(_delivery_id(token) for token in args[2:]))
 
 
+def _words(args: tuple[bytes, ...], allowed: frozenset[str]) -> dict[str, bytes]:
+    """``args`` as keyword-value pairs from ``allowed``, any order, each once."""
+    found: dict[str, bytes] = {}
+    if len(args) % 2:
+        raise errors.syntax_error()
+    for word, value in zip(args[::2], args[1::2], strict=True):
+        option = keyword(word)
+        if option not in allowed or option in found:
+            raise errors.syntax_error()
+        found[option] = value
+    return found
+
+
+def _priority(token: bytes) -> int:
+    priority = parse_uint(token)
+    if priority is None or priority > MAX_PRIORITY:
+        raise errors.invalid_priority()
+    return priority
+
+
+def _list_count(token: bytes) -> int:
+    count = parse_uint(token)
+    if count is None or not 0 < count <= MAX_LIST_COUNT:
+        raise CommandError("ERR", f"COUNT must be a whole number from 1 to {MAX_LIST_COUNT}")
+    return count
+
+
 @declare("nack", -3, ("write", "fast"), NO_KEYS, "generic",
-         "Hands a delivery back: due again now, or after DELAY.",
-         "NACK ns id [DELAY duration]",
+         "Hands a delivery back: due again after DELAY (now: at once), else after the namespace's retry backoff.",
+         "NACK ns id [DELAY duration|now] [PRIORITY n] [REASON text]",
          forms=(Nack,))  # fmt: skip
 def _nack(name: str, request: Request) -> Nack:
     args = request.args
-    found = options(name, args[3:], frozenset({"delay"}))
-    return Nack(namespace(args[1]), _delivery_id(args[2]), int_of(found, "delay"))
+    found = _words(args[3:], frozenset({"delay", "priority", "reason"}))
+    delay = None if "delay" not in found else parse_ttl(found["delay"])
+    priority = None if "priority" not in found else _priority(found["priority"])
+    reason = None if "reason" not in found else found["reason"].decode("utf-8", "replace")
+    return Nack(namespace(args[1]), _delivery_id(args[2]), delay, priority, reason)
+
+
+@declare("extend", -3, ("write", "fast"), NO_KEYS, "generic",
+         "Extends the lease of a delivery held: until now + LEASE (default: the namespace's lease).",
+         "EXTEND ns id [LEASE duration]",
+         forms=(Extend,))  # fmt: skip
+def _extend(name: str, request: Request) -> Extend:
+    args = request.args
+    found = _words(args[3:], frozenset({"lease"}))
+    lease = None if "lease" not in found else parse_duration(found["lease"])
+    return Extend(namespace(args[1]), _delivery_id(args[2]), lease)
+
+
+@declare("peek", -3, ("readonly",), NO_KEYS, "generic",
+         "Shows one message of a delivering namespace: its state, attempts, deadline, lease and last failure.",
+         "PEEK ns id | PEEK ns KEY key",
+         forms=(Peek,))  # fmt: skip
+def _peek(name: str, request: Request) -> Peek:
+    args = request.args
+    if len(args) == 3:
+        return Peek(namespace(args[1]), id=_delivery_id(args[2]))
+    if len(args) == 4 and keyword(args[2]) == "key":
+        return Peek(namespace(args[1]), key=bytes(args[3]))
+    raise errors.syntax_error()
+
+
+@declare("dead", -2, ("readonly",), NO_KEYS, "generic",
+         "Lists the messages given up on in a namespace (kept in its dead_letter), with their history.",
+         "DEAD ns [COUNT n] [AFTER id]",
+         forms=(Dead,))  # fmt: skip
+def _dead(name: str, request: Request) -> Dead:
+    args = request.args
+    found = _words(args[2:], frozenset({"count", "after"}))
+    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
+    after = None if "after" not in found else _delivery_id(found["after"])
+    return Dead(namespace(args[1]), count, after)
+
+
+@declare("kick", -2, ("write",), NO_KEYS, "generic",
+         "Brings dead letters back: due now in the namespace they died in, with a fresh attempt count.",
+         "KICK ns [COUNT n | ID id]",
+         forms=(Kick,))  # fmt: skip
+def _kick(name: str, request: Request) -> Kick:
+    args = request.args
+    found = _words(args[2:], frozenset({"count", "id"}))
+    if len(found) > 1:
+        raise errors.syntax_error()
+    count = None if "count" not in found else _list_count(found["count"])
+    message_id = None if "id" not in found else _delivery_id(found["id"])
+    return Kick(namespace(args[1]), count, message_id)

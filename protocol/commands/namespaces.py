@@ -1,5 +1,5 @@
 """Namespaces: SELECT one, list them (NAMESPACES), empty one (FLUSHNS, FLUSHDB) or all (FLUSHALL),
-NAMESPACE INFO and CONFIG.
+NAMESPACE INFO, CONFIG, PAUSE and RESUME.
 
 Every namespace argument reads as ``protocol.grammar_names.namespace`` does: a name, or a
 Redis database number (``SELECT 3`` is ``db3``).
@@ -20,8 +20,8 @@ from protocol.request import Request
 from protocol.values import keyword
 
 __all__ = [
-    "Flushall", "Flushdb", "Flushns", "NamespaceConfigGet", "NamespaceConfigSet", "NamespaceInfo", "Namespaces",
-    "Select",
+    "Flushall", "Flushdb", "Flushns", "NamespaceConfigGet", "NamespaceConfigSet", "NamespaceInfo", "NamespacePause",
+    "NamespaceResume", "Namespaces", "Select",
 ]  # fmt: skip
 
 
@@ -95,6 +95,22 @@ class NamespaceConfigSet(Command):
     value: str | None
 
 
+@frozen
+class NamespacePause(Command):
+    """``NAMESPACE PAUSE ns``: its due messages wait (TAKE hands out none) until RESUME."""
+
+    name: ClassVar[str] = "namespace|pause"
+    ns: str
+
+
+@frozen
+class NamespaceResume(Command):
+    """``NAMESPACE RESUME ns``: TAKE hands out its due messages again."""
+
+    name: ClassVar[str] = "namespace|resume"
+    ns: str
+
+
 @declare("select", 2, (*CONNECTION_FLAGS, "fast"), NO_KEYS, "connection",
          "Changes the namespace commands without FROM use on this connection (0 is default, n is dbn).",
          "SELECT ns | SELECT db-number",
@@ -166,6 +182,22 @@ def _namespace_config(name: str, request: Request) -> NamespaceConfigGet | Names
     if action == "reset" and len(args) == 5:
         return NamespaceConfigSet(ns, keyword(args[4]), None)
     raise errors.syntax_error()
+
+
+@declare("namespace|pause", 3, ("admin",), NO_KEYS, "server",
+         "Pauses a delivering namespace: its due messages wait, none is handed out or dropped, until RESUME.",
+         "NAMESPACE PAUSE ns",
+         forms=(NamespacePause,))  # fmt: skip
+def _namespace_pause(name: str, request: Request) -> NamespacePause:
+    return NamespacePause(namespace(request.args[2]))
+
+
+@declare("namespace|resume", 3, ("admin",), NO_KEYS, "server",
+         "Resumes a paused namespace: TAKE hands out its due messages again.",
+         "NAMESPACE RESUME ns",
+         forms=(NamespaceResume,))  # fmt: skip
+def _namespace_resume(name: str, request: Request) -> NamespaceResume:
+    return NamespaceResume(namespace(request.args[2]))
 
 
 declare_container("namespace", (), "server",

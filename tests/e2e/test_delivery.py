@@ -113,24 +113,28 @@ async def test_most_urgent_first_across_shards(timed_server, client, clock):
 
 
 async def test_an_unacknowledged_lease_runs_out_and_the_message_comes_again(timed_server, client, clock):
+    """After the lease, the retry backoff (1 s at most for a first failure), then the same message."""
     await client.command("SET", "job", "x", "FROM", "jobs", "TTL", "1s")
     clock.jump(1)
     await wait_reaped(timed_server, 1)
     (first,) = await take(client, "LEASE", "2s")
     clock.jump(2)
     await wait_returned(timed_server, 1)
+    assert await take(client) == [], "it waits for its retry"
+    clock.jump(1)
+    await wait_returned(timed_server, 2)
     (second,) = await take(client)
-    assert second[b"attempts"] == 2 and second[b"id"] != first[b"id"]
-    assert await client.command("ACK", "jobs", first[b"id"]) == 0, "the old lease is gone"
+    assert second[b"attempts"] == 2 and second[b"id"] == first[b"id"], "the same message, the same id"
     assert await client.command("ACK", "jobs", second[b"id"]) == 1
+    assert await client.command("ACK", "jobs", first[b"id"]) == 0, "once"
 
 
-async def test_nack_now_or_later(timed_server, client, clock):
+async def test_nack_now_later_or_after_the_backoff(timed_server, client, clock):
     await client.command("SET", "job", "x", "FROM", "jobs", "TTL", "1s")
     clock.jump(1)
     await wait_reaped(timed_server, 1)
     (first,) = await take(client)
-    assert await client.command("NACK", "jobs", first[b"id"]) == 1
+    assert await client.command("NACK", "jobs", first[b"id"], "DELAY", "now") == 1
     (second,) = await take(client)
     assert second[b"attempts"] == 2
     assert await client.command("NACK", "jobs", second[b"id"], "DELAY", "5s") == 1
@@ -139,6 +143,7 @@ async def test_nack_now_or_later(timed_server, client, clock):
     await wait_returned(timed_server, 1)
     (third,) = await take(client)
     assert third[b"attempts"] == 3
+    assert third[b"id"] == first[b"id"]
 
 
 async def test_after_max_attempts_the_message_goes_to_the_dead_letter_namespace(timed_server, client, clock):
@@ -148,7 +153,7 @@ async def test_after_max_attempts_the_message_goes_to_the_dead_letter_namespace(
     for attempt in (1, 2, 3):
         (message,) = await take(client)
         assert message[b"attempts"] == attempt
-        assert await client.command("NACK", "jobs", message[b"id"]) == 1
+        assert await client.command("NACK", "jobs", message[b"id"], "DELAY", "now") == 1
     assert await take(client) == []
     assert await client.command("GET", "job", "FROM", "jobs-dead") == b"poison"
     assert await client.command("TTL", "job", "FROM", "jobs-dead") == -1

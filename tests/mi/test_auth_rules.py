@@ -109,6 +109,8 @@ WRITE_FORMS = {
     "take": [("TAKE", True)],
     "ack": [("ACK inbox 0-1", False)],
     "nack": [("NACK inbox 0-1", False)],
+    "extend": [("EXTEND inbox 0-1", True)],
+    "kick": [("KICK inbox", True)],
     "setex": [("SETEX k 5 v", False)],
     "psetex": [("PSETEX k 5 v", False)],
     "setnx": [("SETNX k v", False)],
