@@ -6,11 +6,19 @@ A 2xx answer acknowledges it. Anything else (another status, a refused connectio
 hands it back for a later try: the lease is moved to now + backoff, doubling with each attempt, so
 the reaper returns it to the queue then; after ``max_attempts`` it goes to the dead-letter
 namespace as any failed delivery does.
+
+A namespace with a secret (``[webhooks] secrets``) signs each POST as Stripe-style services do:
+``Mi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``, so a receiver can tell
+the POST came from this server and is recent (docs/webhooks.md shows the check).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,13 +38,20 @@ if TYPE_CHECKING:
     from mi.settings.namespace_settings import NamespaceSettingsTable
     from storage import Store
 
-__all__ = ["Webhooks"]
+__all__ = ["SIGNATURE_HEADER", "Webhooks", "signature"]
 
 log = get_logger("mi.webhooks")
 
 CONCURRENCY = 16  # POSTs in flight per namespace
 TIMEOUT = 10.0  # seconds for one POST
 MAX_BACKOFF = 300.0  # seconds
+SIGNATURE_HEADER = "Mi-Signature"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Mi-Signature`` header for ``body`` sent at ``timestamp`` (unix seconds)."""
+    digest = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
 def body_of(shard: int, delivery: Delivery) -> dict[str, Any]:
@@ -136,7 +151,12 @@ class Webhooks:
         try:
             try:
                 assert self._client is not None  # noqa: S101 - set before any task starts
-                response = await self._client.post(url, json=body_of(shard, delivery))
+                body = json.dumps(body_of(shard, delivery), separators=(",", ":")).encode()
+                headers = {"Content-Type": "application/json"}
+                secret = self.state.config.webhooks.secrets.get(delivery.namespace)
+                if secret is not None:
+                    headers[SIGNATURE_HEADER] = signature(secret, int(time.time()), body)
+                response = await self._client.post(url, content=body, headers=headers)
                 ok, why = response.is_success, f"HTTP {response.status_code}"
             except httpx.HTTPError as error:
                 ok, why = False, f"{type(error).__name__}: {error}"

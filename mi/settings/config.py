@@ -281,6 +281,13 @@ class SlowlogConfig:
 
 
 @define
+class WebhookConfig:
+    # A secret per namespace: its POSTs carry Mi-Signature, an HMAC-SHA256 over the time and the
+    # body (docs/webhooks.md). Kept out of NAMESPACE CONFIG and the data dir, never logged.
+    secrets: dict[str, str] = field(factory=dict, repr=False)
+
+
+@define
 class LogConfig:
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -298,6 +305,7 @@ class Config:
     auth: AuthConfig = field(factory=AuthConfig)
     tls: TlsConfig = field(factory=TlsConfig)
     slowlog: SlowlogConfig = field(factory=SlowlogConfig)
+    webhooks: WebhookConfig = field(factory=WebhookConfig)
     log: LogConfig = field(factory=LogConfig)
 
 

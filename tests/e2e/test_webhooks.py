@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,13 +26,15 @@ class Receiver:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.raw: list[tuple[bytes, dict[str, str]]] = []  # each POST's bytes and headers
         self.statuses: list[int] = []  # answered in order; 200 once they run out
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.bodies.append(body)
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.raw.append((raw, dict(self.headers)))
+                receiver.bodies.append(json.loads(raw))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -57,7 +62,19 @@ def config(tmp_path, receiver):
     hooks = NamespaceSettings(
         on_expire="deliver", webhook=receiver.url, retry_backoff=0.05, max_attempts=3, dead_letter="hooks-dead"
     )
-    return evolve(make_config(tmp_path / "data"), namespaces={"hooks": hooks})
+    config = make_config(tmp_path / "data")
+    return evolve(config, namespaces={"hooks": hooks}, webhooks=evolve(config.webhooks, secrets={"hooks": SECRET}))
+
+
+SECRET = "whsec-test-6f1d0c"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
+    """A receiver's check, as docs/webhooks.md gives it."""
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    timestamp = int(fields["t"])
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"]) and abs(time.time() - timestamp) <= tolerance
 
 
 async def until(check) -> None:
@@ -133,3 +150,34 @@ async def test_an_unreachable_webhook_is_retried_and_the_server_goes_on(raw, rec
 
     await until(dead_lettered)
     assert await raw.command("PING") == SimpleString("PONG")
+
+
+async def test_a_namespace_with_a_secret_signs_each_post(raw, receiver, capsys):
+    receiver.statuses = [500]  # a failure is logged: the secret must not be in the log
+    await raw.command("SET", "job", "x", "FROM", "hooks", "PX", "10")
+
+    async def twice() -> bool:
+        return len(receiver.raw) == 2
+
+    await until(twice)
+    for body, headers in receiver.raw:
+        header = headers["Mi-Signature"]
+        assert verify(SECRET, header, body)
+        assert not verify("another secret", header, body)
+        assert not verify(SECRET, header, body.replace(b'"x"', b'"y"'))  # a changed body fails
+        timestamp = int(header.split(",")[0].removeprefix("t="))
+        assert abs(time.time() - timestamp) < IO_TIMEOUT
+    assert SECRET not in capsys.readouterr().out
+
+
+async def test_a_namespace_without_a_secret_sends_no_signature(raw, receiver):
+    assert await raw.command("NAMESPACE", "CONFIG", "plain", "SET", "on_expire", "deliver") == OK
+    assert await raw.command("NAMESPACE", "CONFIG", "plain", "SET", "webhook", receiver.url) == OK
+    await raw.command("SET", "k", "v", "FROM", "plain", "PX", "10")
+
+    async def posted() -> bool:
+        return len(receiver.raw) == 1
+
+    await until(posted)
+    assert "Mi-Signature" not in receiver.raw[0][1]
+    assert SECRET not in json.dumps(await raw.command("NAMESPACE", "CONFIG", "hooks", "GET"), default=repr)
