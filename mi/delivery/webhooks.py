@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from mi.core.writer import ShardWriter
     from mi.delivery.pull import DueSignals
     from mi.delivery.reaper import Reaper
-    from mi.settings.config import Config
+    from mi.settings.config import Config, NamespaceSettings
     from mi.settings.namespace_settings import NamespaceSettingsTable
     from storage import Store
 
@@ -42,8 +42,6 @@ __all__ = ["SIGNATURE_HEADER", "Webhooks", "signature"]
 
 log = get_logger("mi.webhooks")
 
-CONCURRENCY = 16  # POSTs in flight per namespace
-TIMEOUT = 10.0  # seconds for one POST
 MAX_BACKOFF = 300.0  # seconds
 SIGNATURE_HEADER = "Mi-Signature"
 
@@ -98,7 +96,7 @@ class Webhooks:
     _client: httpx.AsyncClient | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client, trio.open_nursery() as nursery:
+        async with httpx.AsyncClient() as client, trio.open_nursery() as nursery:
             self._client, self._nursery = client, nursery
             for ns in self.state.config.namespaces:
                 self.ensure(ns)
@@ -127,27 +125,33 @@ class Webhooks:
             self._running.discard(ns)
 
     async def _deliver(self, ns: str) -> None:
-        """Take due messages and POST them, at most CONCURRENCY at a time, while ``ns`` has a webhook."""
+        """Take due messages and POST them, at most ``webhook_concurrency`` at a time (a setting
+        that may change meanwhile), while ``ns`` has a webhook."""
         state = self.state
-        slots = trio.Semaphore(CONCURRENCY)
+        slots = trio.CapacityLimiter(1)
         async with trio.open_nursery() as posts:
             while (settings := state.namespace_settings.of(ns)).webhook and settings.on_expire == "deliver":
+                slots.total_tokens = settings.webhook_concurrency
                 woken = state.due_signals.event(ns)
                 taken = []
-                if slots.value:
+                if slots.available_tokens >= 1:
                     now = state.now_ms()
                     lease_ms = round(settings.lease * 1000)
-                    taken = await take_available(state.store, state.writers, ns, slots.value, now, lease_ms)
+                    free = int(slots.available_tokens)
+                    taken = await take_available(state.store, state.writers, ns, free, now, lease_ms)
                     if taken:
                         state.reaper.note_deadline(now + lease_ms)
                 for shard, delivery in taken:
-                    await slots.acquire()
-                    posts.start_soon(self._post, settings.webhook, shard, delivery, slots)
+                    slot = object()  # a borrower per POST (a task may not hold two of the limiter's tokens)
+                    await slots.acquire_on_behalf_of(slot)
+                    posts.start_soon(self._post, settings, shard, delivery, slots, slot)
                 if not taken:
                     with trio.move_on_after(1.0):  # also notices a changed setting, a free slot
                         await woken.wait()
 
-    async def _post(self, url: str, shard: int, delivery: Delivery, slots: trio.Semaphore) -> None:
+    async def _post(
+        self, settings: NamespaceSettings, shard: int, delivery: Delivery, slots: trio.CapacityLimiter, slot: object
+    ) -> None:
         try:
             try:
                 assert self._client is not None  # noqa: S101 - set before any task starts
@@ -156,13 +160,15 @@ class Webhooks:
                 secret = self.state.config.webhooks.secrets.get(delivery.namespace)
                 if secret is not None:
                     headers[SIGNATURE_HEADER] = signature(secret, int(time.time()), body)
-                response = await self._client.post(url, content=body, headers=headers)
+                response = await self._client.post(
+                    settings.webhook, content=body, headers=headers, timeout=settings.webhook_timeout
+                )
                 ok, why = response.is_success, f"HTTP {response.status_code}"
             except httpx.HTTPError as error:
                 ok, why = False, f"{type(error).__name__}: {error}"
             await self._settle(shard, delivery, ok, why)
         finally:
-            slots.release()
+            slots.release_on_behalf_of(slot)
 
     async def _settle(self, shard: int, delivery: Delivery, ok: bool, why: str) -> None:
         state, ns = self.state, delivery.namespace

@@ -203,8 +203,11 @@ class NamespaceSettings:
     dead_letter: str | None = field(default=None, validator=validators.optional(_namespace_name))
     # POST each due message to this URL; a 2xx answer acknowledges it (see docs/delayed.md).
     webhook: str | None = field(default=None, validator=validators.optional(_http_url))
-    # A failed delivery by webhook is tried again after this, doubling with each attempt.
+    # A failed delivery is tried again after this, doubling with each attempt.
     retry_backoff: Seconds = field(default=Seconds(1.0), validator=_positive)
+    # POSTs to the webhook in flight at once, and how long one may take before it counts as failed.
+    webhook_concurrency: int = field(default=16, validator=_positive)
+    webhook_timeout: Seconds = field(default=Seconds(10.0), validator=_positive)
 
 
 def _namespace_names(instance: Any, attribute: Any, value: dict[str, NamespaceSettings]) -> None:

@@ -79,6 +79,8 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "dead_letter": (_namespace, True),
     "webhook": (_url, True),
     "retry_backoff": (parse_seconds, False),
+    "webhook_concurrency": (_count, False),
+    "webhook_timeout": (parse_seconds, False),
 }
 
 

@@ -27,11 +27,21 @@ class Receiver:
     def __init__(self) -> None:
         self.bodies: list[dict] = []
         self.raw: list[tuple[bytes, dict[str, str]]] = []  # each POST's bytes and headers
+        self.stalls: list[float] = []  # seconds to wait before answering, in order; none once they run out
+        self.in_flight = self.most_in_flight = 0
+        lock = threading.Lock()
         self.statuses: list[int] = []  # answered in order; 200 once they run out
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                with lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                    stall = receiver.stalls.pop(0) if receiver.stalls else 0.0
+                time.sleep(stall)
+                with lock:
+                    receiver.in_flight -= 1
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.raw.append((raw, dict(self.headers)))
                 receiver.bodies.append(json.loads(raw))
@@ -181,3 +191,27 @@ async def test_a_namespace_without_a_secret_sends_no_signature(raw, receiver):
     await until(posted)
     assert "Mi-Signature" not in receiver.raw[0][1]
     assert SECRET not in json.dumps(await raw.command("NAMESPACE", "CONFIG", "hooks", "GET"), default=repr)
+
+
+async def test_a_post_slower_than_webhook_timeout_counts_as_failed(raw, receiver):
+    assert await raw.command("NAMESPACE", "CONFIG", "hooks", "SET", "webhook_timeout", "200ms") == OK
+    receiver.stalls = [1.5]  # the first POST would get its 200 only after 1.5 s
+    await raw.command("SET", "job", "x", "FROM", "hooks", "PX", "10")
+
+    async def retried() -> bool:
+        return [body["attempt"] for body in receiver.bodies] == [2]  # the first never finished in time
+
+    await until(retried)
+
+
+async def test_webhook_concurrency_bounds_the_posts_in_flight(raw, receiver):
+    assert await raw.command("NAMESPACE", "CONFIG", "hooks", "SET", "webhook_concurrency", "1") == OK
+    receiver.stalls = [0.05] * 5
+    for i in range(5):
+        await raw.command("SET", f"job{i}", "x", "FROM", "hooks", "PX", "10")
+
+    async def all_posted() -> bool:
+        return len(receiver.bodies) == 5
+
+    await until(all_posted)
+    assert receiver.most_in_flight == 1
