@@ -286,3 +286,31 @@ async def test_redis_asyncio_resp3_reads_keyevent_pushes(port):
 
     message = await trio.to_thread.run_sync(asyncio.run, main())
     assert message == {"type": "message", "pattern": None, "channel": b"__keyevent@default__:hset", "data": b"user:1"}
+
+
+async def test_config_set_changes_the_events_live(r2, port, raw):
+    """CONFIG SET notify-keyspace-events, as redis-py sends it; CONFIG GET answers Redis's form."""
+    listener = await Listener.open(port, "__key*__:*")
+    try:
+        assert await r2.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AKE"}
+        assert await r2.config_set("notify-keyspace-events", "") is True
+        await raw.command("SET", "k", "v")
+        assert await listener.received() == []
+        assert await r2.config_set("notify-keyspace-events", "lK") is True
+        assert await r2.config_get("notify-keyspace-events") == {"notify-keyspace-events": "lK"}
+        await raw.command("SET", "k", "v")
+        await raw.command("DEL", "k")
+        await raw.command("RPUSH", "l", "x")
+        assert await listener.received() == [(b"__keyspace@default__:l", b"rpush")]
+    finally:
+        await listener.aclose()
+
+
+async def test_config_set_refuses_a_letter_that_names_no_class(r2):
+    with pytest.raises(redis.ResponseError) as refused:
+        await r2.config_set("notify-keyspace-events", "KEQ")
+    assert str(refused.value) == (
+        "CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - "
+        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+    )
+    assert await r2.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AKE"}
