@@ -248,6 +248,31 @@ class DeliveryTxn:
                 return "dead", dead
         return None
 
+    def in_flight(self, namespace: str, after: int, limit: int, examine: int) -> tuple[list[Delivery], int | None]:
+        """Up to ``limit`` deliveries of ``namespace`` in flight with ids above ``after``, in id
+        order, examining at most ``examine`` entries (those of every namespace are together);
+        and the last id examined, None if the end was reached (INFLIGHT resumes after it)."""
+        found: list[Delivery] = []
+        examined = 0
+        try:
+            with self._txn.cursor(db=self._dbs.inflight) as cursor:
+                more = cursor.set_range(_U64.pack(after + 1)) if after >= 0 else cursor.first()
+                while more:
+                    raw_id, value = bytes(cursor.key()), cursor.value()
+                    examined += 1
+                    start = INFLIGHT_HEAD_SIZE + 1
+                    if bytes(value[start : start + value[start - 1]]) == namespace.encode("ascii"):
+                        try:
+                            found.append(decode_inflight_value(raw_id, value))
+                        except CorruptRecord:
+                            pass  # the reaper sets it aside when its lease ends
+                    if len(found) == limit or examined == examine:
+                        return found, _U64.unpack(raw_id)[0]
+                    more = cursor.next()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return found, None
+
     def dead_letters(self, namespace: str, after: int = -1) -> Iterator[DeadLetter]:
         """The histories of the messages given up on in ``namespace``, by id, above ``after``."""
         if self._dead is not None:

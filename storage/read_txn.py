@@ -185,13 +185,24 @@ class ReadTxn:
 
     def deadlines(self) -> Iterator[tuple[int, str, bytes]]:
         """The expiry index in deadline order: ``(deadline_ms, namespace, key)``."""
+        for _index_key, entry in self.index_entries():
+            yield entry
+
+    def index_entries(self, after: bytes | None = None) -> Iterator[tuple[bytes, tuple[int, str, bytes]]]:
+        """The expiry index in deadline order from just after the index key ``after``: each
+        ``(index key, (deadline_ms, namespace, key))`` (a page of SCHEDULED resumes there)."""
         try:
             with self._txn.cursor(db=self._expiry_db) as cursor:
-                for index_key in cursor.iternext(values=False):
+                found = cursor.first() if after is None else cursor.set_range(after)
+                if found and after is not None and cursor.key() == after:
+                    found = cursor.next()
+                while found:
+                    index_key = bytes(cursor.key())
                     try:
-                        yield decode_index_key(index_key)
+                        yield index_key, decode_index_key(index_key)
                     except ValueError:
-                        continue
+                        pass
+                    found = cursor.next()
         except lmdb.Error as error:
             raise self._failure(error) from error
 

@@ -1,5 +1,6 @@
-"""TAKE, ACK, NACK and EXTEND: consumers of a delivering namespace; PEEK, DEAD and KICK: its
-operator's look at one message and at the dead letters (see mi.delivery.pull, storage.delivery)."""
+"""TAKE, ACK, NACK and EXTEND: consumers of a delivering namespace; PEEK, SCHEDULED, INFLIGHT,
+DEAD and KICK: its operator's look at one message, at its lists and at the dead letters (see
+mi.delivery.pull, mi.delivery.listing, storage.delivery)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from mi.commands.base import REGISTRY
-from mi.delivery.pull import kick, retry_delay_ms, settle, take_available, wait_seconds
-from protocol.commands import Ack, Dead, Extend, Kick, Nack, Peek, Take
+from mi.delivery.listing import in_flight_page, scheduled_page
+from mi.delivery.pull import kick, retry_delay_ms, settle, take_available, take_from, wait_any, wait_seconds
+from protocol.commands import Ack, Dead, Extend, Inflight, Kick, Nack, Peek, Scheduled, Take
 from protocol.errors import CommandError
 from protocol.replies import Stored
 from storage import WriteTxn
@@ -45,24 +47,25 @@ def _holder(session: Connection) -> str:
 
 @REGISTRY.task(Take)
 async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
-    """The due messages (at most COUNT), or with BLOCK, the first to fall due within it. A paused
-    namespace hands out none: TAKE answers empty, or with BLOCK waits for RESUME."""
+    """The due messages (at most COUNT), or with BLOCK, the first to fall due within it; from
+    several namespaces, the most urgent of all. A paused namespace hands out none: TAKE answers
+    empty, or with BLOCK waits for RESUME."""
     state = session.server
-    ns = session.namespace(command.ns)
-    settings = state.namespace_settings.of(ns)
-    if settings.on_expire != "deliver":
-        raise CommandError("ERR", f"namespace '{ns}' does not deliver (set its on_expire to deliver)")
-    lease_ms = command.lease_ms or round(settings.lease * 1000)
+    namespaces = [session.namespace(command.ns), *command.more_namespaces]
+    leases = {}
+    for ns in namespaces:
+        settings = state.namespace_settings.of(ns)
+        if settings.on_expire != "deliver":
+            raise CommandError("ERR", f"namespace '{ns}' does not deliver (set its on_expire to deliver)")
+        leases[ns] = command.lease_ms or round(settings.lease * 1000)
     give_up_ms = math.inf if command.block_ms == 0 else state.now_ms() + (command.block_ms or 0)
     while True:
-        woken = state.due_signals.event(ns)  # before looking: what falls due meanwhile wakes us
+        woken = [state.due_signals.event(ns) for ns in namespaces]  # before looking: see DueSignals
         now = state.now_ms()
         await _reap_what_is_due(state, now)
-        taken = []
-        if not state.namespace_settings.is_paused(ns):
-            taken = await take_available(state.store, state.writers, ns, command.count, now, lease_ms, _holder(session))
+        taken = await _take_now(session, leases, command.count, now)
         if taken:
-            state.reaper.note_deadline(now + lease_ms)  # the lease's end is the reaper's business
+            state.reaper.note_deadline(now + min(leases.values()))  # the lease's end is the reaper's business
             return [_shown(shard, delivery) for shard, delivery in taken]
         if command.block_ms is None or state.terminating:
             return []
@@ -70,12 +73,24 @@ async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
         session.waiting_in_take = True  # CLIENT KILL may end the connection now: nothing is taken
         try:
             with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
-                await woken.wait()
+                await (woken[0].wait() if len(woken) == 1 else wait_any(woken))
         finally:
             state.blocked_clients -= 1
             session.waiting_in_take = False
         if waiting.cancelled_caught:
             return []
+
+
+async def _take_now(session: Connection, leases: dict[str, int], count: int, now: int) -> list[tuple[int, Delivery]]:
+    """What the namespaces not paused have due, at most ``count``, now leased to this consumer."""
+    state = session.server
+    active = {ns: lease for ns, lease in leases.items() if not state.namespace_settings.is_paused(ns)}
+    if not active:
+        return []
+    if len(active) == 1:
+        ((ns, lease_ms),) = active.items()
+        return await take_available(state.store, state.writers, ns, count, now, lease_ms, _holder(session))
+    return await take_from(state.store, state.writers, active, count, now, _holder(session))
 
 
 async def _reap_what_is_due(state: ServerState, now: int) -> None:
@@ -227,6 +242,29 @@ async def dead(session: Connection, command: Dead) -> list[dict[str, Any]]:
                     if len(listed) == command.count:
                         return listed
     return listed
+
+
+@REGISTRY.task(Scheduled)
+async def scheduled(session: Connection, command: Scheduled) -> list[Any]:
+    """``[next cursor, entries]``, as SCAN: each entry a map of ``key``, ``deadline``,
+    ``priority``, ``type``; the cursor is ``0`` once there is no more."""
+    page, next_after = scheduled_page(session.server.store, command.ns, command.count, command.after)
+    entries = [
+        {"key": entry.key, "deadline": entry.record.expires_at, "type": entry.record.kind.type_name,
+         "priority": 1024 if entry.record.priority is None else entry.record.priority}
+        for entry in page
+    ]  # fmt: skip
+    return ["0" if next_after is None else next_after.hex(), entries]
+
+
+@REGISTRY.task(Inflight)
+async def inflight(session: Connection, command: Inflight) -> list[Any]:
+    """``[next cursor, entries]``: each entry PEEK's map of a message in flight (or waiting for
+    its retry: ``scheduled``); the cursor, an id, is ``0`` once there is no more."""
+    state = session.server
+    page, next_after = in_flight_page(state.store, command.ns, command.count, command.after)
+    entries = [_peeked(None, shard, ("in flight", delivery), 0) for shard, delivery in page]
+    return ["0" if next_after is None else f"{next_after[0]}-{next_after[1]}", entries]
 
 
 @REGISTRY.task(Kick)

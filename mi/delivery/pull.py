@@ -28,7 +28,10 @@ from storage import Store, WriteTxn
 from storage.delivery import Delivery, reprioritised
 from storage.quarantine import Quarantined
 
-__all__ = ["MAX_RETRY_BACKOFF", "DueSignals", "kick", "log_quarantined", "retry_delay_ms", "settle", "take_available"]
+__all__ = [
+    "MAX_RETRY_BACKOFF", "DueSignals", "kick", "log_quarantined", "retry_delay_ms", "settle", "take_available",
+    "take_from", "wait_any",
+]  # fmt: skip
 
 MAX_RETRY_BACKOFF = 300.0  # seconds: the longest wait between two tries
 LEASE_RAN_OUT = "the lease ran out"
@@ -194,11 +197,53 @@ async def take_available(
         deliveries, quarantined = outcome
         log_quarantined(index, quarantined)
         taken += [(index, delivery) for delivery in deliveries]
-    return sorted(taken, key=lambda item: (item[1].priority, item[1].record.expires_at))
+    return sorted(taken, key=lambda item: (item[1].priority, item[1].due_at))
+
+
+async def take_from(
+    store: Store, writers: Sequence[ShardWriter], leases: dict[str, int], count: int, now_ms: int, holder: str
+) -> list[tuple[int, Delivery]]:
+    """``take_available`` over several namespaces (``TAKE FROM ns1 ns2 ...``): up to ``count`` due
+    messages of any of them, by priority then when they fell due, each under its namespace's lease
+    (``leases``: ns -> ms). One durable commit per shard that gives some."""
+    candidates = []
+    for shard in store.shards:
+        with shard.read() as txn:
+            for ns in leases:
+                candidates += [(first, ns, shard.index) for first in txn.delivery.peek(ns, count)]
+    wanted: dict[int, Counter[str]] = {}
+    for _first, ns, index in sorted(candidates)[:count]:
+        wanted.setdefault(index, Counter())[ns] += 1
+    taken: list[tuple[int, Delivery]] = []
+    for index, per_ns in wanted.items():
+
+        def take_each(txn: WriteTxn, per_ns: Counter[str] = per_ns) -> Any:
+            taken = [d for ns, n in per_ns.items() for d in txn.delivery.take(ns, now_ms, leases[ns], n, holder)]
+            return taken, txn.quarantined
+
+        outcome = await writers[index].write(take_each, "TAKE")
+        if isinstance(outcome, Exception):
+            raise outcome
+        deliveries, quarantined = outcome
+        log_quarantined(index, quarantined)
+        taken += [(index, delivery) for delivery in deliveries]
+    return sorted(taken, key=lambda item: (item[1].priority, item[1].due_at))
 
 
 def _take(ns: str, now_ms: int, lease_ms: int, count: int, holder: str) -> Callable[[WriteTxn], Any]:
     return lambda txn: (txn.delivery.take(ns, now_ms, lease_ms, count, holder), txn.quarantined)
+
+
+async def wait_any(events: Sequence[trio.Event]) -> None:
+    """Until one of ``events`` is set (a consumer of several namespaces)."""
+    async with trio.open_nursery() as nursery:
+
+        async def wait_one(event: trio.Event) -> None:
+            await event.wait()
+            nursery.cancel_scope.cancel()
+
+        for event in events:
+            nursery.start_soon(wait_one, event)
 
 
 def wait_seconds(deadline_ms: float, now_ms: int) -> float:

@@ -253,12 +253,14 @@ def _has_namespace(kind: type[Command]) -> bool:
 
 
 def namespaces_of(command: Command, current_ns: str) -> list[str]:
-    """The namespaces a command touches: its FROM (or the connection's), and a COPY's target."""
+    """The namespaces a command touches: its FROM (or the connection's), a COPY's target, and the
+    other namespaces of a TAKE FROM ns1 ns2 ...."""
     found = []
     if _has_namespace(type(command)):
         found.append(command.ns if command.ns is not None else current_ns)  # type: ignore[attr-defined]
     if getattr(command, "destination_ns", None) is not None:
         found.append(command.destination_ns)  # type: ignore[attr-defined]
+    found.extend(getattr(command, "more_namespaces", ()))
     return found
 
 

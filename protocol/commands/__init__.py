@@ -109,10 +109,12 @@ from protocol.commands.delivery import (
     Dead,
     DeliveryId,
     Extend,
+    Inflight,
     Kick,
     MAX_TAKE_COUNT,
     Nack,
     Peek,
+    Scheduled,
     Take,
 )
 from protocol.commands.connection import (
@@ -255,6 +257,7 @@ __all__ = [
     "Hstrlen",
     "Incrby",
     "Incrbyfloat",
+    "Inflight",
     "Info",
     "Journal",
     "JsonScalar",
@@ -313,6 +316,7 @@ __all__ = [
     "ScriptFlush",
     "ScriptKill",
     "ScriptLoad",
+    "Scheduled",
     "Select",
     "Set",
     "Setnx",

@@ -16,7 +16,10 @@ from protocol.grammar_names import namespace
 from protocol.request import Request
 from protocol.values import keyword, parse_duration, parse_ttl, parse_uint
 
-__all__ = ["MAX_LIST_COUNT", "MAX_TAKE_COUNT", "Ack", "Dead", "DeliveryId", "Extend", "Kick", "Nack", "Peek", "Take"]
+__all__ = [
+    "MAX_LIST_COUNT", "MAX_TAKE_COUNT", "Ack", "Dead", "DeliveryId", "Extend", "Inflight", "Kick", "Nack", "Peek",
+    "Scheduled", "Take",
+]  # fmt: skip
 
 DeliveryId = tuple[int, int]  # (shard, id within the shard), written "3-1042"
 
@@ -27,13 +30,15 @@ DEFAULT_LIST_COUNT = 10  # as SCAN's
 
 @frozen
 class Take(Command):
-    """``TAKE [FROM ns] [COUNT n] [BLOCK ms] [LEASE d]``: due messages, each leased to this consumer."""
+    """``TAKE [FROM ns [ns ...]] [COUNT n] [BLOCK ms] [LEASE d]``: due messages, each leased to this
+    consumer; from several namespaces, by priority then deadline."""
 
     name: ClassVar[str] = "take"
     ns: str | None = None
     count: int = 1
     block_ms: int | None = None  # None: answer at once; 0: wait as long as it takes
     lease_ms: int | None = None  # None: the namespace's lease
+    more_namespaces: tuple[str, ...] = ()  # FROM ns1 ns2 ...: the ones after the first
 
 
 @frozen
@@ -89,6 +94,26 @@ class Dead(Command):
 
 
 @frozen
+class Scheduled(Command):
+    """``SCHEDULED ns [COUNT n] [AFTER cursor]``: keys with a deadline, earliest first, a page."""
+
+    name: ClassVar[str] = "scheduled"
+    ns: str
+    count: int = DEFAULT_LIST_COUNT
+    after: bytes | None = None  # a position in the expiry index (the cursor a page answered)
+
+
+@frozen
+class Inflight(Command):
+    """``INFLIGHT ns [COUNT n] [AFTER cursor]``: messages in flight, by id, a page."""
+
+    name: ClassVar[str] = "inflight"
+    ns: str
+    count: int = DEFAULT_LIST_COUNT
+    after: DeliveryId | None = None
+
+
+@frozen
 class Kick(Command):
     """``KICK ns [COUNT n | ID id]``: dead letters of ``ns`` due again there, attempts afresh."""
 
@@ -107,15 +132,31 @@ def _delivery_id(token: bytes) -> DeliveryId:
 
 
 @declare("take", -1, ("write", "fast"), NO_KEYS, "generic",
-         "Takes due messages of a delivering namespace, each leased until ACK, NACK or the lease ends.",
-         "TAKE [FROM ns] [COUNT n] [BLOCK ms] [LEASE duration]",
+         "Takes due messages of delivering namespaces, each leased until ACK, NACK or the lease ends.",
+         "TAKE [FROM ns [ns ...]] [COUNT n] [BLOCK ms] [LEASE duration]",
          forms=(Take,))  # fmt: skip
 def _take(name: str, request: Request) -> Take:
-    found = options(name, request.args[1:], TAKE_OPTIONS)
+    args, more = _more_namespaces(request.args[1:])
+    found = options(name, args, TAKE_OPTIONS)
     count = int_of(found, "count") or 1
     if count > MAX_TAKE_COUNT:
         raise CommandError("ERR", f"TAKE COUNT is at most {MAX_TAKE_COUNT}")
-    return Take(ns_of(found), count, int_of(found, "block"), int_of(found, "lease"))
+    first = ns_of(found)
+    others = tuple(dict.fromkeys(ns for ns in more if ns != first))
+    return Take(first, count, int_of(found, "block"), int_of(found, "lease"), others)
+
+
+def _more_namespaces(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    """TAKE's arguments without the namespaces after FROM's first (up to the next option word), and
+    those namespaces."""
+    words = [keyword(arg) for arg in args]
+    if "from" not in words:
+        return args, ()
+    start = words.index("from") + 2
+    end = start
+    while end < len(args) and words[end] not in TAKE_OPTIONS:
+        end += 1
+    return args[:start] + args[end:], tuple(namespace(arg) for arg in args[start:end])
 
 
 @declare("ack", -3, ("write", "fast"), NO_KEYS, "generic",
@@ -215,3 +256,37 @@ def _kick(name: str, request: Request) -> Kick:
     count = None if "count" not in found else _list_count(found["count"])
     message_id = None if "id" not in found else _delivery_id(found["id"])
     return Kick(namespace(args[1]), count, message_id)
+
+
+def _cursor(token: bytes) -> bytes | None:
+    """A SCHEDULED cursor: hex of an index position, or 0 (the start)."""
+    if token == b"0":
+        return None
+    try:
+        return bytes.fromhex(token.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise CommandError("ERR", "invalid cursor (use 0, or the cursor the last page answered)") from None
+
+
+@declare("scheduled", -2, ("readonly",), NO_KEYS, "generic",
+         "Lists the keys of a namespace with a deadline, earliest first, a page at a time.",
+         "SCHEDULED ns [COUNT n] [AFTER cursor]",
+         forms=(Scheduled,))  # fmt: skip
+def _scheduled(name: str, request: Request) -> Scheduled:
+    args = request.args
+    found = _words(args[2:], frozenset({"count", "after"}))
+    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
+    after = None if "after" not in found else _cursor(found["after"])
+    return Scheduled(namespace(args[1]), count, after)
+
+
+@declare("inflight", -2, ("readonly",), NO_KEYS, "generic",
+         "Lists the messages of a namespace in flight (or waiting for a retry), by id, a page at a time.",
+         "INFLIGHT ns [COUNT n] [AFTER cursor]",
+         forms=(Inflight,))  # fmt: skip
+def _inflight(name: str, request: Request) -> Inflight:
+    args = request.args
+    found = _words(args[2:], frozenset({"count", "after"}))
+    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
+    after = None if found.get("after", b"0") == b"0" else _delivery_id(found["after"])
+    return Inflight(namespace(args[1]), count, after)

@@ -318,3 +318,105 @@ async def test_redis_py_pauses_peeks_and_extends(timed_server, clock):
             assert await r.execute_command("ACK", "jobs", message["id"]) == 1
         finally:
             r.client.close()
+
+
+# -- SCHEDULED and INFLIGHT ------------------------------------------------------------------------
+
+
+async def scheduled_pages(client: RawClient, count: int, ns: str = "jobs") -> list[list[dict]]:
+    pages, cursor = [], "0"
+    while True:
+        cursor, entries = await client.command("SCHEDULED", ns, "COUNT", count, "AFTER", cursor)
+        pages.append([as_map(entry) for entry in entries])
+        if cursor == b"0":
+            return pages
+
+
+async def test_scheduled_pages_through_the_keys_by_deadline_across_shards(timed_server, client):
+    deadlines = {f"k{i}": 10_000 + (i * 7919) % 100 * 1000 for i in range(40)}  # spread over the shards
+    for key, deadline_s in deadlines.items():
+        await client.command("SET", key, "v", "FROM", "jobs", "EX", deadline_s, "PRIORITY", "9")
+        await client.command("SET", key, "v", "FROM", "other", "EX", 5)  # another namespace: not listed
+    await client.command("SET", "forever", "v", "FROM", "jobs")
+    pages = await scheduled_pages(client, 7)
+    listed = [entry for page in pages for entry in page]
+    assert [e[b"key"] for e in listed] == sorted((k.encode() for k in deadlines), key=lambda k: (deadlines[k.decode()], k))
+    assert all(len(page) <= 7 for page in pages) and len(pages) >= 40 // 7
+    assert [e[b"deadline"] for e in listed] == sorted(e[b"deadline"] for e in listed)
+    assert {(e[b"priority"], e[b"type"]) for e in listed} == {(9, b"string")}
+
+
+async def test_scheduled_examines_a_bounded_slice_of_a_shared_index_and_misses_nothing(timed_server, client, monkeypatch):
+    """Each shard examines at most EXAMINE index entries a page (here 3, among other namespaces'
+    keys): pages may be short or empty, and together they hold every key once."""
+    import mi.delivery.listing
+
+    monkeypatch.setattr(mi.delivery.listing, "EXAMINE", 3)
+    for i in range(30):
+        await client.command("SET", f"noise{i}", "v", "FROM", "other", "EX", 100 + i)
+    for i in range(10):
+        await client.command("SET", f"job{i}", "v", "FROM", "jobs", "EX", 200 + 20 * i)
+    pages = await scheduled_pages(client, 4)
+    assert [e[b"key"] for page in pages for e in page] == [f"job{i}".encode() for i in range(10)]
+    assert any(page == [] for page in pages), "the noise made some pages empty"
+
+
+async def test_scheduled_refuses_a_bad_cursor(timed_server, client):
+    reply = await client.command("SCHEDULED", "jobs", "AFTER", "xyz")
+    assert isinstance(reply, CommandError) and "invalid cursor" in reply.message
+    assert await client.command("SCHEDULED", "nothing-here") == [b"0", []]
+
+
+async def test_inflight_lists_held_and_waiting_messages_page_by_page(timed_server, client):
+    keys = [f"k{i}" for i in range(9)]
+    await due_now(timed_server, client, *keys)
+    taken = await take(client, "COUNT", "9")
+    assert await client.command("NACK", "jobs", taken[0][b"id"], "DELAY", "1h") == 1
+    await client.command("ACK", "jobs", taken[1][b"id"])
+    pages, cursor = [], b"0"
+    while True:
+        cursor, entries = await client.command("INFLIGHT", "jobs", "COUNT", "2", "AFTER", cursor)
+        pages.append([as_map(entry) for entry in entries])
+        if cursor == b"0":
+            break
+    listed = {e[b"id"]: e for page in pages for e in page}
+    assert len(listed) == sum(len(page) for page in pages) == 8, "each once, the ACKed one gone"
+    assert set(listed) == {m[b"id"] for m in taken[1:]} - {taken[1][b"id"]} | {taken[0][b"id"]}
+    assert listed[taken[0][b"id"]][b"state"] == b"scheduled" and listed[taken[2][b"id"]][b"state"] == b"in flight"
+    assert listed[taken[2][b"id"]][b"lease_holder"] is not None
+
+
+# -- TAKE FROM several namespaces --------------------------------------------------------------------
+
+
+async def test_take_from_several_namespaces_by_priority_then_deadline(timed_server, client, clock):
+    await client.command("NAMESPACE", "CONFIG", "mail", "SET", "on_expire", "deliver")
+    await client.command("SET", "a", "1", "FROM", "jobs", "TTL", "1s", "PRIORITY", "5")
+    await client.command("SET", "b", "2", "FROM", "mail", "TTL", "2s", "PRIORITY", "5")
+    await client.command("SET", "c", "3", "FROM", "mail", "TTL", "3s", "PRIORITY", "1")
+    await client.command("SET", "d", "4", "FROM", "jobs", "TTL", "3s", "PRIORITY", "9")
+    clock.jump(3)
+    await wait_reaped(timed_server, 4)
+    reply = await client.command("TAKE", "FROM", "jobs", "mail", "COUNT", "3")
+    assert [as_map(m)[b"key"] for m in reply] == [b"c", b"a", b"b"]
+    (rest,) = [as_map(m) for m in await client.command("TAKE", "FROM", "mail", "jobs", "COUNT", "3")]
+    assert rest[b"key"] == b"d"
+    assert await client.command("ACK", "mail", as_map(reply[0])[b"id"]) == 1
+
+
+async def test_take_from_several_waits_on_all_and_skips_a_paused_one(timed_server, client):
+    await client.command("NAMESPACE", "CONFIG", "mail", "SET", "on_expire", "deliver")
+    await client.command("NAMESPACE", "PAUSE", "jobs")
+    await due_now(timed_server, client, "held-back")
+    consumer = await RawClient.connect(timed_server.state.port)
+    await consumer.send(resp_command("TAKE", "FROM", "jobs", "mail", "BLOCK", "0"))
+    with trio.fail_after(IO_TIMEOUT):
+        while timed_server.state.blocked_clients == 0:
+            await trio.sleep(0.01)
+    await client.command("SET", "letter", "x", "FROM", "mail", "TTL", "now")
+    with trio.fail_after(IO_TIMEOUT):
+        (message,) = await consumer.read_reply()
+    assert as_map(message)[b"key"] == b"letter", "woken by the second namespace; the paused one gave none"
+    await consumer.aclose()
+    reply = await client.command("TAKE", "FROM", "jobs", "plain")
+    assert isinstance(reply, CommandError) and "'plain' does not deliver" in reply.message

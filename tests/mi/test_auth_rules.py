@@ -168,6 +168,13 @@ def test_flushall_needs_write_on_every_namespace():
     assert denied(writes_all, command("FLUSHALL", "ASYNC"), "x") is None, "no read needed: the reply is OK"
 
 
+def test_take_from_several_namespaces_needs_rights_on_each():
+    user = User("u", read=(b"jobs",), write=(b"jobs",))
+    assert denied(user, command("TAKE", "FROM", "jobs"), "x") is None
+    refusal = denied(user, command("TAKE", "FROM", "jobs", "mail", "COUNT", "2"), "x")
+    assert refusal == CommandError("NOPERM", "this user has no permissions to access the 'mail' namespace")
+
+
 def test_copy_reads_its_source_and_writes_its_target():
     user = User("u", read=(b"src",), write=(b"dst",))
     assert denied(user, command("COPY", "a", "b", "FROM", "src", "TO", "dst"), "x") is None

@@ -123,6 +123,8 @@ MINIMAL = {
     "peek": "PEEK ns 0-1",
     "dead": "DEAD ns",
     "kick": "KICK ns",
+    "scheduled": "SCHEDULED ns",
+    "inflight": "INFLIGHT ns",
     "setex": "SETEX k 1 v",
     "psetex": "PSETEX k 1 v",
     "setnx": "SETNX k v",
