@@ -6,7 +6,7 @@ from decimal import Context, Decimal
 
 from mi.commands.base import REGISTRY
 from mi.core.keyspace import Keyspace
-from mi.core.notifications import STRING
+from protocol.event_classes import STRING
 from protocol import errors
 from protocol.commands import Incrby, Incrbyfloat
 from protocol.commands.counters import parse_float

@@ -12,7 +12,7 @@ from mi.commands.base import REGISTRY
 from mi.commands.keys import inner_text
 from mi.core.glob import compile_glob
 from mi.core.keyspace import Keyspace
-from mi.core.notifications import GENERIC, HASH
+from protocol.event_classes import GENERIC, HASH
 from protocol import errors
 from protocol.commands import (
     Hdel,

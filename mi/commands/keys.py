@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mi.commands.base import REGISTRY
 from mi.core.glob import compile_glob
 from mi.core.keyspace import Keyspace
-from mi.core.notifications import GENERIC
+from protocol.event_classes import GENERIC
 from protocol import errors
 from protocol.commands import (
     Copy,

@@ -21,7 +21,7 @@ from mi.commands.base import REGISTRY, reply_of
 from mi.core.execution import Unit
 from mi.core.keyspace import Keyspace
 from mi.core.list_waiters import ListKey, list_topic
-from mi.core.notifications import GENERIC, LIST
+from protocol.event_classes import GENERIC, LIST
 from protocol import errors
 from protocol.commands import (
     BlockingMove,

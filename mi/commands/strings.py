@@ -12,7 +12,7 @@ from typing import Any
 
 from mi.commands.base import REGISTRY
 from mi.core.keyspace import Keyspace
-from mi.core.notifications import GENERIC, HASH, LIST, STRING
+from protocol.event_classes import GENERIC, HASH, LIST, STRING
 from protocol import errors
 from protocol.commands import (
     Append,

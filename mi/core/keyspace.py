@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from mi.core.notifications import NEW, Event, Published
+from protocol.event_classes import NEW
+from mi.core.notifications import Event, Published
 from mi.settings.config import NamespaceSettings
 from protocol import errors
 from storage import CorruptRecord, ReadTxn, Record, Shard, Value, WriteTxn, shard_index

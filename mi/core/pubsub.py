@@ -27,18 +27,8 @@ import trio
 from attrs import define, field
 
 from mi.core.glob import compile_glob
-from mi.core.notifications import (
-    ALL,
-    KEYEVENT,
-    KEYSPACE,
-    NEW,
-    Event,
-    Published,
-    flags_text,
-    keyevent_channel,
-    keyspace_channel,
-    parse_flags,
-)
+from protocol.event_classes import ALL, KEYEVENT, KEYSPACE, NEW, flags_text, parse_flags
+from mi.core.notifications import Event, Published, keyevent_channel, keyspace_channel
 from protocol.encoder import encode
 from protocol.replies import Push
 

@@ -27,7 +27,7 @@ from attrs import define, field, frozen
 from mi.settings.config import NamespaceSettings
 from mi.delivery.pull import DueSignals, log_quarantined, settle
 from mi.observability.logs import get_logger
-from mi.core.notifications import EXPIRED
+from protocol.event_classes import EXPIRED
 from mi.core.pubsub import PubSub
 from mi.core.writer import ShardWriter
 from storage import StorageFull, Store, WriteTxn

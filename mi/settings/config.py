@@ -26,7 +26,7 @@ import attrs
 import cattrs
 from attrs import define, field, validators
 
-from mi.core.notifications import parse_flags
+from protocol.event_classes import parse_flags
 from mi.settings.config_values import (
     ByteSize,
     ConfigError,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mi.core.keyspace import Keyspace
-from mi.core.notifications import GENERIC, STRING, flags_text, parse_flags
+from protocol.event_classes import GENERIC, STRING, flags_text, parse_flags
 from mi.core.pubsub import PubSub
 from protocol import CommandError
 
