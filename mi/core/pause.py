@@ -9,6 +9,8 @@ can always end it early.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import trio
 from attrs import define, field
 
@@ -51,12 +53,14 @@ class Pause:
         self.until = 0.0
         self._lifted.set()
 
-    def holds(self, command: Command, writes: bool) -> bool:
-        """Whether ``command`` waits (``writes``: an EXEC whose transaction writes)."""
+    def holds(self, command: Command, queued: Iterable[Command] = ()) -> bool:
+        """Whether ``command`` waits; ``queued``: an EXEC's transaction, held if one of them would be."""
         kind = type(command)
         if kind in _NEVER_HELD or not self.active:
             return False
-        return not self.writes_only or kind in _HELD_AS_WRITES or (kind is Exec and writes)
+        if not self.writes_only or kind in _HELD_AS_WRITES:
+            return True
+        return kind is Exec and any(type(step) in _HELD_AS_WRITES for step in queued)
 
     async def wait(self) -> None:
         """Until the pause ends: its deadline, or CLIENT UNPAUSE. A later CLIENT PAUSE that

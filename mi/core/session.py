@@ -366,7 +366,7 @@ class Session:
             name = keyword(request.args[0]).upper()
             return transaction.add(name, command, entry, len(self.server.writers))
         pause = self.server.pause
-        if pause.until and pause.holds(command, transaction is not None and any(s.writes for s in transaction.steps)):
+        if pause.until and pause.holds(command, () if transaction is None else (s.command for s in transaction.steps)):
             await self._held(pause, pending)
         kind = entry.kind
         units = self.server.units

@@ -191,6 +191,18 @@ async def test_queued_commands_of_a_transaction_wait_only_at_exec(server, raw, p
     await client.aclose()
 
 
+async def test_an_exec_that_only_publishes_waits_out_a_write_pause(server, raw, port):
+    assert await raw.command("CLIENT", "PAUSE", "60000", "WRITE") == OK
+    client = await RawClient.connect(port)
+    assert await client.command("MULTI") == OK
+    assert await client.command("PUBLISH", "news", "hi") == SimpleString("QUEUED")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.command, "EXEC")
+        await wait_until_held(server)
+        assert await raw.command("CLIENT", "UNPAUSE") == OK
+    await client.aclose()
+
+
 # --- RESET ------------------------------------------------------------------------------------
 
 
