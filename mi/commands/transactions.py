@@ -20,7 +20,7 @@ from mi.core.keyspace import Keyspace
 from mi.core.notifications import Published
 from mi.core.watches import touched_by
 from protocol import errors
-from protocol.commands import Command, Discard, Exec, Multi, Publish, Unwatch, Watch
+from protocol.commands import Command, Discard, Exec, Multi, Publish, Quit, Reset, Unwatch, Watch
 from protocol.errors import CommandError
 from protocol.replies import NULL_ARRAY, SimpleString
 from storage import shard_index
@@ -34,7 +34,7 @@ OK = SimpleString("OK")
 QUEUED = SimpleString("QUEUED")
 
 # Commands a connection in MULTI runs at once instead of queueing (as Redis does).
-RUN_IN_MULTI: frozenset[type[Command]] = frozenset({Multi, Exec, Discard, Watch})
+RUN_IN_MULTI: frozenset[type[Command]] = frozenset({Multi, Exec, Discard, Watch, Quit, Reset})
 
 
 @frozen

@@ -26,7 +26,7 @@ from mi.observability.logs import get_logger
 from mi.policy.ratelimit import Limit
 from mi.core.watches import touched_by
 from protocol import errors
-from protocol.commands import Keyed, Quit, Reset
+from protocol.commands import Keyed
 from protocol.encoder import encode_into
 from protocol.errors import CommandError, ProtocolError
 from protocol.grammar import declaration_of, parse_command
@@ -362,7 +362,7 @@ class Session:
             if instead is not None:
                 return instead if transaction is None else transaction.reject(instead)
         entry = REGISTRY.lookup(type(command))
-        if transaction is not None and type(command) not in RUN_IN_MULTI and type(command) not in (Quit, Reset):
+        if transaction is not None and type(command) not in RUN_IN_MULTI:
             name = keyword(request.args[0]).upper()
             return transaction.add(name, command, entry, len(self.server.writers))
         pause = self.server.pause
