@@ -6,8 +6,8 @@ its attempts, to the dead-letter namespace with its history, or away), brings de
 (KICK), and wakes the consumers blocked in TAKE when something falls due.
 
 Retries follow the namespace's ``retry_backoff``: the n-th failed delivery waits
-``min(retry_backoff * 2**(n-1), MAX_RETRY_BACKOFF)``, of which a random half ("equal jitter"), so
-consumers that failed together do not come back together.
+``min(retry_backoff * 2**(n-1), retry_backoff_max)``, of which a random half to all ("equal
+jitter"), so consumers that failed together do not come back together.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
     "take_from", "wait_any",
 ]  # fmt: skip
 
-MAX_RETRY_BACKOFF = 300.0  # seconds: the longest wait between two tries
+MAX_RETRY_BACKOFF = 300.0  # seconds: retry_backoff_max's default, the longest wait between two tries
 LEASE_RAN_OUT = "the lease ran out"
 
 log = get_logger("mi.delivery")
@@ -78,7 +78,7 @@ class DueSignals:
 def retry_delay_ms(settings: NamespaceSettings, attempts: int, rng: Callable[[], float] = random.random) -> int:
     """How long a message waits after its ``attempts``-th delivery failed: exponential, capped,
     with equal jitter (between half and all of it)."""
-    base = min(settings.retry_backoff * 2 ** min(max(attempts - 1, 0), 64), MAX_RETRY_BACKOFF) * 1000
+    base = min(settings.retry_backoff * 2 ** min(max(attempts - 1, 0), 64), settings.retry_backoff_max) * 1000
     return max(round(base / 2 + rng() * base / 2), 1)
 
 

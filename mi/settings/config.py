@@ -205,6 +205,8 @@ class NamespaceSettings:
     webhook: str | None = field(default=None, validator=validators.optional(_http_url))
     # A failed delivery is tried again after this, doubling with each attempt.
     retry_backoff: Seconds = field(default=Seconds(1.0), validator=_positive)
+    # The longest wait between two tries of a pulled message (retry_backoff doubles up to it).
+    retry_backoff_max: Seconds = field(default=Seconds(300.0), validator=_positive)
     # POSTs to the webhook in flight at once, and how long one may take before it counts as failed.
     webhook_concurrency: int = field(default=16, validator=_positive)
     webhook_timeout: Seconds = field(default=Seconds(10.0), validator=_positive)

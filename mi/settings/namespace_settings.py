@@ -4,7 +4,8 @@
 dir (in shard 0, beside the data), so they survive restarts, and win over the file until
 ``NAMESPACE CONFIG ns RESET option`` drops them (every option can be reset: back to the file's
 value, or the default). A value ``none`` lifts the options that can be lifted (limits, a TTL, the
-webhook, the dead-letter namespace); ``lease``, ``retry_backoff`` and ``on_expire`` always have one.
+webhook, the dead-letter namespace); ``lease``, ``retry_backoff``, ``retry_backoff_max`` and
+``on_expire`` always have one.
 Durations are written as everywhere else (``protocol.values.duration_ms``: ``30s``, ``1.5m``, ``2d``).
 
 ``NAMESPACE PAUSE ns`` is kept the same way (``paused/NAME``), apart from the options: it is a
@@ -79,6 +80,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "dead_letter": (_namespace, True),
     "webhook": (_url, True),
     "retry_backoff": (parse_seconds, False),
+    "retry_backoff_max": (parse_seconds, False),
     "webhook_concurrency": (_count, False),
     "webhook_timeout": (parse_seconds, False),
 }

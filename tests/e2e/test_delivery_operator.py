@@ -178,6 +178,8 @@ def test_the_backoff_doubles_with_each_attempt_up_to_the_cap_with_equal_jitter()
     assert [retry_delay_ms(settings, n, lambda: 0.0) for n in (1, 2, 3)] == [500, 1000, 2000], "half at least"
     assert retry_delay_ms(settings, 40, lambda: 1.0) == MAX_RETRY_BACKOFF * 1000
     assert retry_delay_ms(settings, 10_000, lambda: 1.0) == MAX_RETRY_BACKOFF * 1000, "no overflow"
+    capped = NamespaceSettings(retry_backoff=1.0, retry_backoff_max=5.0)
+    assert [retry_delay_ms(capped, n, lambda: 1.0) for n in (3, 4, 5)] == [4000, 5000, 5000], "retry_backoff_max"
 
 
 async def test_a_nack_without_delay_waits_for_the_backoff(timed_server, client, clock):

@@ -50,7 +50,8 @@ async def test_reset_lease_goes_back_to_the_files_value(raw):
 
 
 @pytest.mark.parametrize("option", ["on_expire", "default_ttl", "max_value_size", "max_keys", "rate", "burst",
-                                    "lease", "max_attempts", "dead_letter", "webhook", "retry_backoff"])
+                                    "lease", "max_attempts", "dead_letter", "webhook", "retry_backoff",
+                                    "retry_backoff_max"])
 async def test_every_option_resets_to_the_default(raw, option):
     """RESET answers OK for every option, set or not, and the default holds again."""
     before = await settings(raw, "fresh")
@@ -71,7 +72,7 @@ async def test_reset_on_expire_stops_delivering(raw):
     assert isinstance(reply, CommandError) and "does not deliver" in reply.message
 
 
-@pytest.mark.parametrize("option", ["lease", "retry_backoff", "on_expire"])
+@pytest.mark.parametrize("option", ["lease", "retry_backoff", "retry_backoff_max", "on_expire"])
 async def test_none_is_refused_where_it_means_nothing_and_names_reset(raw, option):
     """lease, retry_backoff and on_expire always have a value: none says to use RESET."""
     reply = await raw.command("NAMESPACE", "CONFIG", "jobs", "SET", option, "none")

@@ -43,7 +43,8 @@ async def test_config_set_get_reset_and_it_survives_a_restart(tmp_path):
         assert as_map(await client.command("NAMESPACE", "CONFIG", "jobs", "GET")) == {
             b"on_expire": b"drop", b"default_ttl": b"600s", b"max_value_size": None,
             b"max_keys": None, b"rate": None, b"burst": None, b"lease": b"30s", b"max_attempts": None, b"dead_letter": None, b"webhook": None,
-            b"retry_backoff": b"1s", b"webhook_concurrency": b"16", b"webhook_timeout": b"10s",
+            b"retry_backoff": b"1s", b"retry_backoff_max": b"300s", b"webhook_concurrency": b"16",
+            b"webhook_timeout": b"10s",
         }
         assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "default_ttl", "30s") == OK
         assert await client.command("NAMESPACE", "CONFIG", "jobs", "SET", "max_value_size", "1KiB") == OK
