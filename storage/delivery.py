@@ -200,7 +200,7 @@ class DeliveryTxn(QuarantineMoves):
         """The message ``message_id`` of ``namespace`` (PEEK): ``("in flight", delivery)`` (its
         ``waiting`` says whether a consumer holds it), ``("due", delivery)`` (no lease) or
         ``("dead", history)``; None if it is in none of these places. O(log n)."""
-        flying = self._inflight(message_id)
+        flying = self._readable_inflight(message_id)
         if flying is not None and flying.namespace == namespace:
             return "in flight", flying
         due_key = None if self._by_id is None else self._by_id.due_key(message_id)
@@ -220,7 +220,7 @@ class DeliveryTxn(QuarantineMoves):
                 return "due", due
         for delivery_id, ns in self._inflight_entries():
             if ns == namespace:
-                flying = self._inflight(delivery_id)
+                flying = self._readable_inflight(delivery_id)
                 if flying is not None and flying.key == key:
                     return "in flight", flying
         for dead in self.dead_letters(namespace):
@@ -514,6 +514,14 @@ class DeliveryTxn(QuarantineMoves):
         except lmdb.Error as error:
             raise self._failure(error) from error
         return None if value is None else decode_inflight_value(raw_id, value)
+
+    def _readable_inflight(self, delivery_id: int) -> Delivery | None:
+        """The delivery in flight under ``delivery_id``, None if there is none or it is damaged
+        (the reaper sets it aside when its lease ends)."""
+        try:
+            return self._inflight(delivery_id)
+        except CorruptRecord:
+            return None
 
     def _due_message(self, due_key: bytes) -> Delivery | None:
         """The due message under ``due_key`` as a delivery not yet leased, None if none is there

@@ -17,7 +17,8 @@ from protocol.commands import Ack, Dead, Extend, Inflight, Kick, Nack, Peek, Sch
 from protocol.errors import CommandError
 from protocol.replies import Stored
 from storage import WriteTxn
-from storage.delivery import DeadLetter, Delivery
+from storage.delivery import DEFAULT_PRIORITY, DeadLetter, Delivery
+from storage.errors import CorruptRecord
 
 if TYPE_CHECKING:
     from mi.core.state import Connection, ServerState
@@ -179,9 +180,13 @@ async def peek(session: Connection, command: Peek) -> dict[str, Any] | None:
         return None if found is None else _peeked(txn, shard.index, found, now)
 
 
+def _priority(record: Record) -> int:
+    return DEFAULT_PRIORITY if record.priority is None else record.priority
+
+
 def _scheduled(key: bytes, record: Record) -> dict[str, Any]:
     """A key with a TTL not yet reached: a message with no id until it falls due."""
-    priority = 1024 if record.priority is None else record.priority
+    priority = _priority(record)
     return {
         "state": "scheduled", "id": None, "key": key, "value": Stored(record.value), "type": record.kind.type_name,
         "priority": priority, "attempts": 0, "deadline": record.expires_at, "first_deadline": record.expires_at,
@@ -213,12 +218,15 @@ def _peeked(txn: Any, shard: int, found: tuple[str, Delivery | DeadLetter], now:
 
 def _dead_entry(txn: Any, shard: int, dead: DeadLetter, now: int) -> dict[str, Any] | None:
     """A dead letter with its history, None if its record was deleted or replaced since."""
-    record = txn.get(dead.dead_letter, dead.key, now)
+    try:
+        record = txn.get(dead.dead_letter, dead.key, now)
+    except CorruptRecord:  # damaged: listed by mi verify, not here
+        return None
     if record is None or record.revision != dead.revision:
         return None
     return {
         "state": "dead", "id": f"{shard}-{dead.id}", "key": dead.key, "value": Stored(record.value),
-        "type": record.kind.type_name, "priority": 1024 if record.priority is None else record.priority,
+        "type": record.kind.type_name, "priority": _priority(record),
         "attempts": dead.attempts, "deadline": dead.last_deadline, "first_deadline": dead.first_deadline,
         "lease_holder": None, "lease_until": None, "reason": dead.reason or None,
         "dead_letter": dead.dead_letter, "died_at": dead.died_at,
@@ -251,7 +259,7 @@ async def scheduled(session: Connection, command: Scheduled) -> list[Any]:
     page, next_after = scheduled_page(session.server.store, command.ns, command.count, command.after)
     entries = [
         {"key": entry.key, "deadline": entry.record.expires_at, "type": entry.record.kind.type_name,
-         "priority": 1024 if entry.record.priority is None else entry.record.priority}
+         "priority": _priority(entry.record)}
         for entry in page
     ]  # fmt: skip
     return ["0" if next_after is None else next_after.hex(), entries]

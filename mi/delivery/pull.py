@@ -26,6 +26,7 @@ from mi.observability.logs import get_logger
 from mi.core.writer import ShardWriter
 from storage import Store, WriteTxn
 from storage.delivery import Delivery, reprioritised
+from storage.errors import CorruptRecord
 from storage.quarantine import Quarantined
 
 __all__ = [
@@ -152,7 +153,10 @@ def kick(txn: WriteTxn, ns: str, now_ms: int, limit: int, message_id: int | None
     histories = list(_first(dead_letters, limit))
     for dead in histories:
         txn.delivery.forget_dead(ns, dead.id)
-        record = txn.get(dead.dead_letter, dead.key, now_ms)
+        try:
+            record = txn.get(dead.dead_letter, dead.key, now_ms)
+        except CorruptRecord:  # damaged in the dead-letter namespace: left there for mi verify
+            continue
         if record is None or record.revision != dead.revision:
             continue
         txn.delete(dead.dead_letter, dead.key)
