@@ -135,7 +135,7 @@ class AsyncConsumer(ConsumerBase):
         if kind is None:
             await self._settle()
         for message in self._leftovers(failed=kind is not None):
-            await self.client.execute("NACK", self.ns, message.id)
+            await self.client.execute("NACK", self.ns, message.id, "DELAY", "now")  # at once, not after the backoff
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self

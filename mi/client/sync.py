@@ -174,7 +174,7 @@ class Consumer(ConsumerBase):
         if kind is None:
             self._settle()
         for message in self._leftovers(failed=kind is not None):
-            self.client.execute("NACK", self.ns, message.id)
+            self.client.execute("NACK", self.ns, message.id, "DELAY", "now")  # at once, not after the backoff
 
     def __iter__(self) -> Consumer:
         return self

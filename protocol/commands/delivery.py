@@ -132,8 +132,8 @@ def _delivery_id(token: bytes) -> DeliveryId:
 
 
 @declare("take", -1, ("write", "fast"), NO_KEYS, "generic",
-         "Takes due messages of delivering namespaces, each leased until ACK, NACK or the lease ends.",
-         "TAKE [FROM ns [ns ...]] [COUNT n] [BLOCK ms] [LEASE duration]",
+         "Takes due messages of delivering namespaces (FROM ns1 ns2 ... for several), each leased until ACK, NACK or the lease ends.",
+         "TAKE [FROM ns] [COUNT n] [BLOCK ms] [LEASE duration]",
          forms=(Take,))  # fmt: skip
 def _take(name: str, request: Request) -> Take:
     args, more = _more_namespaces(request.args[1:])
