@@ -70,15 +70,10 @@ async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
             return [_shown(shard, delivery) for shard, delivery in taken]
         if command.block_ms is None or state.terminating:
             return []
-        state.blocked_clients += 1
-        session.waiting_in_take = True  # CLIENT KILL may end the connection now: nothing is taken
-        try:
+        async with session.blocking():  # CLIENT KILL or a hang-up may end it: nothing is taken
             with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
                 await (woken[0].wait() if len(woken) == 1 else wait_any(woken))
-        finally:
-            state.blocked_clients -= 1
-            session.waiting_in_take = False
-        if waiting.cancelled_caught:
+        if waiting.cancelled_caught or session.hung_up:
             return []
 
 

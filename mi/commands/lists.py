@@ -374,15 +374,10 @@ async def _wait_and_take(
                     return taken.reply
             if state.terminating:
                 return NULL_ARRAY
-            state.blocked_clients += 1
-            session.waiting_in_take = True  # CLIENT KILL may end the connection now: nothing is taken
-            try:
+            async with session.blocking():  # CLIENT KILL or a hang-up may end it: nothing is taken
                 with trio.move_on_at(deadline) as waiting:
                     await _any_set(woken)
-            finally:
-                state.blocked_clients -= 1
-                session.waiting_in_take = False
-            if waiting.cancelled_caught or state.terminating:
+            if waiting.cancelled_caught or state.terminating or session.hung_up:
                 return NULL_ARRAY
     finally:
         # The next in line on the lists this one headed looks: what it left, or what arrived

@@ -8,7 +8,9 @@ before it, so a pipeline always sees its own earlier writes.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -48,6 +50,9 @@ RECEIVE_SIZE = 64 * 1024
 HEAVY_BATCH = 1024 * 1024
 # A read of more keys than this runs on a worker thread (about 10 us a key on the event loop).
 LONG_READ_KEYS = 1000
+# What a blocked connection may send ahead (pipelined after BLPOP, say) before the server stops
+# reading it until the wait is over.
+MAX_READ_WHILE_BLOCKED = 1024 * 1024
 
 
 @define(eq=False)
@@ -73,7 +78,9 @@ class Session:
     # Of the command running now: time spent waiting rather than working (a TAKE ... BLOCK's wait for
     # a message, a MONITOR's stream), left out of its time as Redis leaves a blocked command's wait.
     waited_ns: int = 0
-    _waiting_since: int | None = None  # perf_counter_ns: TAKE ... BLOCK is waiting since
+    _waiting_since: int | None = None  # perf_counter_ns: a blocking command is waiting since
+    hung_up: bool = False  # the client closed its side while a blocking command waited
+    _read_ahead: bool = False  # bytes read during such a wait are in the parser, unprocessed
     _dropped_for: str | None = None  # why the server ended the connection (a timeout, a limit)
     _watchdog: trio.CancelScope | None = None
     # The connection's nursery (the server's _handle sets it): a subscriber's pusher runs there.
@@ -83,18 +90,39 @@ class Session:
     _closing: bool = False
 
     @property
-    def waiting_in_take(self) -> bool:
-        """TAKE ... BLOCK is waiting for a message: nothing is in flight (CLIENT KILL may end it)."""
+    def blocked(self) -> bool:
+        """A blocking command (TAKE ... BLOCK, BLPOP...) or a paused one is waiting and holds
+        nothing yet: CLIENT KILL may end the connection now."""
         return self._waiting_since is not None
 
-    @waiting_in_take.setter
-    def waiting_in_take(self, waiting: bool) -> None:
-        now = time.perf_counter_ns()
-        if waiting:
-            self._waiting_since = now
-        elif self._waiting_since is not None:
-            self.waited_ns += now - self._waiting_since
+    @contextlib.asynccontextmanager
+    async def blocking(self) -> AsyncIterator[None]:
+        """A blocking command's wait: counted in INFO's blocked_clients, left out of the command's
+        time, and ended early if the client hangs up (then ``hung_up`` is True and the command
+        must take nothing: nobody would receive it). Meanwhile the connection is read, so a
+        hang-up is seen at once, as Redis sees it; requests that arrive are kept for after."""
+        self.server.blocked_clients += 1
+        self._waiting_since = time.perf_counter_ns()
+        try:
+            async with trio.open_nursery() as watch:
+                watch.start_soon(self._watch_for_hang_up, watch.cancel_scope)
+                yield
+                watch.cancel_scope.cancel()
+        finally:
+            self.server.blocked_clients -= 1
+            self.waited_ns += time.perf_counter_ns() - self._waiting_since
             self._waiting_since = None
+
+    async def _watch_for_hang_up(self, wait: trio.CancelScope) -> None:
+        while self.parser is not None and self.parser.buffered_bytes < MAX_READ_WHILE_BLOCKED:
+            data = await self.stream.receive_some(RECEIVE_SIZE)
+            if not data:
+                self.hung_up = self._closing = True
+                wait.cancel()
+                return
+            self.parser.receive_data(data)  # a pipelined request, run once the wait is over
+            self._read_ahead = True
+        await trio.sleep_forever()  # past the bound, the hang-up shows when the reply is sent
 
     def namespace(self, explicit: str | None) -> str:
         return explicit if explicit is not None else self.current_namespace
@@ -181,7 +209,7 @@ class Session:
         """CLIENT KILL: as ``stop_reading``, and a TAKE ... BLOCK waiting for a message (it holds
         none yet) ends at once too, without an answer (at shutdown it answers empty instead)."""
         self.stop_reading()
-        if self.waiting_in_take and self._watchdog is not None:
+        if self.blocked and self._watchdog is not None:
             self._watchdog.cancel()
 
     def describe(self) -> str:
@@ -226,11 +254,14 @@ class Session:
                     self.idle_since = time.monotonic()
                     if self.subscriber is not None:  # messages held during the batch may go now
                         self.subscriber.session_idle()
-                    data = await self._receive()
+                    if self._read_ahead:  # a blocking command's wait read these: run them first
+                        self._read_ahead = False
+                    else:
+                        data = await self._receive()
+                        if not data:
+                            break
+                        parser.receive_data(data)
                     self.idle_since = None
-                    if not data:
-                        break
-                    parser.receive_data(data)
                     requests, framing_error = _drain(parser)
                     heavy = parser.buffered_bytes > HEAVY_BATCH
                     out = await self._execute(requests, limits.max_reply_buffer, heavy)
@@ -368,6 +399,8 @@ class Session:
         pause = self.server.pause
         if pause.until and pause.holds(command, () if transaction is None else (s.command for s in transaction.steps)):
             await self._held(pause, pending)
+            if self.hung_up:  # nobody to answer: the held command never runs
+                return None
         kind = entry.kind
         units = self.server.units
         unit = self._write_unit(request, command, entry.handler, not heavy) if kind is Kind.WRITE else None
@@ -400,11 +433,8 @@ class Session:
         for write in pending:
             await write.outcome()
         pending.clear()
-        self.waiting_in_take = True
-        try:
+        async with self.blocking():
             await pause.wait()
-        finally:
-            self.waiting_in_take = False
 
     def _refusal(self, command: Any) -> CommandError | None:
         """NOAUTH before authentication, NOPERM for what the user may not do, a rate limit

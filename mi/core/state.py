@@ -3,6 +3,7 @@ and ``Connection``: what a command handler may see and do of the connection it r
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,7 +72,7 @@ class ServerState:
     request_shutdown: Callable[[], None] = lambda: None  # SHUTDOWN: the server stops as on SIGTERM
     connections_received: int = 0
     connections_rejected: int = 0
-    blocked_clients: int = 0  # waiting in TAKE ... BLOCK or a blocking list pop (BLPOP...)
+    blocked_clients: int = 0  # waiting in TAKE ... BLOCK, a blocking list pop (BLPOP...) or a pause
     _last_client_id: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -125,9 +126,7 @@ class Connection(Protocol):
     transaction: Any  # a mi.commands.transactions.Transaction between MULTI and EXEC/DISCARD
     watched: dict[tuple[str, bytes], int | None]  # (ns, key) -> revision at WATCH
     watch_broken: bool
-    # TAKE ... BLOCK, or a blocking list pop (BLPOP...), is waiting and holds nothing yet: CLIENT
-    # KILL may end it, and its wait is left out of the command's latency
-    waiting_in_take: bool
+    hung_up: bool  # the client closed its side while a blocking command waited (``blocking``)
     waited_ns: int  # of the command running now: time spent waiting, not working
     subscriber: Any  # a mi.core.pubsub.Subscriber from its first (P)SUBSCRIBE on, else None
 
@@ -140,6 +139,10 @@ class Connection(Protocol):
     def unwatch(self) -> tuple[dict[tuple[str, bytes], int | None], bool]: ...
 
     def close_after_reply(self) -> None: ...
+
+    # A blocking command's wait (TAKE ... BLOCK, BLPOP...): CLIENT KILL or a hang-up may end it,
+    # and it is left out of the command's latency.
+    def blocking(self) -> contextlib.AbstractAsyncContextManager[None]: ...
 
     def describe(self) -> str: ...
 

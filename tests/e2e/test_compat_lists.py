@@ -14,7 +14,7 @@ import redis.asyncio
 import trio
 
 from protocol.replies import NULL_ARRAY, SimpleString
-from support import RawClient, resp_command
+from support import IO_TIMEOUT, RawClient, resp_command
 
 
 async def _error(call) -> str:
@@ -292,3 +292,35 @@ async def test_redis_py_asyncio_blpop_is_woken_by_another_connection(server, r2)
 
 async def _collect(into: list, run) -> None:
     into.append(await trio.to_thread.run_sync(run))
+
+
+async def test_a_blocked_pop_whose_client_hung_up_takes_nothing(server, port, r2):
+    """A client that closes while blocked in BRPOP is gone at once: the next push stays in the list
+    (it once took the element and lost it: nobody was there to receive it)."""
+    gone = await RawClient.connect(port)
+    await gone.send(b"*3\r\n$5\r\nBRPOP\r\n$2\r\nq1\r\n$1\r\n0\r\n")
+    with trio.fail_after(IO_TIMEOUT):
+        while server.state.blocked_clients < 1:
+            await trio.sleep(0.005)
+    await gone.aclose()
+    with trio.fail_after(IO_TIMEOUT):  # the server sees the hang-up and drops the waiter
+        while server.state.blocked_clients:
+            await trio.sleep(0.005)
+    assert await r2.lpush("q1", "job") == 1
+    assert await r2.lrange("q1", 0, -1) == [b"job"]
+
+
+async def test_a_request_sent_while_a_pop_is_blocked_runs_after_it(server, raw, r2):
+    """What a blocked client sends meanwhile is read (to see a hang-up) and kept, not lost."""
+    await raw.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+    with trio.fail_after(IO_TIMEOUT):
+        while server.state.blocked_clients < 1:
+            await trio.sleep(0.005)
+    await raw.send(b"*1\r\n$4\r\nPING\r\n")
+    (blocked,) = [s for s in server.state.sessions.values() if s.blocked]
+    with trio.fail_after(IO_TIMEOUT):  # read during the wait, not yet run
+        while not blocked.parser.buffered_bytes:
+            await trio.sleep(0.005)
+    await r2.rpush("q", "x")
+    assert await raw.read_reply() == [b"q", b"x"]
+    assert await raw.read_reply() == SimpleString("PONG")

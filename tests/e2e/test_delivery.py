@@ -222,3 +222,22 @@ async def test_flushns_forgets_messages_due_and_in_flight(timed_server, client, 
     status = await info(client)
     assert (status[b"keys"], status[b"scheduled"], status[b"due"], status[b"in_flight"]) == (0, 0, 0, 0)
     assert await client.command("ACK", "jobs", taken[b"id"]) == 0
+
+
+async def test_a_consumer_that_hangs_up_while_blocked_takes_nothing(server, raw, port):
+    """TAKE ... BLOCK from a consumer that then closes: the message that falls due is not leased
+    to the dead connection (where it would wait out its lease), the next consumer gets it."""
+    gone = await RawClient.connect(port)
+    await gone.send(resp_command("TAKE", "FROM", "jobs", "BLOCK", "0"))
+    with trio.fail_after(IO_TIMEOUT):
+        while server.state.blocked_clients < 1:
+            await trio.sleep(0.005)
+    await gone.aclose()
+    with trio.fail_after(IO_TIMEOUT):
+        while server.state.blocked_clients:
+            await trio.sleep(0.005)
+    assert await raw.command("SET", "job", "x", "FROM", "jobs", "PX", "1") == OK
+    with trio.fail_after(IO_TIMEOUT):
+        while not (taken := await take(raw)):
+            await trio.sleep(0.01)
+    assert taken[0][b"key"] == b"job" and taken[0][b"attempts"] == 1

@@ -109,7 +109,7 @@ async def test_resetstat_starts_the_counters_again(r2):
 async def wait_until_held(server, count: int = 1) -> None:
     """Until ``count`` connections wait in a pause (polled under a guard, not a sleep-and-hope)."""
     with trio.fail_after(IO_TIMEOUT):
-        while sum(s.waiting_in_take for s in server.state.sessions.values()) < count:
+        while sum(s.blocked for s in server.state.sessions.values()) < count:
             await trio.sleep(0.005)
 
 
@@ -165,7 +165,7 @@ async def test_client_kill_ends_a_paused_connection(server, raw, port):
     victim = await RawClient.connect(port)
     await victim.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
     await wait_until_held(server)
-    held = next(s for s in server.state.sessions.values() if s.waiting_in_take)
+    held = next(s for s in server.state.sessions.values() if s.blocked)
     assert await raw.command("CLIENT", "KILL", "ID", str(held.client_id)) == 1
     assert await victim.is_closed()
     assert await raw.command("CLIENT", "UNPAUSE") == OK
