@@ -12,7 +12,7 @@ from __future__ import annotations
 from protocol import errors
 from protocol.values import parse_namespace
 
-__all__ = ["DEFAULT_NAMESPACE", "MAX_DATABASE", "namespace"]
+__all__ = ["DEFAULT_NAMESPACE", "MAX_DATABASE", "database_number", "namespace"]
 
 DEFAULT_NAMESPACE = "default"
 """The namespace a connection starts in (mi.core.session starts there)."""
@@ -29,3 +29,15 @@ def namespace(token: bytes) -> str:
     if number > MAX_DATABASE:
         raise errors.database_out_of_range()
     return f"db{number}" if number else DEFAULT_NAMESPACE
+
+
+def database_number(ns: str) -> int | None:
+    """The Redis database number of a namespace that has one (``default`` 0, ``db7`` 7), else None:
+    the inverse of ``namespace`` for numbers (``db0`` and ``db07`` are names: ``SELECT`` never
+    reaches them)."""
+    if ns == DEFAULT_NAMESPACE:
+        return 0
+    digits = ns.removeprefix("db")
+    if digits == ns or not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
+        return None
+    return int(digits) if int(digits) <= MAX_DATABASE else None

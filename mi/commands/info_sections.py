@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mi import VERSION
-from protocol.grammar_names import DEFAULT_NAMESPACE, MAX_DATABASE
+from protocol.grammar_names import database_number
 
 if TYPE_CHECKING:
     from mi.core.state import Connection, ServerState
@@ -38,7 +37,6 @@ __all__ = [
 REDIS_COMPATIBLE_VERSION = "7.2.0"
 
 _ADMIN_ONLY_SERVER_FIELDS = ("process_id", "config_file", "data_dir")
-_DATABASE_NAME = re.compile(r"db([1-9][0-9]{0,9})")
 
 
 def _info_server(session: Connection) -> dict[str, Any]:
@@ -166,11 +164,7 @@ def readable_namespaces(session: Connection) -> list[str]:
 def database_numbers(namespaces: list[str]) -> dict[str, int]:
     """The Redis database number each namespace is shown as: ``default`` is 0 and ``dbN`` is N
     (what ``SELECT N`` reaches); any other namespace takes the lowest number left, in name order."""
-    numbers = {DEFAULT_NAMESPACE: 0} if DEFAULT_NAMESPACE in namespaces else {}
-    for ns in namespaces:
-        match = _DATABASE_NAME.fullmatch(ns)
-        if match and int(match[1]) <= MAX_DATABASE:
-            numbers[ns] = int(match[1])
+    numbers = {ns: number for ns in namespaces if (number := database_number(ns)) is not None}
     taken, free = {0, *numbers.values()}, 1
     for ns in sorted(set(namespaces) - set(numbers)):
         while free in taken:

@@ -131,19 +131,42 @@ def client_info(session: Connection, command: ClientInfo) -> str:
     return session.describe() + "\n"
 
 
+def _client_type(connection: Connection) -> str:
+    """Redis's client types; mi has no replicas yet, so a connection is pubsub or normal."""
+    return "pubsub" if connection.subscriber is not None and connection.subscriber.count else "normal"
+
+
 @REGISTRY.connection(ClientList)
 def client_list(session: Connection, command: ClientList) -> str:
-    return "".join(other.describe() + "\n" for other in session.server.sessions.values())
+    shown = [
+        other
+        for other in session.server.sessions.values()
+        if (command.type is None or _client_type(other) == command.type)
+        and (not command.ids or other.client_id in command.ids)
+    ]
+    return "".join(other.describe() + "\n" for other in shown)
+
+
+def _killed_by(command: ClientKill, other: Connection, asking: Connection) -> bool:
+    """Whether ``other`` matches every filter of ``command`` (the old form: its address)."""
+    if command.old_form:
+        return other.peer == command.addr
+    user = None if other.user is None else other.user.name
+    return (
+        (command.client_id is None or other.client_id == command.client_id)
+        and (command.addr is None or other.peer == command.addr)
+        and (command.laddr is None or other.local == command.laddr)
+        and (command.type is None or _client_type(other) == command.type)
+        and (command.user is None or user == command.user)
+        and (command.max_age is None or time.time() - other.opened_at >= command.max_age)
+        and not (command.skip_me and other is asking)
+    )
 
 
 @REGISTRY.connection(ClientKill)
 def client_kill(session: Connection, command: ClientKill) -> int | SimpleString:
     """Close the matching connections once they have answered what they are running."""
-    doomed = [
-        other
-        for other in session.server.sessions.values()
-        if other.client_id == command.client_id or other.peer == command.addr
-    ]
+    doomed = [other for other in session.server.sessions.values() if _killed_by(command, other, session)]
     for other in doomed:
         other.kill()
     if command.old_form:

@@ -18,6 +18,7 @@ import trio
 from attrs import define, field
 
 from protocol.display import redacted, shown
+from protocol.grammar_names import database_number
 
 __all__ = ["MONITOR_ARG_BYTES", "MONITOR_ARGS", "Monitored", "Monitors"]
 
@@ -30,6 +31,13 @@ def _quote(arg: bytes) -> str:
     """An argument as Redis's MONITOR shows it: in double quotes, with backslash escapes."""
     text = shown(arg, MONITOR_ARG_BYTES, counted=True).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + text.replace("\r", "\\r").replace("\n", "\\n") + '"'
+
+
+def _database(ns: str) -> str | int:
+    """How a line names the connection's namespace: Redis's database number where it has one
+    (redis-py's Monitor reads a number there), else its name."""
+    number = database_number(ns)
+    return ns if number is None else number
 
 
 def line_of(args: tuple[bytes, ...], show_values: bool) -> str:
@@ -96,7 +104,7 @@ class Monitors:
     def feed(self, session: Monitored, args: tuple[bytes, ...]) -> None:
         """Tell every monitor (but the session itself) that ``session`` ran ``args``."""
         line = (
-            f"+{time.time():.6f} [{session.current_namespace} {session.peer}] "
+            f"+{time.time():.6f} [{_database(session.current_namespace)} {session.peer}] "
             + line_of(args, self.show_values)
             + "\r\n"
         ).encode()

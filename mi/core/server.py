@@ -204,7 +204,7 @@ class Server:
     async def _handle(self, state: ServerState, stream: trio.abc.Stream) -> None:
         """One connection: its own nursery, so its tasks end with it."""
         state.connections_received += 1
-        peer = _peer_name(stream)
+        peer, local = _address(stream, remote=True), _address(stream, remote=False)
         if isinstance(stream, trio.SocketStream):
             stream = PlainSocketStream(stream)
         try:
@@ -215,7 +215,7 @@ class Server:
                 state.connections_rejected += 1
                 await stream.send_all(encode(errors.max_clients_reached(), 2))
                 return
-            session = Session(state, stream, state.next_client_id(), peer)
+            session = Session(state, stream, state.next_client_id(), peer, local)
             state.sessions[session.client_id] = session
             failed = False
             try:
@@ -227,7 +227,7 @@ class Server:
                           exc_info=error)
                 failed = True  # (told once the except block has let go of the failed frames' memory)
             finally:
-                del state.sessions[session.client_id]
+                state.sessions.pop(session.client_id, None)  # CLIENT KILL may have taken it out
             if failed:
                 await _tell_failed(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -291,11 +291,12 @@ async def _tell_failed(stream: trio.abc.Stream) -> None:
             pass
 
 
-def _peer_name(stream: trio.SocketStream | trio.SSLStream) -> str:
+def _address(stream: trio.SocketStream | trio.SSLStream, *, remote: bool) -> str:
+    """The client's ip:port (``remote``), or the server's end of the connection."""
     if isinstance(stream, trio.SSLStream):
         stream = stream.transport_stream
     try:
-        host, port, *_ = stream.socket.getpeername()
+        host, port, *_ = stream.socket.getpeername() if remote else stream.socket.getsockname()
     except OSError as error:
         if error.errno == errno.ENOTCONN:
             return "disconnected"

@@ -61,12 +61,14 @@ class Session:
     stream: trio.abc.Stream
     client_id: int
     peer: str
+    local: str = ""  # the server's end of the connection (CLIENT LIST laddr)
     resp: int = 2
     typed_resp2: bool = False  # CLIENT TYPED ON: RESP2 reads of stored values keep their types
     current_namespace: str = DEFAULT_NAMESPACE
     client_name: bytes | None = None
     library: dict[str, str] = field(factory=dict)
     commands: int = 0
+    last_command: str = "NULL"  # CLIENT LIST cmd (Redis's word before the first)
     opened_at: float = field(factory=time.time)
     transaction: Transaction | None = None  # between MULTI and EXEC/DISCARD
     watched: dict[tuple[str, bytes], int | None] = field(factory=dict)  # (ns, key) -> revision
@@ -209,6 +211,7 @@ class Session:
         """CLIENT KILL: as ``stop_reading``, and a TAKE ... BLOCK waiting for a message (it holds
         none yet) ends at once too, without an answer (at shutdown it answers empty instead)."""
         self.stop_reading()
+        self.server.sessions.pop(self.client_id, None)  # gone from CLIENT LIST at once, as in Redis
         if self.blocked and self._watchdog is not None:
             self._watchdog.cancel()
 
@@ -219,8 +222,9 @@ class Session:
         channels, patterns = (0, 0) if subscriber is None else (len(subscriber.channels), len(subscriber.patterns))
         multi = -1 if self.transaction is None else len(self.transaction.steps)
         return (
-            f"id={self.client_id} addr={self.peer} name={name} user={user} ns={self.current_namespace} "
-            f"age={int(time.time() - self.opened_at)} cmds={self.commands} sub={channels} psub={patterns} "
+            f"id={self.client_id} addr={self.peer} laddr={self.local} name={name} user={user} "
+            f"ns={self.current_namespace} age={int(time.time() - self.opened_at)} cmd={self.last_command} "
+            f"cmds={self.commands} sub={channels} psub={patterns} "
             f"multi={multi} watch={len(self.watched)} resp={self.resp} "
             f"lib-name={self.library.get('lib-name', '')} lib-ver={self.library.get('lib-ver', '')}"
         )
@@ -371,7 +375,8 @@ class Session:
         if self.server.latency.threshold_ms:
             self.server.latency.add("command", work_usec)
         metrics = self.server.metrics
-        if metrics.record(stat_name(request.args), usec, reply, work_usec) and not _checks_password(request.args):
+        self.last_command = name = stat_name(request.args)
+        if metrics.record(name, usec, reply, work_usec) and not _checks_password(request.args):
             name = (self.client_name or b"").decode("utf-8", "replace")
             metrics.add_slow(work_usec, request.args, self.peer, name)
             log.warning("command.slow", conn_id=self.client_id, peer=self.peer, user=self._user_name(),

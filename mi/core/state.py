@@ -117,6 +117,8 @@ class Connection(Protocol):
     server: ServerState
     client_id: int
     peer: str
+    local: str  # the server's end: ip:port
+    opened_at: float  # time.time()
     resp: int
     typed_resp2: bool  # CLIENT TYPED ON: RESP2 reads of stored values keep their types
     current_namespace: str

@@ -290,6 +290,8 @@ class Authenticator:
         if not self.enabled:  # as Redis's passwordless default user: any password, but name it
             if username is None:
                 raise errors.auth_not_configured()
+            if username != b"default":  # no other user exists
+                raise errors.wrongpass()
             return default_user(self.config)
         host = peer.rsplit(":", 1)[0]
         name = "default" if username is None else username.decode("utf-8", "replace")

@@ -6,7 +6,7 @@ follow Redis 7 closely, error texts included. Their handlers are in ``mi.command
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from attrs import field, frozen
 
@@ -99,20 +99,32 @@ class ClientInfo(Command):
     name: ClassVar[str] = "client|info"
 
 
+CLIENT_TYPES = frozenset({"normal", "master", "replica", "slave", "pubsub"})  # Redis's; mi has no replicas yet
+
+
 @frozen
 class ClientList(Command):
-    """``CLIENT LIST``: one line per connection."""
+    """``CLIENT LIST [TYPE type] [ID id [id ...]]``: one line per connection, those given only."""
 
     name: ClassVar[str] = "client|list"
+    type: str | None = None
+    ids: tuple[int, ...] = ()
 
 
 @frozen
 class ClientKill(Command):
-    """``CLIENT KILL ID n | ADDR host:port | host:port`` (the last, Redis's old form, answers OK)."""
+    """``CLIENT KILL ip:port`` (Redis's old form, answers OK), or any of the filters ``ID n``,
+    ``ADDR ip:port``, ``LADDR ip:port``, ``TYPE type``, ``USER name``, ``MAXAGE s``,
+    ``SKIPME yes|no`` (default yes: never the connection that asks), all of which must match."""
 
     name: ClassVar[str] = "client|kill"
     client_id: int | None = None
     addr: str | None = None
+    laddr: str | None = None
+    type: str | None = None
+    user: str | None = None
+    max_age: int | None = None
+    skip_me: bool = True
     old_form: bool = False
 
 
@@ -301,7 +313,6 @@ _BARE: dict[str, type[Command]] = {
     "client|getname": ClientGetname,
     "client|id": ClientId,
     "client|info": ClientInfo,
-    "client|list": ClientList,
 }
 
 
@@ -317,12 +328,40 @@ _BARE: dict[str, type[Command]] = {
          "Returns information about the connection.",
          "CLIENT INFO",
          forms=(ClientInfo,))  # fmt: skip
-@declare("client|list", 2, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
-         "Lists the open connections.",
-         "CLIENT LIST",
-         forms=(ClientList,))  # fmt: skip
 def _client_bare(name: str, request: Request) -> Command:
     return _BARE[name]()
+
+
+def _client_type(token: bytes) -> str:
+    word = keyword(token)
+    if word not in CLIENT_TYPES:
+        raise CommandError("ERR", f"Unknown client type '{token[:64].decode('utf-8', 'replace')}'")
+    return "replica" if word == "slave" else word
+
+
+def _client_id(token: bytes) -> int:
+    client_id = parse_uint(token)
+    if client_id is None or client_id == 0:
+        raise CommandError("ERR", "Invalid client ID")
+    return client_id
+
+
+@declare("client|list", -2, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
+         "Lists the open connections, or those of a type or with the ids given.",
+         "CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]",
+         forms=(ClientList,))  # fmt: skip
+def _client_list(name: str, request: Request) -> ClientList:
+    args, kind, ids = request.args, None, ()
+    i = 2
+    while i < len(args):
+        word = keyword(args[i])
+        if word == "type" and i + 1 < len(args) and kind is None:
+            kind, i = _client_type(args[i + 1]), i + 2
+        elif word == "id" and i + 1 < len(args) and not ids:
+            ids, i = tuple(_client_id(token) for token in args[i + 1 :]), len(args)
+        else:
+            raise errors.syntax_error()
+    return ClientList(kind, ids)
 
 
 def _address(token: bytes) -> str:
@@ -331,23 +370,34 @@ def _address(token: bytes) -> str:
 
 
 @declare("client|kill", -3, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
-         "Closes connections, by id or address.",
-         "CLIENT KILL ID client-id | ADDR ip:port",
+         "Closes the connections that match every filter given (never this one, unless SKIPME no).",
+         "CLIENT KILL ip:port | [ID client-id] [TYPE type] [USER username] [ADDR ip:port] "
+         "[LADDR ip:port] [SKIPME yes|no] [MAXAGE seconds]",
          forms=(ClientKill,))  # fmt: skip
 def _client_kill(name: str, request: Request) -> ClientKill:
     args = request.args
     if len(args) == 3:
         return ClientKill(addr=_address(args[2]), old_form=True)
-    if len(args) == 4:
-        word = keyword(args[2])
+    if len(args) % 2:
+        raise errors.syntax_error()
+    found: dict[str, Any] = {}
+    for i in range(2, len(args), 2):
+        word, value = keyword(args[i]), args[i + 1]
         if word == "id":
-            client_id = parse_uint(args[3])
-            if client_id is None:
-                raise errors.not_integer()
-            return ClientKill(client_id=client_id)
-        if word == "addr":
-            return ClientKill(addr=_address(args[3]))
-    raise errors.syntax_error()
+            found["client_id"] = _client_id(value)
+        elif word in ("addr", "laddr"):
+            found[word] = _address(value)
+        elif word == "type":
+            found["type"] = _client_type(value)
+        elif word == "user":
+            found["user"] = value[:MAX_ADDRESS].decode("utf-8", "replace")
+        elif word == "maxage":
+            found["max_age"] = parse_int(value)
+        elif word == "skipme" and keyword(value) in ("yes", "no"):
+            found["skip_me"] = keyword(value) == "yes"
+        else:
+            raise errors.syntax_error()
+    return ClientKill(**found)
 
 
 def _on_off(token: bytes) -> bool:

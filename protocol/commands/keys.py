@@ -321,7 +321,7 @@ def _rename(name: str, request: Request) -> Rename:
 
 @declare("copy", -3, ("write", "denyoom"), (1, 2, 1), "generic",
          "Copies a key's value and time to live to another key, maybe in another namespace.",
-         "COPY source destination [FROM ns] [TO ns] [REPLACE]",
+         "COPY source destination [FROM ns] [TO ns | DB db-number] [REPLACE]",
          forms=(Copy,))  # fmt: skip
 def _copy(name: str, request: Request) -> Copy:
     args = request.args
@@ -336,7 +336,7 @@ def _copy(name: str, request: Request) -> Copy:
         elif word == "from" and ns is None and i + 1 < len(args):
             ns = namespace(args[i + 1])
             i += 2
-        elif word == "to" and destination_ns is None and i + 1 < len(args):
+        elif word in ("to", "db") and destination_ns is None and i + 1 < len(args):  # DB n: Redis's spelling
             destination_ns = namespace(args[i + 1])
             i += 2
         else:

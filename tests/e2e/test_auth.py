@@ -112,6 +112,7 @@ async def test_without_auth_configured(nursery, tmp_path):
     assert await client.command("SET", "k", "v") == OK
     assert refused(await client.command("AUTH", "pw"), "ERR", "without any password configured")
     assert await client.command("AUTH", "default", "anything") == OK  # as Redis's nopass default user
+    assert refused(await client.command("AUTH", "alice", "anything"), "WRONGPASS")  # no such user
     await client.aclose()
 
 

@@ -221,3 +221,11 @@ async def test_flushall_needs_write_on_every_namespace(nursery, tmp_path):
     assert (await client.command("FLUSHDB")).prefix == "NOPERM", "the current namespace is default"
     assert await client.command("FLUSHDB", "FROM", "mine") == OK
     await client.aclose()
+
+
+async def test_copy_db_n_copies_into_that_database(r2, raw):
+    """redis-py's copy(destination_db=n) sends Redis's DB n: the namespace SELECT n reaches."""
+    await r2.set("a", "v")
+    assert await r2.copy("a", "b", destination_db=3) is True
+    assert await raw.command("SELECT", "3") == OK
+    assert await raw.command("GET", "b") == b"v"

@@ -96,9 +96,13 @@ async def test_monitor_streams_every_command_of_the_others(port, raw):
     await raw.command("SET", "k", 'say "hi"', "FROM", "orders")
     await raw.command("GET", "k", "FROM", "orders")
     first, second = (await watcher.read_reply()).text, (await watcher.read_reply()).text
-    assert first.split(" ", 1)[1].startswith("[default 127.0.0.1:")
+    assert first.split(" ", 1)[1].startswith("[0 127.0.0.1:")  # default is database 0, as Redis shows it
     assert first.endswith('] "SET" "k" "say \\"hi\\"" "FROM" "orders"')
     assert second.endswith('"GET" "k" "FROM" "orders"')
+    await raw.command("SELECT", "orders")
+    await raw.command("PING")
+    await watcher.read_reply()  # the SELECT
+    assert (await watcher.read_reply()).text.split(" ", 1)[1].startswith("[orders 127.0.0.1:")  # a name has no number
     await watcher.aclose()
     assert await raw.command("PING") == SimpleString("PONG")
 

@@ -32,7 +32,7 @@ GROUP_TIMEOUT = 600
 @pytest.mark.parametrize("group", list(suite["GROUPS"]))
 def test_redis_py_group_passes_but_for_the_listed_differences(group: str, tmp_path: Path) -> None:
     """redis-py's tests of the group pass against mi, except those the skip list names, which fail."""
-    server = ServerOnPort(tmp_path / "data")
+    server = ServerOnPort(tmp_path / "data", env={"MI_SNAPSHOTS_DIR": str(tmp_path / "snapshots")})  # SAVE, BGSAVE
     try:
         with open(tmp_path / "run.log", "w") as log:
             subprocess.run(

@@ -314,3 +314,46 @@ async def test_notify_keyspace_events_is_set_and_refused_as_in_redis(r2):
     with pytest.raises(redis.ResponseError, match="possibly related to argument 'notify-keyspace-events'"):
         await r2.config_set("notify-keyspace-events", "Kq")
     assert (await r2.config_get("notify-keyspace-events"))["notify-keyspace-events"] == shown
+
+
+async def test_client_list_filters_and_fields_as_redis_py_reads_them(r2, port):
+    subscriber = await RawClient.connect(port)
+    await subscriber.command("SUBSCRIBE", "news")
+    await r2.ping()
+    everyone = await r2.client_list()
+    assert all({"laddr", "cmd"} <= set(c) for c in everyone)
+    assert {c["laddr"] for c in everyone} == {f"127.0.0.1:{port}"}
+    assert "subscribe" in {c["cmd"] for c in everyone}
+    assert [c["sub"] for c in await r2.client_list(_type="pubsub")] == ["1"]
+    assert "1" not in {c["sub"] for c in await r2.client_list(_type="normal")}
+    own = await r2.client_id()
+    assert [c["id"] for c in await r2.client_list(client_id=[own])] == [str(own)]
+    with pytest.raises(redis.ResponseError, match="Unknown client type"):
+        await r2.execute_command("CLIENT", "LIST", "TYPE", "robots")
+    await subscriber.aclose()
+
+
+async def test_client_kill_filters_must_all_match_and_skip_the_asker(raw, port, r2):
+    victims = [await RawClient.connect(port) for _ in range(2)]
+    for victim in victims:
+        await victim.command("PING")
+    await victims[0].command("SUBSCRIBE", "news")
+    me = await raw.command("CLIENT", "ID")
+    assert await raw.command("CLIENT", "KILL", "TYPE", "pubsub", "SKIPME", "yes") == 1
+    assert await victims[0].is_closed() and not await _closed_now(victims[1])
+    laddr = f"127.0.0.1:{port}"
+    killed = await r2.client_kill_filter(laddr=laddr, skipme=True)  # everyone but redis-py's own
+    assert killed >= 2 and await victims[1].is_closed() and await raw.is_closed()
+    assert await raw_is_gone(me, r2)
+
+
+async def _closed_now(client: RawClient) -> bool:
+    """Whether the server has closed ``client`` (a PING answered says no)."""
+    try:
+        return await client.command("PING") != SimpleString("PONG")
+    except (EOFError, trio.BrokenResourceError):
+        return True
+
+
+async def raw_is_gone(client_id: int, r2) -> bool:
+    return all(c["id"] != str(client_id) for c in await r2.client_list())

@@ -201,7 +201,6 @@ SYNTAX_ERRORS = [
     "COPY a b REPLACE REPLACE",
     "COPY a b TO x TO y",
     "COPY a b TO",
-    "COPY a b DB 1",
     "SET k v EX 1 EXAT 2",
     "SET k v KEEPTTL PXAT 5",
     "SET k v EXAT 1 PXAT 1",
