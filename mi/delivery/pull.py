@@ -30,11 +30,10 @@ from storage.errors import CorruptRecord
 from storage.quarantine import Quarantined
 
 __all__ = [
-    "MAX_RETRY_BACKOFF", "DueSignals", "kick", "log_quarantined", "retry_delay_ms", "settle", "take_available",
+    "DueSignals", "kick", "log_quarantined", "retry_delay_ms", "settle", "take_available",
     "take_from", "wait_any",
 ]  # fmt: skip
 
-MAX_RETRY_BACKOFF = 300.0  # seconds: retry_backoff_max's default, the longest wait between two tries
 LEASE_RAN_OUT = "the lease ran out"
 
 log = get_logger("mi.delivery")

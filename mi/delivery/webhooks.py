@@ -3,9 +3,10 @@
 For each such namespace one task takes due messages (as TAKE does, under the namespace's lease)
 and POSTs each as JSON: ``{"ns", "key", "value", "type", "deadline", "priority", "attempt", "id"}``.
 A 2xx answer acknowledges it. Anything else (another status, a refused connection, a timeout)
-hands it back for a later try: the lease is moved to now + backoff, doubling with each attempt, so
-the reaper returns it to the queue then; after ``max_attempts`` it goes to the dead-letter
-namespace as any failed delivery does.
+hands it back for a later try: the lease is moved to now + the namespace's retry backoff (as a
+NACK's: doubling with each attempt up to ``retry_backoff_max``, with jitter), so the reaper returns
+it to the queue then; after ``max_attempts`` it goes to the dead-letter namespace as any failed
+delivery does. A paused namespace (NAMESPACE PAUSE) is not posted from until it is resumed.
 
 A namespace with a secret (``[webhooks] secrets``) signs each POST as Stripe-style services do:
 ``Mi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``, so a receiver can tell
@@ -26,7 +27,7 @@ import httpx
 import trio
 from attrs import define, field
 
-from mi.delivery.pull import take_available
+from mi.delivery.pull import retry_delay_ms, take_available
 from mi.observability.logs import get_logger
 from storage.delivery import Delivery
 
@@ -42,7 +43,6 @@ __all__ = ["SIGNATURE_HEADER", "Webhooks", "signature"]
 
 log = get_logger("mi.webhooks")
 
-MAX_BACKOFF = 300.0  # seconds
 SIGNATURE_HEADER = "Mi-Signature"
 
 
@@ -132,9 +132,9 @@ class Webhooks:
         async with trio.open_nursery() as posts:
             while (settings := state.namespace_settings.of(ns)).webhook and settings.on_expire == "deliver":
                 slots.total_tokens = settings.webhook_concurrency
-                woken = state.due_signals.event(ns)
+                woken = state.due_signals.event(ns)  # RESUME wakes it too
                 taken = []
-                if slots.available_tokens >= 1:
+                if slots.available_tokens >= 1 and not state.namespace_settings.is_paused(ns):
                     now = state.now_ms()
                     lease_ms = round(settings.lease * 1000)
                     free = int(slots.available_tokens)
@@ -177,11 +177,10 @@ class Webhooks:
             op = lambda txn: txn.delivery.ack(ns, delivery.id)  # noqa: E731
         else:
             self.failed += 1
-            base = state.namespace_settings.of(ns).retry_backoff
-            backoff = min(base * 2 ** (delivery.attempts - 1), MAX_BACKOFF)
-            retry_at = state.now_ms() + round(backoff * 1000)
+            backoff_ms = retry_delay_ms(state.namespace_settings.of(ns), delivery.attempts)
+            retry_at = state.now_ms() + backoff_ms
             log.warning("webhook.failed", ns=ns, key=delivery.key.decode("utf-8", "backslashreplace"),
-                        attempt=delivery.attempts, error=why, retry_in_s=backoff)
+                        attempt=delivery.attempts, error=why, retry_in_s=backoff_ms / 1000)
             op = lambda txn: txn.delivery.extend(ns, delivery.id, retry_at)  # noqa: E731
         outcome = await state.writers[shard].write(op, "WEBHOOK")
         if isinstance(outcome, Exception):

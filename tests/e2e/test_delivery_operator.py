@@ -10,7 +10,7 @@ import pytest
 import trio
 from attrs import evolve
 
-from mi.delivery.pull import MAX_RETRY_BACKOFF, retry_delay_ms
+from mi.delivery.pull import retry_delay_ms
 from mi.settings.config import NamespaceSettings
 from protocol import CommandError
 from protocol.replies import SimpleString
@@ -176,8 +176,8 @@ def test_the_backoff_doubles_with_each_attempt_up_to_the_cap_with_equal_jitter()
     settings = NamespaceSettings(retry_backoff=1.0)
     assert [retry_delay_ms(settings, n, lambda: 1.0) for n in (1, 2, 3, 4)] == [1000, 2000, 4000, 8000]
     assert [retry_delay_ms(settings, n, lambda: 0.0) for n in (1, 2, 3)] == [500, 1000, 2000], "half at least"
-    assert retry_delay_ms(settings, 40, lambda: 1.0) == MAX_RETRY_BACKOFF * 1000
-    assert retry_delay_ms(settings, 10_000, lambda: 1.0) == MAX_RETRY_BACKOFF * 1000, "no overflow"
+    assert retry_delay_ms(settings, 40, lambda: 1.0) == 300_000  # retry_backoff_max's default, 5 minutes
+    assert retry_delay_ms(settings, 10_000, lambda: 1.0) == 300_000, "no overflow"
     capped = NamespaceSettings(retry_backoff=1.0, retry_backoff_max=5.0)
     assert [retry_delay_ms(capped, n, lambda: 1.0) for n in (3, 4, 5)] == [4000, 5000, 5000], "retry_backoff_max"
 

@@ -215,3 +215,20 @@ async def test_webhook_concurrency_bounds_the_posts_in_flight(raw, receiver):
 
     await until(all_posted)
     assert receiver.most_in_flight == 1
+
+
+async def test_a_paused_namespace_posts_nothing_until_resumed(raw, receiver):
+    assert await raw.command("NAMESPACE", "PAUSE", "hooks") == OK
+    await raw.command("SET", "job", "x", "FROM", "hooks", "PX", "10")
+
+    async def due() -> bool:
+        return as_map(await raw.command("NAMESPACE", "INFO", "hooks"))[b"due"] == 1
+
+    await until(due)  # fallen due, and held: the webhook task saw it and did not post
+    assert receiver.bodies == []
+    assert await raw.command("NAMESPACE", "RESUME", "hooks") == OK
+
+    async def posted() -> bool:
+        return len(receiver.bodies) == 1
+
+    await until(posted)
