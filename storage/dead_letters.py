@@ -17,14 +17,14 @@ by KICK. The longest key (5 + 1 + 64 + 8 bytes) is far under LMDB's 511.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import lmdb
 from attrs import frozen
 
 from storage.delivery_entries import MAX_REASON, check, sealed
-from storage.errors import CorruptRecord, StorageError
+from storage.meta_entries import MetaEntries
+from storage.errors import CorruptRecord
 
 __all__ = ["DeadLetter", "DeadLetters"]
 
@@ -88,21 +88,8 @@ def _decode(namespace: str, entry: bytes, value: bytes) -> DeadLetter:
     return DeadLetter(message_id, namespace, key, dead_letter, revision, attempts, first, last, died_at, reason)
 
 
-class DeadLetters:
-    """The histories of one shard, in one transaction; ``write`` runs each change (counted, and
-    refused in a read-only transaction), ``failure`` turns an LMDB error into a storage error."""
-
-    def __init__(
-        self,
-        txn: lmdb.Transaction,
-        db: Any,
-        write: Callable[[Callable[[], Any]], None],
-        failure: Callable[[lmdb.Error], StorageError],
-    ) -> None:
-        self._txn = txn
-        self._db = db
-        self._write = write
-        self._failure = failure
+class DeadLetters(MetaEntries):
+    """The dead letters' histories of one shard."""
 
     def add(self, dead: DeadLetter) -> None:
         entry, value = _encode(dead)

@@ -19,12 +19,9 @@ A due message of format 1 (``storage.delivery_entries``) has no id yet, so no su
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import lmdb
 
-from storage.errors import StorageError
+from storage.meta_entries import MetaEntries
 
 __all__ = ["PLACE_SIZE", "DueIds", "DueKeys"]
 
@@ -38,21 +35,8 @@ def _entry_key(namespace: str, key: bytes) -> bytes:
     return PREFIX + bytes((len(name),)) + name + key
 
 
-class DueKeys:
-    """The entries of one shard, in one write transaction; ``write`` runs each change (counted),
-    ``failure`` turns an LMDB error met reading into a storage error."""
-
-    def __init__(
-        self,
-        txn: lmdb.Transaction,
-        db: Any,
-        write: Callable[[Callable[[], Any]], None],
-        failure: Callable[[lmdb.Error], StorageError],
-    ) -> None:
-        self._txn = txn
-        self._db = db
-        self._write = write
-        self._failure = failure
+class DueKeys(MetaEntries):
+    """Each key's due messages, on one shard."""
 
     def places(self, namespace: str, key: bytes) -> list[bytes]:
         """Where the due messages of ``key`` sit (each ``PLACE_SIZE`` bytes)."""
@@ -101,21 +85,8 @@ class DueKeys:
             self._write(lambda: self._txn.delete(entry, db=self._db))
 
 
-class DueIds:
-    """Where the due message with an id sits in the due queue, in one transaction (``write`` and
-    ``failure`` as for ``DueKeys``)."""
-
-    def __init__(
-        self,
-        txn: lmdb.Transaction,
-        db: Any,
-        write: Callable[[Callable[[], Any]], None],
-        failure: Callable[[lmdb.Error], StorageError],
-    ) -> None:
-        self._txn = txn
-        self._db = db
-        self._write = write
-        self._failure = failure
+class DueIds(MetaEntries):
+    """Where the due message with an id sits in the due queue, on one shard."""
 
     def due_key(self, message_id: int) -> bytes | None:
         try:
