@@ -3,7 +3,8 @@ PEEK at one message, list the dead letters (DEAD) and bring them back (KICK)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from attrs import frozen
 
@@ -237,11 +238,7 @@ def _peek(name: str, request: Request) -> Peek:
          "DEAD ns [COUNT n] [AFTER id]",
          forms=(Dead,))  # fmt: skip
 def _dead(name: str, request: Request) -> Dead:
-    args = request.args
-    found = _words(args[2:], frozenset({"count", "after"}))
-    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
-    after = None if "after" not in found else _delivery_id(found["after"])
-    return Dead(namespace(args[1]), count, after)
+    return Dead(*_page(request.args, _delivery_id))
 
 
 @declare("kick", -2, ("write",), NO_KEYS, "generic",
@@ -256,6 +253,14 @@ def _kick(name: str, request: Request) -> Kick:
     count = None if "count" not in found else _list_count(found["count"])
     message_id = None if "id" not in found else _delivery_id(found["id"])
     return Kick(namespace(args[1]), count, message_id)
+
+
+def _page(args: tuple[bytes, ...], after: Callable[[bytes], Any]) -> tuple[str, int, Any]:
+    """A listing's ``ns [COUNT n] [AFTER cursor]``: the namespace, the count, and the cursor
+    read by ``after`` (None: from the start)."""
+    found = _words(args[2:], frozenset({"count", "after"}))
+    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
+    return namespace(args[1]), count, None if "after" not in found else after(found["after"])
 
 
 def _cursor(token: bytes) -> bytes | None:
@@ -273,11 +278,7 @@ def _cursor(token: bytes) -> bytes | None:
          "SCHEDULED ns [COUNT n] [AFTER cursor]",
          forms=(Scheduled,))  # fmt: skip
 def _scheduled(name: str, request: Request) -> Scheduled:
-    args = request.args
-    found = _words(args[2:], frozenset({"count", "after"}))
-    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
-    after = None if "after" not in found else _cursor(found["after"])
-    return Scheduled(namespace(args[1]), count, after)
+    return Scheduled(*_page(request.args, _cursor))
 
 
 @declare("inflight", -2, ("readonly",), NO_KEYS, "generic",
@@ -285,8 +286,4 @@ def _scheduled(name: str, request: Request) -> Scheduled:
          "INFLIGHT ns [COUNT n] [AFTER cursor]",
          forms=(Inflight,))  # fmt: skip
 def _inflight(name: str, request: Request) -> Inflight:
-    args = request.args
-    found = _words(args[2:], frozenset({"count", "after"}))
-    count = DEFAULT_LIST_COUNT if "count" not in found else _list_count(found["count"])
-    after = None if found.get("after", b"0") == b"0" else _delivery_id(found["after"])
-    return Inflight(namespace(args[1]), count, after)
+    return Inflight(*_page(request.args, lambda token: None if token == b"0" else _delivery_id(token)))
