@@ -72,7 +72,7 @@ async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
             return []
         async with session.blocking():  # CLIENT KILL or a hang-up may end it: nothing is taken
             with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
-                await (woken[0].wait() if len(woken) == 1 else wait_any(woken))
+                await wait_any(woken)
         if waiting.cancelled_caught or session.hung_up:
             return []
 

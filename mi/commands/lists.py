@@ -21,6 +21,7 @@ from mi.commands.base import REGISTRY, reply_of
 from mi.core.execution import Unit
 from mi.core.keyspace import Keyspace
 from mi.core.list_waiters import ListKey, list_topic
+from mi.delivery.pull import wait_any
 from protocol.event_classes import GENERIC, LIST
 from protocol import errors
 from protocol.commands import (
@@ -376,7 +377,7 @@ async def _wait_and_take(
                 return NULL_ARRAY
             async with session.blocking():  # CLIENT KILL or a hang-up may end it: nothing is taken
                 with trio.move_on_at(deadline) as waiting:
-                    await _any_set(woken)
+                    await wait_any(woken)
             if waiting.cancelled_caught or state.terminating or session.hung_up:
                 return NULL_ARRAY
     finally:
@@ -399,18 +400,3 @@ async def _take_once(
     shards = frozenset(state.shard_index(key) for _ns, key in touched)
     unit = Unit(body, shards, True, session.current_namespace, label, light=True)
     return reply_of(await (await state.units.start(unit)).outcome(), state.reaper)
-
-
-async def _any_set(events: list[trio.Event]) -> None:
-    """Until one of ``events`` is set."""
-    if len(events) == 1:
-        await events[0].wait()
-        return
-    async with trio.open_nursery() as nursery:
-
-        async def wait_for(event: trio.Event) -> None:
-            await event.wait()
-            nursery.cancel_scope.cancel()
-
-        for event in events:
-            nursery.start_soon(wait_for, event)

@@ -187,20 +187,7 @@ async def take_available(
     take from each, and each shard's take is one durable commit. A damaged message met on the way
     is quarantined by storage (and logged here); the next good one is taken instead.
     """
-    candidates = []
-    for shard in store.shards:
-        with shard.read() as txn:
-            candidates += [(first, shard.index) for first in txn.delivery.peek(ns, count)]
-    wanted = Counter(index for _first, index in sorted(candidates)[:count])
-    taken: list[tuple[int, Delivery]] = []
-    for index, how_many in wanted.items():
-        outcome = await writers[index].write(_take(ns, now_ms, lease_ms, how_many, holder), "TAKE")
-        if isinstance(outcome, Exception):
-            raise outcome
-        deliveries, quarantined = outcome
-        log_quarantined(index, quarantined)
-        taken += [(index, delivery) for delivery in deliveries]
-    return sorted(taken, key=lambda item: (item[1].priority, item[1].due_at))
+    return await take_from(store, writers, {ns: lease_ms}, count, now_ms, holder)
 
 
 async def take_from(
@@ -233,12 +220,11 @@ async def take_from(
     return sorted(taken, key=lambda item: (item[1].priority, item[1].due_at))
 
 
-def _take(ns: str, now_ms: int, lease_ms: int, count: int, holder: str) -> Callable[[WriteTxn], Any]:
-    return lambda txn: (txn.delivery.take(ns, now_ms, lease_ms, count, holder), txn.quarantined)
-
-
 async def wait_any(events: Sequence[trio.Event]) -> None:
-    """Until one of ``events`` is set (a consumer of several namespaces)."""
+    """Until one of ``events`` is set (a consumer of several namespaces, or of several lists)."""
+    if len(events) == 1:
+        await events[0].wait()
+        return
     async with trio.open_nursery() as nursery:
 
         async def wait_one(event: trio.Event) -> None:
