@@ -6,12 +6,15 @@ time, then consumed by C blocking consumers that acknowledge (mi: TAKE/ACK) or d
 (beanstalkd: reserve/delete) each one. Lateness is the time from a message's due time to its
 arrival at a consumer. beanstalkd takes delays in whole seconds, so its due time is its own
 (put time + delay), not the exact deadline mi is given. ``--hold N`` instead schedules N messages
-an hour ahead and reports the server's memory holding them.
+an hour ahead and reports the server's memory holding them. ``--list N`` (mi only) schedules N an
+hour ahead, then times one client's GETs alone and while another client pages through all N with
+``SCHEDULED`` (alternating, three rounds each): what an operator's listing costs everyone else.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import socket
 import statistics
@@ -223,11 +226,74 @@ def delivery_run(name: str, command: list[str], port: int, produce, consume, arg
         results, stop = Results(), threading.Event()
         timer = threading.Timer(args.lead + args.window + args.grace, stop.set)
         timer.start()
+        peak_anon = [rss_mb(proc.pid)]
+        sampler = threading.Thread(target=_sample_anon, args=(proc.pid, stop, peak_anon), daemon=True)
+        sampler.start()
         consume(port, args.messages, results, args.consumers, stop)
         timer.cancel()
         figures = results.summary(args.messages, first_due)
-        figures.update(produce_rate=args.messages / produced_s, rss=max(rss_scheduled, rss_mb(proc.pid, "VmRSS")))
+        figures.update(produce_rate=args.messages / produced_s, rss=max(rss_scheduled, rss_mb(proc.pid, "VmRSS")),
+                       anon=peak_anon[0])
     return figures
+
+
+def _sample_anon(pid: int, stop: threading.Event, peak: list[float]) -> None:
+    """The highest RssAnon (heap: not the page cache) while the consumers run, every 0.2 s."""
+    while not stop.wait(0.2):
+        peak[0] = max(peak[0], rss_mb(pid))
+
+
+def list_run(port: int, count: int, rounds: int = 3) -> list[str]:
+    """GET latency of one client alone and while another process pages SCHEDULED through
+    ``count`` (a process of its own: in a thread, parsing its pages would hold this one's GIL and
+    show as the GETs' latency)."""
+    mi_produce(port, [now_ms() + 3_600_000 + i for i in range(count)])
+    reader = redis.Redis(port=port, socket_timeout=60)
+    reader.set("probe", "x")
+    lines = []
+    alone, busy, took = [], [], []
+    for _ in range(rounds):
+        alone.append(_get_latencies(reader, seconds=5.0))
+        results: multiprocessing.Queue = multiprocessing.Queue()
+        lister = multiprocessing.Process(target=_page_through, args=(port, results))
+        lister.start()
+        busy.append(_get_latencies(reader, until=lister))
+        seconds, seen, pages = results.get()
+        lister.join()
+        took.append((seconds, pages))
+        if seen != count:
+            lines.append(f"  listing saw {seen:,} of {count:,}")
+    for name, runs in (("alone", alone), ("while listing", busy)):
+        p50, p99, worst = (statistics.median(run[i] for run in runs) for i in range(3))
+        lines.append(f"  GET {name:<14} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {worst:6.2f} ms  (median of {rounds})")
+    seconds, pages = (statistics.median(t[i] for t in took) for i in range(2))
+    lines.append(f"  listing {count:,} took {seconds:.1f} s in {pages:,.0f} pages ({count / seconds:,.0f} entries/s)")
+    return lines
+
+
+def _page_through(port: int, results: multiprocessing.Queue) -> None:
+    """Every page of SCHEDULED, 1000 a page; (seconds, entries seen, pages) into ``results``."""
+    client = redis.Redis(port=port, socket_timeout=60)
+    started, cursor, seen, pages = time.monotonic(), b"0", 0, 0
+    while True:
+        cursor, entries = client.execute_command("SCHEDULED", NS, "COUNT", 1000, "AFTER", cursor)
+        seen, pages = seen + len(entries), pages + 1
+        if cursor in (b"0", 0):
+            break
+    results.put((time.monotonic() - started, seen, pages))
+
+
+def _get_latencies(client: redis.Redis, seconds: float | None = None, until: multiprocessing.Process | None = None
+                   ) -> tuple[float, float, float]:
+    """p50, p99 and max of back-to-back GETs, in ms, for ``seconds`` or while ``until`` runs."""
+    times: list[float] = []
+    give_up = time.monotonic() + (seconds or 3600)
+    while time.monotonic() < give_up and (until is None or until.is_alive()):
+        started = time.perf_counter()
+        client.get("probe")
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1], times[-1]
 
 
 def hold_run(command: list[str], port: int, produce, count: int) -> str:
@@ -245,6 +311,8 @@ def main() -> int:
     parser.add_argument("--consumers", type=int, default=4)
     parser.add_argument("--grace", type=float, default=30.0, help="seconds to wait for stragglers")
     parser.add_argument("--hold", type=int, default=0, help="instead: schedule N an hour ahead, report RSS")
+    parser.add_argument("--list", type=int, default=0,
+                        help="instead (mi): schedule N, time GETs alone and while paging SCHEDULED through them")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -254,6 +322,12 @@ def main() -> int:
         (Path(temp) / "binlog").mkdir()
         bean_cmd = ["beanstalkd", "-l", "127.0.0.1", "-p", str(bean_port), "-b", str(Path(temp) / "binlog"),
                     "-f", "0"]  # -f 0: fsync every write, as mi's strict durability
+        if args.list:
+            print(f"{args.list:,} messages scheduled an hour ahead; one client's GETs alone and while another "
+                  f"pages through them (SCHEDULED {NS} COUNT 1000)")
+            with server(mi_cmd, mi_port):
+                print("\n".join(list_run(mi_port, args.list)))
+            return 0
         if args.hold:
             print(f"holding {args.hold:,} messages scheduled an hour ahead: server memory")
             print(f"  mi          {hold_run(mi_cmd, mi_port, mi_produce, args.hold)}")
@@ -262,14 +336,14 @@ def main() -> int:
         print(f"{args.messages:,} messages due over {args.window:g}s after a {args.lead:g}s lead, "
               f"{args.consumers} consumers; lateness in ms")
         print(f"{'server':<12}{'delivered':>10}{'lost':>6}{'twice':>7}{'p50':>8}{'p99':>8}{'max':>8}"
-              f"{'msg/s':>9}{'put/s':>9}{'RSS MB':>8}")
+              f"{'msg/s':>9}{'put/s':>9}{'RSS MB':>8}{'anon MB':>9}")
         for name, command, port, produce, consume in (
             ("mi", mi_cmd, mi_port, mi_produce, mi_consume),
             ("beanstalkd", bean_cmd, bean_port, beanstalk_produce, beanstalk_consume),
         ):
             f = delivery_run(name, command, port, produce, consume, args)
             print(f"{name:<12}{f['delivered']:>10,}{f['lost']:>6}{f['twice']:>7}{f['p50']:>8.0f}{f['p99']:>8.0f}"
-                  f"{f['max']:>8.0f}{f['rate']:>9.0f}{f['produce_rate']:>9.0f}{f['rss']:>8.0f}")
+                  f"{f['max']:>8.0f}{f['rate']:>9.0f}{f['produce_rate']:>9.0f}{f['rss']:>8.0f}{f['anon']:>9.0f}")
     return 0
 
 

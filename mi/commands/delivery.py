@@ -251,7 +251,7 @@ async def dead(session: Connection, command: Dead) -> list[dict[str, Any]]:
 async def scheduled(session: Connection, command: Scheduled) -> list[Any]:
     """``[next cursor, entries]``, as SCAN: each entry a map of ``key``, ``deadline``,
     ``priority``, ``type``; the cursor is ``0`` once there is no more."""
-    page, next_after = scheduled_page(session.server.store, command.ns, command.count, command.after)
+    page, next_after = await scheduled_page(session.server.store, command.ns, command.count, command.after)
     entries = [
         {"key": entry.key, "deadline": entry.record.expires_at, "type": entry.record.kind.type_name,
          "priority": _priority(entry.record)}
