@@ -390,6 +390,10 @@ def hash_value_not_integer() -> CommandError:
     return CommandError("ERR", "hash value is not an integer")
 
 
+def hash_value_not_float() -> CommandError:
+    return CommandError("ERR", "hash value is not a float")
+
+
 def not_float() -> CommandError:
     return CommandError("ERR", "value is not a valid float")
 

@@ -71,13 +71,19 @@ def incrbyfloat(keyspace: Keyspace, command: Incrbyfloat) -> bytes:
         else:
             raise errors.wrong_type()
         expires_at = record.expires_at
-    result = _ADDITION.add(current, command.amount)
-    if not result.is_finite():
-        raise errors.float_result_not_finite()
-    text = _float_text(result)
+    text = float_sum(current, command.amount)
     keyspace.put(ns, key, infer_scalar(text, False), expires_at)
     keyspace.notify(STRING, b"incrbyfloat", ns, key)
     return text
+
+
+def float_sum(current: Decimal, amount: Decimal) -> bytes:
+    """``current + amount`` as INCRBYFLOAT and HINCRBYFLOAT answer it; Redis's error if it is no
+    finite number."""
+    result = _ADDITION.add(current, amount)
+    if not result.is_finite():
+        raise errors.float_result_not_finite()
+    return _float_text(result)
 
 
 def _float_text(number: Decimal) -> bytes:

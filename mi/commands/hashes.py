@@ -6,9 +6,11 @@ HSETNX), ``hdel`` (then ``del`` when the object goes), ``hincrby``."""
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from typing import Any
 
 from mi.commands.base import REGISTRY
+from mi.commands.counters import float_sum
 from mi.commands.keys import inner_text
 from mi.core.glob import compile_glob
 from mi.core.keyspace import Keyspace
@@ -19,6 +21,7 @@ from protocol.commands import (
     Hexists,
     Hget,
     Hincrby,
+    Hincrbyfloat,
     Hmget,
     Hrandfield,
     Hread,
@@ -27,8 +30,10 @@ from protocol.commands import (
     Hsetnx,
     Hstrlen,
 )
+from protocol.commands.counters import parse_float
+from protocol.errors import CommandError
 from protocol.replies import Pairs, Stored
-from protocol.values import INT64_MAX, INT64_MIN
+from protocol.values import INT64_MAX, INT64_MIN, json_scalar
 from storage import Kind
 
 
@@ -124,6 +129,29 @@ def hincrby(keyspace: Keyspace, command: Hincrby) -> int:
     keyspace.put(ns, key, value, expires_at)
     keyspace.notify(HASH, b"hincrby", ns, key)
     return result
+
+
+@REGISTRY.write(Hincrbyfloat)
+def hincrbyfloat(keyspace: Keyspace, command: Hincrbyfloat) -> bytes:
+    """The new value as text (a bulk string, as Redis answers), stored as HSET would store that
+    text: ``"3"`` an integer, ``"3.2"`` a number. A missing field counts as 0."""
+    ns, key = keyspace.ns(command.ns), command.key
+    value, expires_at = read_object(keyspace, ns, key)
+    current = value.get(command.field, 0)
+    if type(current) in (int, float):  # a bool is no number
+        number = Decimal(repr(current))
+    elif isinstance(current, str):
+        try:
+            number = parse_float(current.encode())
+        except CommandError:
+            raise errors.hash_value_not_float() from None
+    else:
+        raise errors.hash_value_not_float()
+    text = float_sum(number, command.amount)
+    value[command.field] = json_scalar(text, False)
+    keyspace.put(ns, key, value, expires_at)
+    keyspace.notify(HASH, b"hincrbyfloat", ns, key)
+    return text
 
 
 @REGISTRY.write(Hsetnx)

@@ -84,9 +84,13 @@ def _same(a: Any, b: Any) -> bool:
 
 @REGISTRY.write(Push)
 def push(keyspace: Keyspace, command: Push) -> int:
-    """The new length. LPUSH a b c puts c first, as in Redis."""
+    """The new length (LPUSHX, RPUSHX of a missing list: 0, nothing written). LPUSH a b c puts c
+    first, as in Redis."""
     ns, key = keyspace.ns(command.ns), command.key
-    items, expires_at = read_list(keyspace, ns, key) or ([], 0)
+    found = read_list(keyspace, ns, key)
+    if found is None and command.only_existing:
+        return 0
+    items, expires_at = found or ([], 0)
     if command.left:
         items[:0] = reversed(command.elements)
     else:

@@ -9,12 +9,14 @@ is the whole-message form (``protocol.commands.strings``).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar
 
 from attrs import field, frozen
 
 from protocol import errors
 from protocol.commands.base import JsonScalar, Keyed, as_json
+from protocol.commands.counters import parse_float
 from protocol.commands.declaration import KEY_ONE, declare
 from protocol.commands.options import SCAN_OPTIONS, TTL_SYNTAX, field_name, from_only, ns_of, options
 from protocol.commands.strings import Hset, json_hset, wants_json
@@ -73,6 +75,17 @@ class Hexists(Keyed):
     name: ClassVar[str] = "hexists"
     key: bytes
     field: str
+    ns: str | None = None
+
+
+@frozen
+class Hincrbyfloat(Keyed):
+    """``HINCRBYFLOAT key field increment [FROM ns]``; ``amount`` exact (as INCRBYFLOAT's)."""
+
+    name: ClassVar[str] = "hincrbyfloat"
+    key: bytes
+    field: str
+    amount: Decimal
     ns: str | None = None
 
 
@@ -208,6 +221,15 @@ def _hfields(name: str, request: Request) -> Hmget | Hdel:
 def _hincrby(name: str, request: Request) -> Hincrby:
     args = request.args
     return Hincrby(args[1], field_name(args[2]), parse_int(args[3]), ns=from_only(args[4:]))
+
+
+@declare("hincrbyfloat", -4, ("write", "denyoom", "fast"), KEY_ONE, "hash",
+         "Adds a decimal amount to a numeric field of a JSON object.",
+         "HINCRBYFLOAT key field increment [FROM ns]",
+         forms=(Hincrbyfloat,))  # fmt: skip
+def _hincrbyfloat(name: str, request: Request) -> Hincrbyfloat:
+    args = request.args
+    return Hincrbyfloat(args[1], field_name(args[2]), parse_float(args[3]), ns=from_only(args[4:]))
 
 
 @declare("hgetall", -2, ("readonly",), KEY_ONE, "hash",

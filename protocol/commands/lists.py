@@ -53,13 +53,14 @@ class LsetIndex(Keyed):
 
 @frozen
 class Push(Keyed):
-    """``LPUSH``/``RPUSH key element [element ...]`` (no FROM: elements are values)."""
+    """``LPUSH``/``RPUSH``/``LPUSHX``/``RPUSHX key element [element ...]`` (no FROM: elements are values)."""
 
     name: ClassVar[str] = "lpush"
     key: bytes
     elements: tuple[JsonScalar, ...] = field(eq=as_json)
     left: bool = True
     ns: str | None = None
+    only_existing: bool = False  # LPUSHX, RPUSHX: a missing list stays missing
 
 
 @frozen
@@ -149,11 +150,19 @@ def _lset(name: str, request: Request) -> Lset | LsetIndex:
          "Appends elements to a list, creating it if missing.",
          "RPUSH key element [element ...]",
          forms=(Push,))  # fmt: skip
+@declare("lpushx", -3, ("write", "denyoom", "fast"), KEY_ONE, "list",
+         "Prepends elements to a list only if it exists.",
+         "LPUSHX key element [element ...]",
+         forms=(Push,))  # fmt: skip
+@declare("rpushx", -3, ("write", "denyoom", "fast"), KEY_ONE, "list",
+         "Appends elements to a list only if it exists.",
+         "RPUSHX key element [element ...]",
+         forms=(Push,))  # fmt: skip
 def _push(name: str, request: Request) -> Push:
     """``LPUSH``/``RPUSH key element [element ...]``: every argument after the key is an element."""
     args = request.args
     elements = tuple(json_scalar(args[i], i in request.quoted) for i in range(2, len(args)))
-    return Push(args[1], elements, left=name == "lpush")
+    return Push(args[1], elements, left=name.startswith("l"), only_existing=name.endswith("x"))
 
 
 @declare("lpop", -2, ("write", "fast"), KEY_ONE, "list",

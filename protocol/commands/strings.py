@@ -361,6 +361,10 @@ def _strlen(name: str, request: Request) -> Strlen:
     return Strlen(request.args[1], ns=from_only(request.args[2:]))
 
 
+@declare("substr", -4, ("readonly",), KEY_ONE, "string",
+         "Returns part of a string (GETRANGE's old name).",
+         "SUBSTR key start end [FROM ns]",
+         forms=(Getrange,))  # fmt: skip
 @declare("getrange", -4, ("readonly",), KEY_ONE, "string",
          "Returns a substring of a key's string form (inclusive; negative counts from the end).",
          "GETRANGE key start end [FROM ns]",

@@ -119,3 +119,17 @@ async def test_hash_commands_in_a_transaction(raw):
                     ("HRANDFIELD", "h"), ("HSCAN", "h", "0")):  # fmt: skip
         assert await raw.command(*command) == SimpleString("QUEUED")
     assert await raw.command("EXEC") == [1, 0, 1, b"a", [b"0", [b"a", b"1"]]]
+
+
+async def test_hincrbyfloat_adds_exactly_and_answers_text(r2):
+    assert await r2.hincrbyfloat("h", "f") == 1.0  # a missing field counts as 0
+    assert await r2.hincrbyfloat("h", "f", 1.2) == 2.2
+    assert await r2.hincrbyfloat("h", "f", 0.1) == 2.3
+    assert await r2.hget("h", "f") == b"2.3"  # exact, as Redis prints it (not 2.3000000000000003)
+    assert await r2.hincrbyfloat("h", "f", -0.3) == 2.0
+    assert await r2.hget("h", "f") == b"2"
+    await r2.hset("h", "word", "abc")
+    with pytest.raises(redis.ResponseError, match="hash value is not a float"):
+        await r2.hincrbyfloat("h", "word", 1)
+    with pytest.raises(redis.ResponseError, match="not a valid float"):
+        await r2.execute_command("HINCRBYFLOAT", "h", "f", "lots")

@@ -324,3 +324,14 @@ async def test_a_request_sent_while_a_pop_is_blocked_runs_after_it(server, raw, 
     await r2.rpush("q", "x")
     assert await raw.read_reply() == [b"q", b"x"]
     assert await raw.read_reply() == SimpleString("PONG")
+
+
+async def test_lpushx_and_rpushx_push_only_onto_an_existing_list(r2):
+    assert await r2.lpushx("q", "a") == 0 and await r2.rpushx("q", "a") == 0
+    assert await r2.exists("q") == 0  # a missing list stays missing
+    await r2.rpush("q", "1")
+    assert await r2.lpushx("q", "0") == 2 and await r2.rpushx("q", "2", "3") == 4
+    assert await r2.lrange("q", 0, -1) == [b"0", b"1", b"2", b"3"]
+    await r2.set("s", "text")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await r2.lpushx("s", "x")

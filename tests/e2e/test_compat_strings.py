@@ -249,3 +249,9 @@ def test_appended_and_set_ranges_survive_kill_9(tmp_path):
         again.close()
     finally:
         server.kill()
+
+
+async def test_substr_is_getrange(r2):
+    await r2.set("a", "0123456789")
+    assert await r2.substr("a", 3, 5) == b"345"
+    assert await r2.substr("a", 3, -2) == b"345678"

@@ -71,7 +71,10 @@ MINIMAL = {
     "hkeys": "HKEYS k",
     "hvals": "HVALS k",
     "hincrby": "HINCRBY k f 1",
+    "hincrbyfloat": "HINCRBYFLOAT k f 1.5",
     "lpush": "LPUSH k v",
+    "lpushx": "LPUSHX k v",
+    "rpushx": "RPUSHX k v",
     "rpush": "RPUSH k v",
     "lpop": "LPOP k",
     "rpop": "RPOP k",
@@ -133,6 +136,7 @@ MINIMAL = {
     "append": "APPEND k v",
     "strlen": "STRLEN k",
     "getrange": "GETRANGE k 0 1",
+    "substr": "SUBSTR k 0 1",
     "setrange": "SETRANGE k 0 v",
     "incrbyfloat": "INCRBYFLOAT k 1.5",
     "expireat": "EXPIREAT k 1",
@@ -314,7 +318,7 @@ def test_spec_syntax_starts_with_the_command(name: str) -> None:
 
 
 # Their trailing arguments are values, fields or field-value pairs: FROM is never read from them.
-_VALUES_LAST = frozenset({"hmset", "hmget", "hdel", "lpush", "rpush", "mset", "msetnx"})
+_VALUES_LAST = frozenset({"hmset", "hmget", "hdel", "lpush", "rpush", "lpushx", "rpushx", "mset", "msetnx"})
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in ALL_SPECS.items() if s.first_key))

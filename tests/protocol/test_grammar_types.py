@@ -458,6 +458,7 @@ KEYS_OF = {
     "Hdel": ("HDEL k a b", (b"k",)),
     "Hexists": ("HEXISTS k f", (b"k",)),
     "Hincrby": ("HINCRBY k f 1", (b"k",)),
+    "Hincrbyfloat": ("HINCRBYFLOAT k f 1.5", (b"k",)),
     "Hread": ("HVALS k", (b"k",)),
     "LsetIndex": ("LSET k 0 x", (b"k",)),
     "Push": ("LPUSH k a b", (b"k",)),
