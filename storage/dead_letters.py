@@ -95,9 +95,10 @@ class DeadLetters(MetaEntries):
         entry, value = _encode(dead)
         self._write(lambda: self._txn.put(entry, value, db=self._db))
 
-    def remove(self, namespace: str, message_id: int) -> None:
+    def remove(self, namespace: str, message_id: int) -> bool:
+        """Forget a history; False if there was none."""
         entry = _entry_key(namespace, message_id)
-        self._write(lambda: self._txn.delete(entry, db=self._db))
+        return bool(self._write(lambda: self._txn.delete(entry, db=self._db)))
 
     def get(self, namespace: str, message_id: int) -> DeadLetter | None:
         entry = _entry_key(namespace, message_id)

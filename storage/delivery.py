@@ -53,6 +53,19 @@ from storage.delivery_quarantine import QuarantineMoves
 from storage.due_keys import DueIds, DueKeys
 from storage.errors import CorruptRecord, KeyTooLarge, StorageError
 from storage.names import LMDB_MAX_KEY_SIZE
+from storage.queue_counts import (
+    ACKED,
+    DEAD,
+    DEAD_LETTERED,
+    DELIVERED,
+    DROPPED,
+    DUE,
+    KICKED,
+    LEASE_EXPIRED,
+    NACKED,
+    inflight_place,
+    scheduled_or_in_flight,
+)
 from storage.records import (
     Record,
     decode_header,
@@ -83,6 +96,7 @@ __all__ = [
 _U64 = struct.Struct(">Q")
 _PRIORITY_DEADLINE = struct.Struct(">IQ")
 _LEASE = struct.Struct(">QQ")  # lease_until, delivery id
+_MAX_PRIORITY = 2**32 - 1
 DUE_KEY_OVERHEAD = 1 + _PRIORITY_DEADLINE.size  # beside the namespace name and the key
 
 decode_inflight = decode_inflight_value  # for mi verify
@@ -179,7 +193,8 @@ class DeliveryTxn(QuarantineMoves):
         return [_PRIORITY_DEADLINE.unpack_from(due_key, offset) for due_key, _ in self._due_entries(namespace, limit)]
 
     def counts(self, namespace: str) -> tuple[int, int, int | None]:
-        """``(due, in_flight, oldest due deadline)`` for ``namespace`` (scans: for INFO)."""
+        """``(due, in flight or waiting, oldest due deadline)`` for ``namespace``, by a scan (for
+        tests and tools: the server keeps ``storage.queue_counts`` instead)."""
         offset = len(_namespace_prefix(namespace))
         due, oldest = 0, None
         for due_key, _value in self._due_entries(namespace):
@@ -188,6 +203,30 @@ class DeliveryTxn(QuarantineMoves):
             oldest = deadline if oldest is None else min(oldest, deadline)
         in_flight = sum(1 for delivery in self._inflight_entries() if delivery[1] == namespace)
         return due, in_flight, oldest
+
+    def oldest_due(self, namespace: str) -> int | None:
+        """When the message of ``namespace`` that has waited longest fell due (unix ms), or None.
+
+        The queue is ordered by priority first, so this is the earliest of the first entries of
+        each priority present: one probe per priority, not a scan.
+        """
+        prefix = _namespace_prefix(namespace)
+        oldest = None
+        try:
+            with self._txn.cursor(db=self._dbs.due) as cursor:
+                found = cursor.set_range(prefix)
+                while found:
+                    due_key = cursor.key()
+                    if bytes(due_key[: len(prefix)]) != prefix:
+                        break
+                    priority, deadline = _PRIORITY_DEADLINE.unpack_from(due_key, len(prefix))
+                    oldest = deadline if oldest is None else min(oldest, deadline)
+                    if priority == _MAX_PRIORITY:
+                        break
+                    found = cursor.set_range(prefix + _PRIORITY_DEADLINE.pack(priority + 1, 0))
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        return oldest
 
     def next_lease_expiry(self) -> int | None:
         try:
@@ -283,9 +322,12 @@ class DeliveryTxn(QuarantineMoves):
             message_id = self._revisions.allocate()
         value = encode_due_value(due_key, message_id, attempts, reason, data)
         self._write(lambda: self._txn.put(due_key, value, db=self._dbs.due))
+        added = True
         if self._by_key is not None:
-            self._by_key.add(namespace, key, _place(namespace, due_key))
+            added = self._by_key.add(namespace, key, _place(namespace, due_key))
             self._by_id.add(message_id, due_key)
+        if added:  # else it replaced a message of the key due at the same moment
+            self._state.queue.add(namespace, DUE)
         return message_id
 
     def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int, holder: str = "") -> list[Delivery]:
@@ -318,6 +360,8 @@ class DeliveryTxn(QuarantineMoves):
                 )  # fmt: skip
                 self._hold(delivery)
                 taken.append(delivery)
+        if taken:
+            self._state.queue.add(namespace, DELIVERED, len(taken))
         return taken
 
     def ack(self, namespace: str, delivery_id: int) -> bool:
@@ -329,6 +373,7 @@ class DeliveryTxn(QuarantineMoves):
         if delivery is None or delivery.namespace != namespace:
             return False
         self._release(delivery)
+        self._state.queue.add(namespace, ACKED)
         return True
 
     def extend(self, namespace: str, delivery_id: int, lease_until: int) -> Delivery | None:
@@ -339,6 +384,7 @@ class DeliveryTxn(QuarantineMoves):
             return None
         self._release(delivery)
         self._hold(attrs.evolve(delivery, lease_until=lease_until, waiting=True, holder=""))
+        self._state.queue.add(namespace, NACKED)  # a failed POST
         return delivery
 
     def renew(self, namespace: str, delivery_id: int, lease_until: int) -> Delivery | None:
@@ -358,6 +404,7 @@ class DeliveryTxn(QuarantineMoves):
         if delivery is None or delivery.namespace != namespace:
             return None
         self._release(delivery)
+        self._state.queue.add(namespace, NACKED)
         return delivery
 
     def wait(self, delivery: Delivery, until: int, reason: str) -> None:
@@ -384,16 +431,24 @@ class DeliveryTxn(QuarantineMoves):
             delivery.id, delivery.namespace, delivery.key, dead_letter, revision, delivery.attempts,
             record.expires_at, delivery.due_at, now_ms, reason,
         ))  # fmt: skip
+        self._state.queue.add(delivery.namespace, DEAD)
+        self._state.queue.add(delivery.namespace, DEAD_LETTERED)
+
+    def drop_given_up(self, delivery: Delivery) -> None:
+        """Count a delivery given up on with no dead-letter namespace to keep it (it is gone)."""
+        self._state.queue.add(delivery.namespace, DROPPED)
 
     def forget_dead(self, namespace: str, message_id: int) -> None:
-        if self._dead is not None:
-            self._dead.remove(namespace, message_id)
+        if self._dead is not None and self._dead.remove(namespace, message_id):
+            self._state.queue.add(namespace, DEAD, -1)
 
     def reschedule(self, namespace: str, key: bytes, record: Record, now_ms: int) -> int:
         """Make ``record`` a new message of ``namespace``, due now with no attempts (KICK); its id."""
         _kind, payload = encode_payload(record.value)
         data = pack_record(key, record.kind, payload, now_ms, self._revisions.allocate(), record.priority)
-        return self.enqueue(namespace, key, data)
+        message_id = self.enqueue(namespace, key, data)
+        self._state.queue.add(namespace, KICKED)
+        return message_id
 
     def cancel(self, namespace: str, key: bytes, now_ms: int) -> list[Record]:
         """Take back the messages of ``key`` that are due and not yet taken (DEL); the records
@@ -413,6 +468,7 @@ class DeliveryTxn(QuarantineMoves):
             if value is None:
                 continue
             self._write(lambda due_key=due_key: self._txn.delete(due_key, db=self._dbs.due))
+            self._state.queue.add(namespace, DUE, -1)
             try:
                 _check(due_key, value, "a due message")
                 entry = decode_due_value(value)
@@ -434,6 +490,8 @@ class DeliveryTxn(QuarantineMoves):
             message_id = self._due_id(due_key, value)
             if message_id is not None:
                 self._by_id.remove(message_id)
+        if due:
+            self._state.queue.add(namespace, DUE, -len(due))
         if self._by_key is not None:
             self._by_key.drop(namespace)
         flying = [delivery_id for delivery_id, ns in self._inflight_entries() if ns == namespace]
@@ -460,6 +518,8 @@ class DeliveryTxn(QuarantineMoves):
                 self._write(lambda lease=lease: self._txn.delete(lease, db=self._dbs.leases))
                 continue
             self._release(delivery)
+            if not delivery.waiting:  # a consumer's lease, not the end of a wait for a retry
+                self._state.queue.add(delivery.namespace, LEASE_EXPIRED)
             expired.append(delivery)
         return expired
 
@@ -557,9 +617,11 @@ class DeliveryTxn(QuarantineMoves):
         lease = _LEASE.pack(delivery.lease_until, delivery.id)
         self._write(lambda: self._txn.put(raw_id, value, db=self._dbs.inflight))
         self._write(lambda: self._txn.put(lease, b"", db=self._dbs.leases))
+        self._state.queue.add(delivery.namespace, scheduled_or_in_flight(delivery.waiting))
 
     def _remove_due(self, namespace: str, key: bytes, due_key: bytes, message_id: int | None) -> None:
         self._write(lambda: self._txn.delete(due_key, db=self._dbs.due))
+        self._state.queue.add(namespace, DUE, -1)
         if self._by_key is not None:
             self._by_key.remove(namespace, key, _place(namespace, due_key))
             if message_id is not None:
@@ -569,14 +631,21 @@ class DeliveryTxn(QuarantineMoves):
         lease = _LEASE.pack(delivery.lease_until, delivery.id)
         self._write(lambda: self._txn.delete(_U64.pack(delivery.id), db=self._dbs.inflight))
         self._write(lambda: self._txn.delete(lease, db=self._dbs.leases))
+        self._state.queue.add(delivery.namespace, scheduled_or_in_flight(delivery.waiting), -1)
 
-    def _write(self, change: Callable[[], Any]) -> None:
+    def _forget_inflight(self, value: bytes | memoryview) -> None:
+        """Count an in-flight entry removed without being decoded (a damaged one set aside)."""
+        namespace, waiting = inflight_place(value)
+        self._state.queue.add(namespace, scheduled_or_in_flight(waiting), -1)
+
+    def _write(self, change: Callable[[], Any]) -> Any:
+        """Run ``change`` (counted as a change of the transaction); what it answered."""
         if self._state is None:
             msg = "a read-only transaction cannot change deliveries"
             raise TypeError(msg)
         self._state.changes += 1
         try:
-            change()
+            return change()
         except lmdb.Error as error:
             raise self._failure(error) from error
 

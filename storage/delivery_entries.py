@@ -40,6 +40,7 @@ __all__ = [
     "decode_inflight_value",
     "encode_due_value",
     "encode_inflight_value",
+    "inflight_place",
     "sealed",
 ]
 
@@ -135,6 +136,24 @@ def encode_inflight_value(delivery: Delivery) -> tuple[bytes, bytes]:
         _U16.pack(len(why)), why, delivery.data,
     ))  # fmt: skip
     return raw_id, sealed(raw_id, body)
+
+
+def inflight_place(value: bytes | memoryview) -> tuple[str, bool]:
+    """The namespace of an in-flight value and whether it waits for a retry, read without its
+    CRC check and as far as its bytes go (how ``storage.queue_counts`` counts it, damaged or not;
+    for an intact value, what ``decode_inflight_value`` reads)."""
+    namespace, waiting = "", False
+    try:
+        offset = _INFLIGHT_HEAD.size
+        length = value[offset]
+        namespace = bytes(value[offset + 1 : offset + 1 + length]).decode("ascii", "replace")
+        if _U32.unpack_from(value, 4)[0] & FORMAT_2:
+            offset += 1 + length
+            (key_length,) = _U16.unpack_from(value, offset)
+            waiting = bool(value[offset + _U16.size + key_length + _U64.size])
+    except (IndexError, struct.error):
+        pass
+    return namespace, waiting
 
 
 def decode_inflight_value(raw_id: bytes, value: bytes | memoryview) -> Delivery:

@@ -52,6 +52,7 @@ class QuarantineMoves:
     _failure: Callable[[lmdb.Error], StorageError]
     _write: Callable[[Callable[[], Any]], None]
     _ended_leases: Callable[[int, int], list[bytes]]
+    _forget_inflight: Callable[[bytes | memoryview], None]
 
     def set_aside_lease(self, now_ms: int, reason: str) -> bool:
         """Quarantine the delivery of the earliest lease ended by ``now_ms`` (one the reaper
@@ -115,5 +116,6 @@ class QuarantineMoves:
             return None
         key = _lenient_key(value) or raw_id
         item = self.quarantine("in flight", _lenient_namespace(value), key, value, reason, now_ms)
+        self._forget_inflight(item.value)  # the copy: the delete may reuse the page under ``value``
         self._write(lambda: self._txn.delete(raw_id, db=self._dbs.inflight))
         return item

@@ -49,10 +49,14 @@ class DueKeys(MetaEntries):
         value = bytes(value)
         return [value[i : i + PLACE_SIZE] for i in range(0, len(value) - PLACE_SIZE + 1, PLACE_SIZE)]
 
-    def add(self, namespace: str, key: bytes, place: bytes) -> None:
+    def add(self, namespace: str, key: bytes, place: bytes) -> bool:
+        """Note a due message of ``key`` at ``place``; False if one was already there (the due
+        queue's entry is then replaced, not added)."""
         places = self.places(namespace, key)
-        if place not in places:
-            self._store(namespace, key, [*places, place])
+        if place in places:
+            return False
+        self._store(namespace, key, [*places, place])
+        return True
 
     def remove(self, namespace: str, key: bytes, place: bytes) -> None:
         places = self.places(namespace, key)

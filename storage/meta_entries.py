@@ -14,14 +14,15 @@ __all__ = ["MetaEntries"]
 
 
 class MetaEntries:
-    """``write`` runs each change (counted, and refused in a read-only transaction); ``failure``
+    """``write`` runs each change (counted, and refused in a read-only transaction) and answers
+    what it answered; ``failure``
     turns an LMDB error met reading into a storage error."""
 
     def __init__(
         self,
         txn: lmdb.Transaction,
         db: Any,
-        write: Callable[[Callable[[], Any]], None],
+        write: Callable[[Callable[[], Any]], Any],
         failure: Callable[[lmdb.Error], StorageError],
     ) -> None:
         self._txn = txn

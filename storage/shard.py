@@ -63,6 +63,7 @@ from storage.names import (
     db_name,
     namespace_of,
 )
+from storage.queue_counts import QueueCounts
 from storage.shard_txn import ShardTxn
 from storage.txn import SETTING_PREFIX, ReadTxn, RevisionCounter, TxnLimits, TxnState, WriteTxn
 
@@ -132,6 +133,7 @@ class Shard:
         self._checkpoints = CheckpointKeeper(env, path, index)
         self.readonly = False
         self._revisions = RevisionCounter()
+        self.queue_counts: QueueCounts | None = None  # counted at open (writable), kept by commits
         self._closed = False
 
     @classmethod
@@ -181,6 +183,7 @@ class Shard:
             shard._open_databases()  # noqa: SLF001 - part of construction
             if not readonly:
                 shard._open_log(progress)  # noqa: SLF001
+                shard._count_queues()  # noqa: SLF001
         except BaseException:
             shard._release()  # noqa: SLF001
             raise
@@ -238,6 +241,24 @@ class Shard:
             raise DataDirError(msg) from None
         self._revisions = RevisionCounter(revision, revision)
         self.journal_last, self.applied_lsn = journal_last, applied
+
+    def _count_queues(self) -> None:
+        """Count what every namespace's queue holds (``storage.queue_counts``): once, after the
+        log's replay; each commit from now on applies what it changed."""
+        dbs = self._delivery_dbs
+        try:
+            with self._env.begin(buffers=True) as txn:
+                self.queue_counts = QueueCounts.count(txn, self._expiry_db, dbs.due, dbs.inflight, self._meta_db)
+        except lmdb.Error as error:
+            msg = f"cannot count the queues of shard {self.index} at {self.path}: {error}"
+            raise DataDirError(msg) from None
+
+    def oldest_due(self, namespace: str) -> int | None:
+        """When the message of ``namespace`` due here that has waited longest fell due, or None."""
+        if self._delivery_dbs is None:
+            return None
+        with self.read() as txn:
+            return txn.delivery.oldest_due(namespace)
 
     def reload_counters(self) -> None:
         """Read the counters again (after replay wrote them)."""
@@ -482,6 +503,8 @@ class Shard:
         self._revisions.persisted = revision
         if state.created:  # only now: a handle created in a transaction that aborts is invalid
             self._dbs = {**self._dbs, **state.created}
+        if self.queue_counts is not None and state.queue.rows:
+            self.queue_counts.apply(state.queue)
 
     def _begin_write(self) -> lmdb.Transaction:
         try:

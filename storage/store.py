@@ -32,6 +32,7 @@ from storage.durable_files import sync_dirs
 from storage.errors import DataDirError, StorageConfigError, StorageCorrupted
 from storage.manifest import MANIFEST_TEMP_NAME, Manifest, read_manifest, write_manifest
 from storage.multishard import recover_intents
+from storage.queue_counts import FIELDS
 from storage.replay import Progress, Replayed
 from storage.routing import shard_index
 from storage.shard import (
@@ -208,6 +209,31 @@ class Store:
         """The earliest end of a delivery lease in any shard (unix ms), or None."""
         ends = [end for end in (shard.next_lease_expiry() for shard in self.shards) if end is not None]
         return min(ends, default=None)
+
+    def queue_counts(self) -> dict[str, dict[str, int]]:
+        """Every namespace's queue counts (``storage.queue_counts.FIELDS``), summed over the
+        shards: O(namespaces), no scan. Empty for a read-only store (it counts nothing)."""
+        totals: dict[str, list[int]] = {}
+        for shard in self.shards:
+            if shard.queue_counts is None:
+                continue
+            for namespace, row in shard.queue_counts.snapshot().items():
+                total = totals.setdefault(namespace, [0] * len(FIELDS))
+                for field, amount in enumerate(row):
+                    total[field] += amount
+        return {namespace: dict(zip(FIELDS, row, strict=True)) for namespace, row in totals.items()}
+
+    def reset_queue_counters(self) -> None:
+        """The queue counters from zero (CONFIG RESETSTAT); the gauges stay."""
+        for shard in self.shards:
+            if shard.queue_counts is not None:
+                shard.queue_counts.reset_counters()
+
+    def oldest_due(self, namespace: str) -> int | None:
+        """When the message of ``namespace`` that has waited longest fell due (unix ms), or None:
+        a few probes per shard (one per priority present), no scan."""
+        deadlines = [d for d in (shard.oldest_due(namespace) for shard in self.shards) if d is not None]
+        return min(deadlines, default=None)
 
     def stats(self) -> list[ShardStats]:
         return [shard.stats() for shard in self.shards]

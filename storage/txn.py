@@ -34,6 +34,7 @@ from storage.expiry import (
     index_namespace,
 )
 from storage.names import db_name, validate_namespace
+from storage.queue_counts import EXPIRED, SCHEDULED, QueueDelta
 from storage.records import (
     U64_MAX,
     Kind,
@@ -108,6 +109,7 @@ class TxnState:
     log: list[Change] = attrs.Factory(list)  # every change made: for the journal and intents
     quarantined: list[Quarantined] = attrs.Factory(list)  # items set aside: for the caller to log
     room: int | None = None  # bytes of the map free for stores, counted at the first (``_take_room``)
+    queue: QueueDelta = attrs.Factory(QueueDelta)  # queue counts changed: applied after commit
 
     def record(self, change: Change) -> None:
         self.log.append(change)
@@ -255,6 +257,7 @@ class WriteTxn(ReadTxn):
             self._txn.delete(key, db=db)
             if deadline:
                 self._txn.delete(encode_index_key(deadline, namespace, key), db=self._expiry_db)
+                self._state.queue.add(namespace, SCHEDULED, -1)
         except lmdb.Error as error:
             raise self._failure(error) from error
         self._state.record(Change(ChangeOp.DELETE, namespace, bytes(key)))
@@ -299,9 +302,11 @@ class WriteTxn(ReadTxn):
         if limit < 1:
             return removed
         try:
+            queue = self._state.queue
             for index_key in self._due_index_keys(now_ms, limit):
                 self._state.changes += 1
                 self._txn.delete(index_key, db=self._expiry_db)
+                queue.add(_index_namespace(index_key), SCHEDULED, -1)
                 entry = self._due_record(index_key)
                 if entry is not None:
                     namespace, key = entry
@@ -312,6 +317,8 @@ class WriteTxn(ReadTxn):
                             self.delivery.enqueue(namespace, key, data)
                         else:
                             self.delivery.quarantine("record", namespace, key, data, problem, now_ms)
+                    else:
+                        queue.add(namespace, EXPIRED)
                     self._txn.delete(key, db=self._dbs[namespace])
                     self._state.record(Change(ChangeOp.DELETE, namespace, key))
                     removed.append(entry)
@@ -328,6 +335,7 @@ class WriteTxn(ReadTxn):
                 return False
             self._state.changes += 1
             self._txn.delete(due[0], db=self._expiry_db)
+            self._state.queue.add(_index_namespace(due[0]), SCHEDULED, -1)
             try:
                 _deadline, namespace, key = decode_index_key(due[0])
             except ValueError:
@@ -366,6 +374,8 @@ class WriteTxn(ReadTxn):
                 stale = [bytes(k) for k in cursor.iternext(values=False) if index_namespace(k) == name]
             for index_key in stale:
                 self._txn.delete(index_key, db=self._expiry_db)
+            if stale:
+                self._state.queue.add(namespace, SCHEDULED, -len(stale))
         except lmdb.Error as error:
             raise self._failure(error) from error
         self._state.record(Change(ChangeOp.DROP, namespace))
@@ -450,6 +460,8 @@ class WriteTxn(ReadTxn):
             self._txn.delete(encode_index_key(old, namespace, key), db=self._expiry_db)
         if new:
             self._txn.put(encode_index_key(new, namespace, key), b"", db=self._expiry_db)
+        if not old or not new:  # a deadline given or taken away (not moved): one more or less scheduled
+            self._state.queue.add(namespace, SCHEDULED, 1 if new else -1)
 
     def _failure(self, error: lmdb.Error, *, storing: bool = False) -> StorageError:
         if isinstance(error, lmdb.MapFullError):
@@ -460,6 +472,11 @@ class WriteTxn(ReadTxn):
             failure = lmdb_failure(error)
         self._state.failure = failure
         return failure
+
+
+def _index_namespace(index_key: bytes) -> str:
+    """The namespace an expiry index entry counts under (as ``storage.queue_counts`` reads it)."""
+    return index_namespace(index_key).decode("ascii", "replace")
 
 
 def _check_deadline(expires_at: int) -> None:

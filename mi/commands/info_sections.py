@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mi import VERSION
+from mi.observability.queues import info_name, queues
 from protocol.grammar_names import database_number
 
 if TYPE_CHECKING:
@@ -217,6 +218,18 @@ def _info_stats(session: Connection) -> dict[str, Any]:
     }
 
 
+def _info_queues(session: Connection) -> list[str]:
+    """One line per queue the user may read, Redis style:
+    ``queue_<ns>:scheduled=..,due=..,in_flight=..,dead=..,paused=0,oldest_due_lag_ms=..,delivered=..``
+    (``mi.observability.queues``; a ``:`` in the name is written ``%3A``)."""
+    user = session.user
+    shown = (lambda ns: True) if user.unrestricted else (lambda ns: user.may(ns, write=False))
+    return [
+        f"queue_{info_name(ns)}:" + ",".join(f"{name}={value}" for name, value in figures.items())
+        for ns, figures in queues(session.server, shown).items()
+    ]
+
+
 def _quarantined(session: Connection) -> int:
     """Damaged items set aside, on every shard (docs/reliability.md: Quarantine)."""
     total = 0
@@ -239,6 +252,7 @@ SECTIONS: dict[str, Callable[[Connection], dict[str, Any] | list[str]]] = {
     # Not a cluster: clients read cluster_enabled before choosing a client class (redis-py's tests).
     "cluster": lambda session: {"cluster_enabled": 0},
     "keyspace": _info_keyspace,
+    "queues": _info_queues,  # per namespace, from counts kept by the commits: no scan
 }
 # As Redis: INFO alone leaves out the per-command sections; INFO all (or everything) has them all.
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "errorstats", "cluster", "keyspace")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from mi.commands.base import REGISTRY
 from mi.commands.server import readable_namespaces
 from mi.core.keyspace import Keyspace
+from mi.observability.queues import queue_figures
 from mi.settings.namespace_settings import check_option, parse_option, render
 from protocol.commands import (
     Flushall,
@@ -65,26 +66,21 @@ def flushall(keyspace: Keyspace, command: Flushall) -> SimpleString:
 
 @REGISTRY.task(NamespaceInfo)
 async def namespace_info(session: Connection, command: NamespaceInfo) -> dict[str, Any]:
-    """Messages held (expired, unreaped ones included, as DBSIZE), scheduled (with a TTL), due
-    and in flight, how long the oldest due one has waited, the damaged ones set aside
-    (quarantined, see docs/reliability.md), whether it is paused, and the settings."""
+    """Messages held (expired, unreaped ones included, as DBSIZE); the queue's figures (scheduled,
+    due, in flight, dead, how long the oldest due one has waited, what happened since the start:
+    ``mi.observability.queues``), the damaged ones set aside (quarantined, see
+    docs/reliability.md), whether it is paused, and the settings. The queue's figures are counts
+    kept by the commits, not scans."""
     await session.server.units.gate.wait_open()  # every shard at one instant: no await below
-    keys = scheduled = due = in_flight = quarantined = 0
-    oldest: int | None = None
+    keys = quarantined = 0
     for shard in session.server.store.shards:
         with shard.read() as txn:
             keys += txn.count(command.ns)
-            scheduled += txn.count_expiring(command.ns)
-            shard_due, shard_in_flight, shard_oldest = txn.delivery.counts(command.ns)
-            quarantined += txn.delivery.count_quarantined(command.ns)
-        due += shard_due
-        in_flight += shard_in_flight
-        if shard_oldest is not None:
-            oldest = shard_oldest if oldest is None else min(oldest, shard_oldest)
-    oldest_due_ms = 0 if oldest is None else max(session.server.now_ms() - oldest, 0)
-    counts = {"keys": keys, "scheduled": scheduled, "due": due, "in_flight": in_flight, "oldest_due_ms": oldest_due_ms}
-    counts["quarantined"] = quarantined
-    counts["paused"] = session.server.namespace_settings.is_paused(command.ns)
+            quarantined += txn.delivery.count_quarantined(command.ns)  # a scan of the quarantine (near empty)
+    figures = queue_figures(session.server, command.ns)
+    lag = figures.pop("oldest_due_lag_ms")
+    counts = {"keys": keys, **{name: figures.pop(name) for name in ("scheduled", "due", "in_flight")}}
+    counts |= {"oldest_due_ms": lag, "quarantined": quarantined, **figures}
     return {**counts, **_settings(session, command.ns)}
 
 

@@ -101,6 +101,7 @@ class ServerState:
         self.metrics.reset()
         self.connections_received = self.connections_rejected = 0
         self.reaper.reaped = self.reaper.returned = 0
+        self.store.reset_queue_counters()  # INFO queues' and /metrics' counters (not the gauges)
         self.rate_limits.rejected = 0
         self.auth.failures_total = 0
 

@@ -125,6 +125,7 @@ def _give_up(txn: WriteTxn, delivery: Delivery, settings: NamespaceSettings, now
         txn.delivery.bury(delivery, settings.dead_letter, record.revision, now, reason)
         outcome = "dead-lettered"
     else:
+        txn.delivery.drop_given_up(delivery)  # counted (storage.queue_counts): it is gone
         outcome = "dropped"
     log.warning(
         "delivery.given_up",

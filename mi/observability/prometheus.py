@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from mi.observability.metrics import HISTOGRAM_BOUNDS_US
+from mi.observability.queues import COUNTERS, QUEUE_FIELDS, queues
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -85,6 +86,44 @@ class _Collector(Collector):
                     total += txn.count(ns)
             keys.add_metric([ns], total)
         yield keys
+        yield from _queue_metrics(state)
+
+
+_QUEUE_HELP = {
+    "scheduled": "Messages scheduled: keys with a TTL not reached, and messages waiting for a retry",
+    "due": "Messages due, waiting for a consumer",
+    "in_flight": "Messages held by a consumer under a lease",
+    "dead": "Dead letters kept with their history, by the namespace they died in",
+    "paused": "1 while the namespace is paused (NAMESPACE PAUSE)",
+    "delivered": "Messages handed out (TAKE, webhooks)",
+    "acked": "Messages acknowledged (ACK, a webhook's 2xx)",
+    "nacked": "Deliveries given back (NACK, a webhook's failed POST)",
+    "lease_expired": "Deliveries whose consumer's lease ran out",
+    "expired": "Messages dropped at their deadline (a namespace that does not deliver)",
+    "dead_lettered": "Messages moved to the dead-letter namespace",
+    "dropped": "Messages given up on with no dead-letter namespace",
+    "kicked": "Dead letters brought back by KICK",
+}
+
+
+def _queue_metrics(state: ServerState) -> Iterator[Metric]:
+    """Each queue's figures (``mi.observability.queues``), from counts the commits keep: no scan."""
+    by_ns = queues(state)
+    families: list[GaugeMetricFamily | CounterMetricFamily] = []
+    for name in QUEUE_FIELDS:
+        if name == "oldest_due_lag_ms":
+            family = GaugeMetricFamily(
+                "mi_queue_oldest_due_lag_seconds", "How long the oldest due message has waited", labels=["namespace"]
+            )
+            for ns, figures in by_ns.items():
+                family.add_metric([ns], figures[name] / 1000)
+        else:
+            kind = CounterMetricFamily if name in COUNTERS else GaugeMetricFamily
+            family = kind(f"mi_queue_{name}", _QUEUE_HELP[name], labels=["namespace"])
+            for ns, figures in by_ns.items():
+                family.add_metric([ns], figures[name])
+        families.append(family)
+    yield from families
 
 
 class MetricsEndpoint:

@@ -1,7 +1,9 @@
-"""``mi top``: a live view of a server (ops/s, latency, clients, namespaces), from ``INFO all``.
+"""``mi top``: a live view of a server (ops/s, latency, clients, namespaces, queues), from ``INFO all``.
 
 Every figure is over the last interval: rates and p50/p99 are the differences of two samples (the
-latencies from INFO's ``latencyhistogram`` section, calls per latency bucket).
+latencies from INFO's ``latencyhistogram`` section, calls per latency bucket). The queue table
+(INFO's ``queues`` section) shows each queue's gauges as they are now and its counters as rates
+over the interval.
 """
 
 from __future__ import annotations
@@ -74,7 +76,34 @@ def frame(address: str, before: dict[str, str], after: dict[str, str], seconds: 
         if name.startswith("db") and name[2:].isdigit():  # Redis's keyspace line; ns= names it
             keyspace = _pairs(value)
             lines.append(f"{keyspace['ns']:<30}{int(keyspace['keys']):>12,}{int(keyspace['expires']):>12,}")
+    lines += _queue_table(before, after, seconds)
     return "\n".join(lines)
+
+
+# (heading, INFO queues field): the gauges as they are, then the counters as rates
+_QUEUE_GAUGES = (("scheduled", "scheduled"), ("due", "due"), ("in flight", "in_flight"), ("dead", "dead"))
+_QUEUE_RATES = (
+    ("deliv/s", "delivered"), ("ack/s", "acked"), ("nack/s", "nacked"), ("lease/s", "lease_expired"),
+    ("expire/s", "expired"), ("dlq/s", "dead_lettered"), ("drop/s", "dropped"), ("kick/s", "kicked"),
+)  # fmt: skip
+
+
+def _queue_table(before: dict[str, str], after: dict[str, str], seconds: float) -> list[str]:
+    """The queues (INFO queues' lines), empty if there is none."""
+    rows = []
+    for name, value in after.items():
+        if not name.startswith("queue_"):
+            continue
+        now, then = _pairs(value), _pairs(before.get(name, ""))
+        ns = name.removeprefix("queue_").replace("%3A", ":") + (" (paused)" if now.get("paused") == "1" else "")
+        row = f"{ns:<24}" + "".join(f"{int(now.get(field, '0')):>11,}" for _, field in _QUEUE_GAUGES)
+        row += f"{int(now.get('oldest_due_lag_ms', '0')) / 1000:>11,.1f}"
+        row += "".join(f"{_rate(then, now, field, seconds):>9,.0f}" for _, field in _QUEUE_RATES)
+        rows.append(row)
+    if not rows:
+        return []
+    heading = f"{'queue':<24}" + "".join(f"{title:>11}" for title, _ in _QUEUE_GAUGES) + f"{'oldest s':>11}"
+    return ["", heading + "".join(f"{title:>9}" for title, _ in _QUEUE_RATES), *rows]
 
 
 def _interval_histogram(before: str, after: str) -> list[tuple[float, int]]:
