@@ -595,3 +595,7 @@ def shutdown_failed() -> CommandError:
 
 def no_shutdown_in_progress() -> CommandError:
     return CommandError("ERR", "No shutdown in progress.")
+
+
+def unblocked() -> CommandError:
+    return CommandError("UNBLOCKED", "client unblocked via CLIENT UNBLOCK")

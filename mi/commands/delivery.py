@@ -70,10 +70,10 @@ async def take(session: Connection, command: Take) -> list[dict[str, Any]]:
             return [_shown(shard, delivery) for shard, delivery in taken]
         if command.block_ms is None or state.terminating:
             return []
-        async with session.blocking():  # CLIENT KILL or a hang-up may end it: nothing is taken
+        async with session.blocking() as wait:  # CLIENT KILL, UNBLOCK or a hang-up may end it
             with trio.move_on_after(wait_seconds(give_up_ms, state.now_ms())) as waiting:
                 await wait_any(woken)
-        if waiting.cancelled_caught or session.hung_up:
+        if waiting.cancelled_caught or wait.interrupted:
             return []
 
 

@@ -31,6 +31,7 @@ from protocol.commands import (
     Linsert,
     Llen,
     Lmove,
+    Lmpop,
     Lpos,
     Lrange,
     Lrem,
@@ -284,24 +285,37 @@ class _Taken:
     more_left: bool
 
 
-def _first_element(keyspace: Keyspace, keys: list[ListKey], left: bool) -> _Taken | None:
+def _first_element(keyspace: Keyspace, keys: list[ListKey], left: bool, count: int | None = None) -> _Taken | None:
     """Pop from the first of ``keys`` that holds a list (WRONGTYPE for a value of another type
-    met before it, as Redis); None if all are empty."""
+    met before it, as Redis): one element as ``[key, element]``, or with ``count`` (LMPOP,
+    BLMPOP) up to that many as ``[key, [elements]]``; None if all are empty."""
     for ns, key in keys:
         found = read_list(keyspace, ns, key)
         if found is not None:
             items, expires_at = found
-            element = items.pop(0 if left else -1)
-            _store(keyspace, ns, key, items, expires_at, b"lpop" if left else b"rpop")
-            return _Taken([key, Stored(element, inner=True)], (ns, key), bool(items))
+            taken = min(count or 1, len(items))
+            if left:
+                popped, rest = items[:taken], items[taken:]
+            else:
+                popped, rest = items[len(items) - taken :][::-1], items[: len(items) - taken]
+            _store(keyspace, ns, key, rest, expires_at, b"lpop" if left else b"rpop")
+            elements = [Stored(element, inner=True) for element in popped]
+            return _Taken([key, elements[0] if count is None else elements], (ns, key), bool(rest))
     return None
 
 
-def _pop_first_now(keyspace: Keyspace, command: BlockingPop) -> Any:
-    """BLPOP inside MULTI: it does not block, as in Redis: ``[key, element]`` or a null array."""
+def _pop_first_now(keyspace: Keyspace, command: BlockingPop | Lmpop) -> Any:
+    """LMPOP, and BLPOP or BLMPOP inside MULTI (they do not block there, as in Redis): the
+    reply, or a null array."""
     ns = keyspace.ns(command.ns)
-    taken = _first_element(keyspace, [(ns, key) for key in command.keys], command.left)
+    taken = _first_element(keyspace, [(ns, key) for key in command.keys], command.left, command.count)
     return NULL_ARRAY if taken is None else taken.reply
+
+
+@REGISTRY.write(Lmpop)
+def lmpop(keyspace: Keyspace, command: Lmpop) -> Any:
+    """``[key, [elements]]`` from the first non-empty list, or a null array."""
+    return _pop_first_now(keyspace, command)
 
 
 def _move_now(keyspace: Keyspace, command: BlockingMove) -> Stored | None:
@@ -322,9 +336,10 @@ async def blocking_pop(session: Connection, command: BlockingPop) -> Any:
     keys = [(ns, key) for key in command.keys]
 
     def take(heads: list[ListKey]) -> Callable[[Keyspace], _Taken | None]:
-        return lambda keyspace: _first_element(keyspace, heads, command.left)
+        return lambda keyspace: _first_element(keyspace, heads, command.left, command.count)
 
-    return await _wait_and_take(session, keys, [], command.timeout_ms, take, "BLPOP" if command.left else "BRPOP")
+    label = "BLMPOP" if command.count is not None else "BLPOP" if command.left else "BRPOP"
+    return await _wait_and_take(session, keys, [], command.timeout_ms, take, label)
 
 
 @REGISTRY.task(BlockingMove, in_multi=_in_multi(_move_now))
@@ -379,10 +394,10 @@ async def _wait_and_take(
                     return taken.reply
             if state.terminating:
                 return NULL_ARRAY
-            async with session.blocking():  # CLIENT KILL or a hang-up may end it: nothing is taken
+            async with session.blocking() as wait:  # CLIENT KILL, UNBLOCK or a hang-up may end it
                 with trio.move_on_at(deadline) as waiting:
                     await wait_any(woken)
-            if waiting.cancelled_caught or state.terminating or session.hung_up:
+            if waiting.cancelled_caught or state.terminating or wait.interrupted:
                 return NULL_ARRAY
     finally:
         # The next in line on the lists this one headed looks: what it left, or what arrived

@@ -28,10 +28,12 @@ from protocol.commands import (
     ClientKill,
     ClientList,
     ClientNoEvict,
+    ClientNoTouch,
     ClientPause,
     ClientTyped,
     ClientSetinfo,
     ClientSetname,
+    ClientUnblock,
     ClientUnpause,
     CommandCount,
     CommandDocs,
@@ -191,6 +193,18 @@ def client_pause(session: Connection, command: ClientPause) -> SimpleString:
 def client_unpause(session: Connection, command: ClientUnpause) -> SimpleString:
     session.server.pause.lift()
     return OK
+
+
+@REGISTRY.connection(ClientNoTouch)
+def client_no_touch(session: Connection, command: ClientNoTouch) -> SimpleString:
+    return OK
+
+
+@REGISTRY.connection(ClientUnblock)
+def client_unblock(session: Connection, command: ClientUnblock) -> int:
+    """1 if that connection was in a blocking wait and now is not, else 0."""
+    other = session.server.sessions.get(command.client_id)
+    return int(other is not None and other.unblock(command.with_error))
 
 
 @REGISTRY.connection(ClientTyped)

@@ -56,6 +56,21 @@ MAX_READ_WHILE_BLOCKED = 1024 * 1024
 
 
 @define(eq=False)
+class BlockedWait:
+    """One blocking wait (``Session.blocking``): whether something ended it early."""
+
+    unblockable: bool = True  # CLIENT UNBLOCK may end it (not a CLIENT PAUSE hold)
+    interrupted: bool = False  # a hang-up or CLIENT UNBLOCK ended it: the command takes nothing
+    with_error: bool = False  # CLIENT UNBLOCK ... ERROR: the command answers UNBLOCKED
+    scope: trio.CancelScope | None = None
+
+    def end(self, *, with_error: bool = False) -> None:
+        self.interrupted, self.with_error = True, with_error
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+@define(eq=False)
 class Session:
     server: ServerState
     stream: trio.abc.Stream
@@ -82,6 +97,7 @@ class Session:
     waited_ns: int = 0
     _waiting_since: int | None = None  # perf_counter_ns: a blocking command is waiting since
     hung_up: bool = False  # the client closed its side while a blocking command waited
+    _blocked_wait: BlockedWait | None = None
     _read_ahead: bool = False  # bytes read during such a wait are in the parser, unprocessed
     _dropped_for: str | None = None  # why the server ended the connection (a timeout, a limit)
     _watchdog: trio.CancelScope | None = None
@@ -98,29 +114,45 @@ class Session:
         return self._waiting_since is not None
 
     @contextlib.asynccontextmanager
-    async def blocking(self) -> AsyncIterator[None]:
+    async def blocking(self) -> AsyncIterator[BlockedWait]:
         """A blocking command's wait: counted in INFO's blocked_clients, left out of the command's
-        time, and ended early if the client hangs up (then ``hung_up`` is True and the command
-        must take nothing: nobody would receive it). Meanwhile the connection is read, so a
-        hang-up is seen at once, as Redis sees it; requests that arrive are kept for after."""
+        time, and ended early (``interrupted``) if the client hangs up (then ``hung_up`` too: the
+        command must take nothing, nobody would receive it) or CLIENT UNBLOCK ends it (its ERROR
+        form raises Redis's ``UNBLOCKED`` here). Meanwhile the connection is read, so a hang-up is
+        seen at once, as Redis sees it; requests that arrive are kept for after."""
         self.server.blocked_clients += 1
         self._waiting_since = time.perf_counter_ns()
+        wait = BlockedWait()
         try:
             async with trio.open_nursery() as watch:
-                watch.start_soon(self._watch_for_hang_up, watch.cancel_scope)
-                yield
+                wait.scope = watch.cancel_scope
+                self._blocked_wait = wait
+                watch.start_soon(self._watch_for_hang_up, wait)
+                yield wait
                 watch.cancel_scope.cancel()
         finally:
+            self._blocked_wait = None
             self.server.blocked_clients -= 1
             self.waited_ns += time.perf_counter_ns() - self._waiting_since
             self._waiting_since = None
+        if wait.with_error:
+            raise errors.unblocked()
 
-    async def _watch_for_hang_up(self, wait: trio.CancelScope) -> None:
+    def unblock(self, with_error: bool) -> bool:
+        """CLIENT UNBLOCK: end this connection's blocking wait, as a timeout or as an error;
+        False if it is not waiting in one (a CLIENT PAUSE hold is not unblocked, as in Redis)."""
+        wait = self._blocked_wait
+        if wait is None or not wait.unblockable:
+            return False
+        wait.end(with_error=with_error)
+        return True
+
+    async def _watch_for_hang_up(self, wait: BlockedWait) -> None:
         while self.parser is not None and self.parser.buffered_bytes < MAX_READ_WHILE_BLOCKED:
             data = await self.stream.receive_some(RECEIVE_SIZE)
             if not data:
                 self.hung_up = self._closing = True
-                wait.cancel()
+                wait.end()
                 return
             self.parser.receive_data(data)  # a pipelined request, run once the wait is over
             self._read_ahead = True
@@ -438,7 +470,8 @@ class Session:
         for write in pending:
             await write.outcome()
         pending.clear()
-        async with self.blocking():
+        async with self.blocking() as wait:
+            wait.unblockable = False
             await pause.wait()
 
     def _refusal(self, command: Any) -> CommandError | None:

@@ -129,7 +129,6 @@ class Connection(Protocol):
     transaction: Any  # a mi.commands.transactions.Transaction between MULTI and EXEC/DISCARD
     watched: dict[tuple[str, bytes], int | None]  # (ns, key) -> revision at WATCH
     watch_broken: bool
-    hung_up: bool  # the client closed its side while a blocking command waited (``blocking``)
     waited_ns: int  # of the command running now: time spent waiting, not working
     subscriber: Any  # a mi.core.pubsub.Subscriber from its first (P)SUBSCRIBE on, else None
 
@@ -145,7 +144,9 @@ class Connection(Protocol):
 
     # A blocking command's wait (TAKE ... BLOCK, BLPOP...): CLIENT KILL or a hang-up may end it,
     # and it is left out of the command's latency.
-    def blocking(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+    def blocking(self) -> contextlib.AbstractAsyncContextManager[Any]: ...  # a mi.core.session.BlockedWait
+
+    def unblock(self, with_error: bool) -> bool: ...  # CLIENT UNBLOCK
 
     def describe(self) -> str: ...
 

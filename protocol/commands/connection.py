@@ -25,10 +25,12 @@ __all__ = [
     "ClientKill",
     "ClientList",
     "ClientNoEvict",
+    "ClientNoTouch",
     "ClientPause",
     "ClientSetinfo",
     "ClientSetname",
     "ClientTyped",
+    "ClientUnblock",
     "ClientUnpause",
     "Echo",
     "Hello",
@@ -134,6 +136,23 @@ class ClientNoEvict(Command):
 
     name: ClassVar[str] = "client|no-evict"
     on: bool
+
+
+@frozen
+class ClientNoTouch(Command):
+    """``CLIENT NO-TOUCH on|off``: accepted (mi keeps no access times to leave alone)."""
+
+    name: ClassVar[str] = "client|no-touch"
+    on: bool
+
+
+@frozen
+class ClientUnblock(Command):
+    """``CLIENT UNBLOCK client-id [TIMEOUT | ERROR]``: end that connection's blocking wait."""
+
+    name: ClassVar[str] = "client|unblock"
+    client_id: int
+    with_error: bool = False
 
 
 @frozen
@@ -413,6 +432,28 @@ def _on_off(token: bytes) -> bool:
          forms=(ClientNoEvict,))  # fmt: skip
 def _client_no_evict(name: str, request: Request) -> ClientNoEvict:
     return ClientNoEvict(_on_off(request.args[2]))
+
+
+@declare("client|no-touch", 3, CONNECTION_FLAGS, NO_KEYS, "connection",
+         "Accepted for compatibility: mi keeps no access times for commands to touch.",
+         "CLIENT NO-TOUCH on|off",
+         forms=(ClientNoTouch,))  # fmt: skip
+def _client_no_touch(name: str, request: Request) -> ClientNoTouch:
+    return ClientNoTouch(_on_off(request.args[2]))
+
+
+@declare("client|unblock", -3, ("admin", *CONNECTION_FLAGS), NO_KEYS, "connection",
+         "Ends a connection's blocking wait (BLPOP, TAKE ... BLOCK...) as a timeout, or as an error.",
+         "CLIENT UNBLOCK client-id [TIMEOUT | ERROR]",
+         forms=(ClientUnblock,))  # fmt: skip
+def _client_unblock(name: str, request: Request) -> ClientUnblock:
+    args = request.args
+    client_id = parse_uint(args[2])
+    if client_id is None:
+        raise errors.not_integer()
+    if len(args) > 4 or (len(args) == 4 and keyword(args[3]) not in ("timeout", "error")):
+        raise CommandError("ERR", "CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    return ClientUnblock(client_id, with_error=len(args) == 4 and keyword(args[3]) == "error")
 
 
 @declare("client|typed", 3, CONNECTION_FLAGS, NO_KEYS, "connection",

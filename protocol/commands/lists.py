@@ -16,9 +16,10 @@ from attrs import field, frozen
 
 from protocol import errors
 from protocol.commands.base import JsonScalar, Keyed, as_json, typed
-from protocol.commands.declaration import KEY_ONE, declare
+from protocol.commands.declaration import KEY_ONE, NO_KEYS, declare
 from protocol.commands.options import TTL_SYNTAX, from_only
 from protocol.commands.strings import Lset, json_lset, wants_json
+from protocol.errors import CommandError
 from protocol.grammar_names import namespace
 from protocol.request import Request
 from protocol.values import INT64_MAX, json_scalar, keyword, parse_int
@@ -30,6 +31,7 @@ __all__ = [
     "Linsert",
     "Llen",
     "Lmove",
+    "Lmpop",
     "Lpos",
     "Lrange",
     "Lrem",
@@ -283,6 +285,19 @@ class BlockingPop(Keyed):
     timeout_ms: int
     left: bool = True
     ns: str | None = None
+    count: int | None = None  # BLMPOP: up to this many, answered as [key, [elements]]
+
+
+@frozen
+class Lmpop(Keyed):
+    """``LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT n] [FROM ns]``: up to ``count`` elements
+    of the first non-empty list."""
+
+    name: ClassVar[str] = "lmpop"
+    keys: tuple[bytes, ...]
+    left: bool
+    count: int = 1
+    ns: str | None = None
 
 
 @frozen
@@ -424,6 +439,49 @@ def _blocking_pop(name: str, request: Request) -> BlockingPop:
     if len(args) >= 4 and keyword(args[-2]) == "from" and _is_timeout(args[-3]):
         args, ns = args[:-2], namespace(args[-1])
     return BlockingPop(args[:-1], parse_timeout(args[-1]), left=name == "blpop", ns=ns)
+
+
+def _mpop(args: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], bool, int, str | None]:
+    """LMPOP's ``numkeys key [key ...] LEFT|RIGHT [COUNT n] [FROM ns]``, in Redis's words when wrong."""
+    numkeys = parse_int(args[0])
+    if numkeys <= 0:
+        raise CommandError("ERR", "numkeys should be greater than 0")
+    if len(args) < numkeys + 2:  # the keys, then the direction
+        raise errors.syntax_error()
+    keys, direction, rest = args[1 : numkeys + 1], keyword(args[numkeys + 1]), args[numkeys + 2 :]
+    if direction not in ("left", "right"):
+        raise errors.syntax_error()
+    count, ns = 1, None
+    for i in range(0, len(rest), 2):
+        word = keyword(rest[i])
+        if i + 1 >= len(rest) or word not in ("count", "from"):
+            raise errors.syntax_error()
+        if word == "count":
+            count = parse_int(rest[i + 1])
+            if count <= 0:
+                raise CommandError("ERR", "count should be greater than 0")
+        else:
+            ns = namespace(rest[i + 1])
+    return keys, direction == "left", count, ns
+
+
+@declare("lmpop", -4, ("write", "movablekeys"), NO_KEYS, "list",
+         "Pops elements from the first non-empty list of those given.",
+         "LMPOP numkeys key [key ...] LEFT | RIGHT [COUNT count] [FROM ns]",
+         forms=(Lmpop,))  # fmt: skip
+def _lmpop(name: str, request: Request) -> Lmpop:
+    keys, left, count, ns = _mpop(request.args[1:])
+    return Lmpop(keys, left, count, ns)
+
+
+@declare("blmpop", -5, ("write", "blocking", "movablekeys"), NO_KEYS, "list",
+         "Pops elements from the first non-empty list, waiting for one up to the timeout.",
+         "BLMPOP timeout numkeys key [key ...] LEFT | RIGHT [COUNT count] [FROM ns]",
+         forms=(BlockingPop,))  # fmt: skip
+def _blmpop(name: str, request: Request) -> BlockingPop:
+    timeout_ms = parse_timeout(request.args[1])
+    keys, left, count, ns = _mpop(request.args[2:])
+    return BlockingPop(keys, timeout_ms, left, ns, count)
 
 
 def _is_timeout(token: bytes) -> bool:

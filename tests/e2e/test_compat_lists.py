@@ -14,7 +14,7 @@ import redis.asyncio
 import trio
 
 from protocol.replies import NULL_ARRAY, SimpleString
-from support import IO_TIMEOUT, RawClient, resp_command
+from support import IO_TIMEOUT, RawClient, ThreadedRedis, resp_command
 
 
 async def _error(call) -> str:
@@ -335,3 +335,33 @@ async def test_lpushx_and_rpushx_push_only_onto_an_existing_list(r2):
     await r2.set("s", "text")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         await r2.lpushx("s", "x")
+
+
+async def test_lmpop_pops_up_to_count_from_the_first_non_empty_list(r2):
+    await r2.rpush("foo", "1", "2", "3", "4", "5")
+    assert await r2.lmpop("2", "bar", "foo", direction="LEFT", count=2) == [b"foo", [b"1", b"2"]]
+    assert await r2.lmpop("2", "bar", "foo", direction="RIGHT", count=10) == [b"foo", [b"5", b"4", b"3"]]
+    assert await r2.exists("foo") == 0  # emptied, so gone
+    assert await r2.lmpop("2", "bar", "foo", direction="LEFT") is None
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        await r2.lmpop("2", "bar", "foo", direction="up")
+    with pytest.raises(redis.ResponseError, match="numkeys should be greater than 0"):
+        await r2.execute_command("LMPOP", "0", "k", "LEFT")
+
+
+async def test_blmpop_waits_for_a_push_then_pops(server, r2, port):
+    waiting = ThreadedRedis(port)
+    async with trio.open_nursery() as nursery:
+        answers: list = []
+
+        async def blocked() -> None:
+            answers.append(await waiting.blmpop(0, "2", "a", "b", direction="LEFT", count=2))
+
+        nursery.start_soon(blocked)
+        with trio.fail_after(IO_TIMEOUT):
+            while server.state.blocked_clients < 1:
+                await trio.sleep(0.005)
+        await r2.rpush("b", "x", "y", "z")
+    assert answers == [[b"b", [b"x", b"y"]]]
+    assert await r2.lrange("b", 0, -1) == [b"z"]
+    assert await r2.blmpop(0.05, "1", "none", direction="RIGHT") is None  # after the timeout

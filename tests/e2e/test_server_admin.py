@@ -8,7 +8,7 @@ import redis
 import trio
 
 from protocol import CommandError
-from protocol.replies import SimpleString
+from protocol.replies import NULL_ARRAY, SimpleString
 from support import IO_TIMEOUT, RawClient, as_map
 
 OK = SimpleString("OK")
@@ -357,3 +357,21 @@ async def _closed_now(client: RawClient) -> bool:
 
 async def raw_is_gone(client_id: int, r2) -> bool:
     return all(c["id"] != str(client_id) for c in await r2.client_list())
+
+
+async def test_client_unblock_ends_a_blocked_pop_as_a_timeout_or_an_error(server, raw, port, r2):
+    blocked = await RawClient.connect(port)
+    blocked_id = await blocked.command("CLIENT", "ID")
+    assert await raw.command("CLIENT", "UNBLOCK", str(blocked_id)) == 0  # not blocked
+    for reason, expected in (("TIMEOUT", None), ("ERROR", CommandError("UNBLOCKED", "client unblocked via CLIENT UNBLOCK"))):
+        await blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+        with trio.fail_after(IO_TIMEOUT):
+            while server.state.blocked_clients < 1:
+                await trio.sleep(0.005)
+        assert await raw.command("CLIENT", "UNBLOCK", str(blocked_id), reason) == 1
+        reply = await blocked.read_reply()
+        assert reply == (NULL_ARRAY if expected is None else expected)
+    await r2.rpush("q", "x")
+    assert await r2.lrange("q", 0, -1) == [b"x"]  # the unblocked pops took nothing
+    assert await r2.client_no_touch("ON") == b"OK"
+    await blocked.aclose()

@@ -131,6 +131,8 @@ WRITE_FORMS = {
     "lmove": [("LMOVE k k2 LEFT LEFT", True)],
     "rpoplpush": [("RPOPLPUSH k k2", True)],
     "blpop": [("BLPOP k 0", True)],
+    "blmpop": [("BLMPOP 0 1 k LEFT", True)],
+    "lmpop": [("LMPOP 1 k LEFT", True)],
     "brpop": [("BRPOP k 0", True)],
     "blmove": [("BLMOVE k k2 LEFT LEFT 0", True)],
     "brpoplpush": [("BRPOPLPUSH k k2 0", True)],

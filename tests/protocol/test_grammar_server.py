@@ -204,7 +204,7 @@ def test_client_unknown_subcommand() -> None:
     """Unknown subcommands name the one typed and list those that exist."""
     assert str(error_of("CLIENT", "TRACKING", "x")) == (
         "ERR unknown subcommand 'TRACKING' for CLIENT; known: GETNAME, ID, INFO, KILL, LIST, NO-EVICT,"
-        " PAUSE, SETINFO, SETNAME, TYPED, UNPAUSE"
+        " NO-TOUCH, PAUSE, SETINFO, SETNAME, TYPED, UNBLOCK, UNPAUSE"
     )
 
 

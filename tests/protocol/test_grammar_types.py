@@ -459,6 +459,7 @@ KEYS_OF = {
     "Hexists": ("HEXISTS k f", (b"k",)),
     "Hincrby": ("HINCRBY k f 1", (b"k",)),
     "Hincrbyfloat": ("HINCRBYFLOAT k f 1.5", (b"k",)),
+    "Lmpop": ("LMPOP 2 a b RIGHT COUNT 3", (b"a", b"b")),
     "Hread": ("HVALS k", (b"k",)),
     "LsetIndex": ("LSET k 0 x", (b"k",)),
     "Push": ("LPUSH k a b", (b"k",)),
