@@ -240,8 +240,9 @@ class Session:
             self._watchdog.cancel()
 
     def kill(self) -> None:
-        """CLIENT KILL: as ``stop_reading``, and a TAKE ... BLOCK waiting for a message (it holds
-        none yet) ends at once too, without an answer (at shutdown it answers empty instead)."""
+        """CLIENT KILL: as ``stop_reading``, and a blocked command (TAKE ... BLOCK, BLPOP..., a
+        pause: it holds nothing yet) ends at once too, without an answer (at shutdown it answers
+        empty instead)."""
         self.stop_reading()
         self.server.sessions.pop(self.client_id, None)  # gone from CLIENT LIST at once, as in Redis
         if self.blocked and self._watchdog is not None:
@@ -409,10 +410,10 @@ class Session:
         metrics = self.server.metrics
         self.last_command = name = stat_name(request.args)
         if metrics.record(name, usec, reply, work_usec) and not _checks_password(request.args):
-            name = (self.client_name or b"").decode("utf-8", "replace")
-            metrics.add_slow(work_usec, request.args, self.peer, name)
+            client_name = (self.client_name or b"").decode("utf-8", "replace")
+            metrics.add_slow(work_usec, request.args, self.peer, client_name)
             log.warning("command.slow", conn_id=self.client_id, peer=self.peer, user=self._user_name(),
-                        ns=self.current_namespace, command=stat_name(request.args), usec=work_usec)
+                        ns=self.current_namespace, command=name, usec=work_usec)
 
     async def _run(self, request: Request, pending: list[Committing], heavy: bool) -> Any:
         """One command's reply, or for a single-shard write, its ``Committing`` (added to ``pending``).
