@@ -52,7 +52,7 @@ def is_live(key: bytes, data: bytes | memoryview, now_ms: int) -> bool:
 class ReadTxn:
     """Read-only view of one shard at one point in time. Valid only inside ``Shard.read()``."""
 
-    __slots__ = ("_dbs", "_delivery_dbs", "_expiry_db", "_meta_db", "_txn")
+    __slots__ = ("_dbs", "_delivery", "_delivery_dbs", "_expiry_db", "_meta_db", "_txn")
 
     def __init__(
         self,
@@ -67,13 +67,16 @@ class ReadTxn:
         self._expiry_db = expiry_db
         self._meta_db = meta_db
         self._delivery_dbs = delivery_dbs
+        self._delivery: DeliveryTxn | None = None  # made on first use, once a transaction
 
     @property
     def delivery(self) -> DeliveryTxn:
         """The due queue and the messages in flight (``storage.delivery``), read-only; the entries
         it keeps in mi/meta (by key, by id, dead letters) are read there."""
-        dbs = attrs.evolve(self._deliveries(), by_key=self._meta_db)
-        return DeliveryTxn(self._txn, dbs, None, None, self._failure)
+        if self._delivery is None:
+            dbs = attrs.evolve(self._deliveries(), by_key=self._meta_db)
+            self._delivery = DeliveryTxn(self._txn, dbs, None, None, self._failure)
+        return self._delivery
 
     def _deliveries(self) -> DeliveryDbs:
         if self._delivery_dbs is None:

@@ -226,8 +226,12 @@ class WriteTxn(ReadTxn):
     def delivery(self) -> DeliveryTxn:
         """The due queue and the messages in flight (``storage.delivery``), in this transaction;
         the due queue's entries by key (``storage.due_keys``) are kept in mi/meta."""
-        dbs = attrs.evolve(self._deliveries(), by_key=self._meta_db)
-        return DeliveryTxn(self._txn, dbs, self._revisions, self._state, lambda e: self._failure(e, storing=True))
+        if self._delivery is None:  # made once a transaction: the reaper asks for it per message
+            dbs = attrs.evolve(self._deliveries(), by_key=self._meta_db)
+            self._delivery = DeliveryTxn(
+                self._txn, dbs, self._revisions, self._state, lambda e: self._failure(e, storing=True)
+            )
+        return self._delivery
 
     def put_setting(self, name: str, value: bytes | None) -> None:
         """Keep (or with None, forget) a server setting in the data dir, beside the data."""
