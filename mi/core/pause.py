@@ -2,8 +2,8 @@
 
 A command is held when it is about to run, not when it arrives, as in Redis: a client that sends
 nothing costs nothing. Writes, in WRITE mode, are what Redis holds there: commands flagged
-``write``, every script (EVAL and EVALSHA, which may write), PUBLISH, and an EXEC whose
-transaction writes. CLIENT PAUSE and CLIENT UNPAUSE are never held, so the operator who paused
+``write``, every script that may write (EVAL and EVALSHA; not their _RO forms), PUBLISH, and an
+EXEC whose transaction holds one of these. CLIENT PAUSE and CLIENT UNPAUSE are never held, so the operator who paused
 can always end it early.
 """
 
@@ -23,6 +23,11 @@ _HELD_AS_WRITES = frozenset(
     {form for declaration in ALL_DECLARATIONS.values() if "write" in declaration.flags for form in declaration.forms}
     | {Eval, Evalsha, Publish}
 )
+
+
+def _writes(command: Command) -> bool:
+    """Whether WRITE mode holds ``command``: EVAL_RO and EVALSHA_RO are reads, as in Redis."""
+    return type(command) in _HELD_AS_WRITES and not getattr(command, "readonly", False)
 
 
 @define(eq=False)
@@ -58,9 +63,11 @@ class Pause:
         kind = type(command)
         if kind in _NEVER_HELD or not self.active:
             return False
-        if not self.writes_only or kind in _HELD_AS_WRITES:
+        if not self.writes_only:
             return True
-        return kind is Exec and any(type(step) in _HELD_AS_WRITES for step in queued)
+        if kind is Exec:
+            return any(_writes(step) for step in queued)
+        return _writes(command)
 
     async def wait(self) -> None:
         """Until the pause ends: its deadline, or CLIENT UNPAUSE. A later CLIENT PAUSE that

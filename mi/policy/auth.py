@@ -38,6 +38,7 @@ from protocol.commands import (
     Del,
     Expire,
     Expireat,
+    Extend,
     Flushall,
     Flushdb,
     Flushns,
@@ -47,6 +48,7 @@ from protocol.commands import (
     HsetFields,
     Hsetnx,
     Journal,
+    Kick,
     Linsert,
     Lrem,
     Lset,
@@ -188,8 +190,8 @@ def is_admin(command: Command) -> bool:
 # HINCRBY, TAKE), so it needs read as well; a write command added later needs read until it is
 # listed here.
 _WRITE_ONLY = frozenset({
-    Ack, Append, Del, Expire, Expireat, Flushall, Flushdb, Flushns, Hdel, Hset, HsetFields, Hsetnx, Linsert, Lrem,
-    Lset, LsetIndex, Ltrim, Mset, Msetnx, Nack, Persist, Push, Rename, Setnx, Setrange,
+    Ack, Append, Del, Expire, Expireat, Extend, Flushall, Flushdb, Flushns, Hdel, Hset, HsetFields, Hsetnx, Kick,
+    Linsert, Lrem, Lset, LsetIndex, Ltrim, Mset, Msetnx, Nack, Persist, Push, Rename, Setnx, Setrange,
 })  # fmt: skip
 # What shows every namespace's data at once (the journal, every command as it runs, a copy of
 # the whole store, other clients' arguments): admin, and read on every namespace.

@@ -151,6 +151,14 @@ async def test_pause_all_holds_reads_too_but_never_unpause(server, raw, port):
     await reader.aclose()
 
 
+async def test_a_write_pause_lets_read_only_scripts_through(raw, port):
+    assert await raw.command("CLIENT", "PAUSE", "60000", "WRITE") == OK
+    other = await RawClient.connect(port)
+    assert await other.command("EVAL_RO", "return 7", "0") == 7  # a read, as in Redis: not held
+    assert await raw.command("CLIENT", "UNPAUSE") == OK
+    await other.aclose()
+
+
 async def test_a_pause_ends_by_itself_at_its_deadline(raw, port):
     assert await raw.command("CLIENT", "PAUSE", "300") == OK
     started = trio.current_time()
