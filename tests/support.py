@@ -98,6 +98,14 @@ async def wait_reaped(server: Any, count: int) -> None:
             await trio.sleep(0.01)
 
 
+async def wait_blocked(server: Any, count: int) -> None:
+    """Until exactly ``count`` clients are blocked (INFO's blocked_clients: a blocking pop, TAKE ...
+    BLOCK or a CLIENT PAUSE hold), polled under a guard."""
+    with trio.fail_after(IO_TIMEOUT):
+        while server.state.blocked_clients != count:
+            await trio.sleep(0.005)
+
+
 resp_command = encode_request  # a request as a RESP array of bulk strings, as clients send it
 
 

@@ -14,20 +14,13 @@ import redis.asyncio
 import trio
 
 from protocol.replies import NULL_ARRAY, SimpleString
-from support import IO_TIMEOUT, RawClient, ThreadedRedis, resp_command
+from support import IO_TIMEOUT, RawClient, ThreadedRedis, resp_command, wait_blocked
 
 
 async def _error(call) -> str:
     with pytest.raises(redis.ResponseError) as caught:
         await call
     return str(caught.value)
-
-
-async def _blocked(server, count: int) -> None:
-    """Until ``count`` clients are blocked (INFO's blocked_clients)."""
-    with trio.fail_after(10):
-        while server.state.blocked_clients != count:
-            await trio.sleep(0.005)
 
 
 async def test_lpos_finds_indexes_by_rank_count_and_maxlen(r2):
@@ -130,7 +123,7 @@ async def _blocked_client(server, *command: str) -> RawClient:
     client = await RawClient.connect(server.state.port)
     waiting = server.state.blocked_clients
     await client.send(resp_command(*command))
-    await _blocked(server, waiting + 1)
+    await wait_blocked(server, waiting + 1)
     return client
 
 
@@ -156,7 +149,7 @@ async def test_one_element_serves_one_waiter_the_next_waits_on(server, r2):
     second = await _blocked_client(server, "BRPOP", "q", "0")
     await r2.lpush("q", "one")
     assert await first.read_reply() == [b"q", b"one"]
-    await _blocked(server, 1)  # the second looked, found nothing, and waits again
+    await wait_blocked(server, 1)  # the second looked, found nothing, and waits again
     await r2.lpush("q", "two")
     assert await second.read_reply() == [b"q", b"two"]
 
@@ -227,7 +220,7 @@ async def test_client_kill_ends_a_blocked_pop_without_taking(server, r2):
     victim = await RawClient.connect(server.state.port)
     victim_id = await victim.command("CLIENT", "ID")
     await victim.send(resp_command("BLPOP", "q", "0"))
-    await _blocked(server, 1)
+    await wait_blocked(server, 1)
     assert await r2.execute_command("CLIENT", "KILL", "ID", victim_id) == 1
     assert await victim.is_closed()
     assert server.state.blocked_clients == 0
@@ -240,10 +233,10 @@ async def test_a_killed_waiter_lets_the_next_in_line_have_the_element(server, r2
     victim = await RawClient.connect(server.state.port)
     victim_id = await victim.command("CLIENT", "ID")
     await victim.send(resp_command("BLPOP", "q", "0"))
-    await _blocked(server, 1)
+    await wait_blocked(server, 1)
     patient = await _blocked_client(server, "BLPOP", "q", "0")
     assert await r2.execute_command("CLIENT", "KILL", "ID", victim_id) == 1
-    await _blocked(server, 1)
+    await wait_blocked(server, 1)
     await r2.rpush("q", "x")
     assert await patient.read_reply() == [b"q", b"x"]
 
@@ -285,7 +278,7 @@ async def test_redis_py_asyncio_blpop_is_woken_by_another_connection(server, r2)
     got = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(lambda: _collect(got, lambda: asyncio.run(pop())))
-        await _blocked(server, 1)
+        await wait_blocked(server, 1)
         await r2.rpush("aq", "hello")
     assert got == [(b"aq", b"hello")]
 
@@ -299,13 +292,9 @@ async def test_a_blocked_pop_whose_client_hung_up_takes_nothing(server, port, r2
     (it once took the element and lost it: nobody was there to receive it)."""
     gone = await RawClient.connect(port)
     await gone.send(b"*3\r\n$5\r\nBRPOP\r\n$2\r\nq1\r\n$1\r\n0\r\n")
-    with trio.fail_after(IO_TIMEOUT):
-        while server.state.blocked_clients < 1:
-            await trio.sleep(0.005)
+    await wait_blocked(server, 1)
     await gone.aclose()
-    with trio.fail_after(IO_TIMEOUT):  # the server sees the hang-up and drops the waiter
-        while server.state.blocked_clients:
-            await trio.sleep(0.005)
+    await wait_blocked(server, 0)  # the server sees the hang-up and drops the waiter
     assert await r2.lpush("q1", "job") == 1
     assert await r2.lrange("q1", 0, -1) == [b"job"]
 
@@ -313,9 +302,7 @@ async def test_a_blocked_pop_whose_client_hung_up_takes_nothing(server, port, r2
 async def test_a_request_sent_while_a_pop_is_blocked_runs_after_it(server, raw, r2):
     """What a blocked client sends meanwhile is read (to see a hang-up) and kept, not lost."""
     await raw.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
-    with trio.fail_after(IO_TIMEOUT):
-        while server.state.blocked_clients < 1:
-            await trio.sleep(0.005)
+    await wait_blocked(server, 1)
     await raw.send(b"*1\r\n$4\r\nPING\r\n")
     (blocked,) = [s for s in server.state.sessions.values() if s.blocked]
     with trio.fail_after(IO_TIMEOUT):  # read during the wait, not yet run
@@ -358,9 +345,7 @@ async def test_blmpop_waits_for_a_push_then_pops(server, r2, port):
             answers.append(await waiting.blmpop(0, "2", "a", "b", direction="LEFT", count=2))
 
         nursery.start_soon(blocked)
-        with trio.fail_after(IO_TIMEOUT):
-            while server.state.blocked_clients < 1:
-                await trio.sleep(0.005)
+        await wait_blocked(server, 1)
         await r2.rpush("b", "x", "y", "z")
     assert answers == [[b"b", [b"x", b"y"]]]
     assert await r2.lrange("b", 0, -1) == [b"z"]

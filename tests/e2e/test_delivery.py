@@ -13,7 +13,7 @@ from mi.settings.config import NamespaceSettings
 from protocol import CommandError
 from protocol.replies import SimpleString
 from storage import shard_index
-from support import IO_TIMEOUT, RawClient, as_map, make_config, resp_command, wait_reaped
+from support import IO_TIMEOUT, RawClient, as_map, make_config, resp_command, wait_blocked, wait_reaped
 
 OK = SimpleString("OK")
 SHARDS = 4
@@ -229,13 +229,9 @@ async def test_a_consumer_that_hangs_up_while_blocked_takes_nothing(server, raw,
     to the dead connection (where it would wait out its lease), the next consumer gets it."""
     gone = await RawClient.connect(port)
     await gone.send(resp_command("TAKE", "FROM", "jobs", "BLOCK", "0"))
-    with trio.fail_after(IO_TIMEOUT):
-        while server.state.blocked_clients < 1:
-            await trio.sleep(0.005)
+    await wait_blocked(server, 1)
     await gone.aclose()
-    with trio.fail_after(IO_TIMEOUT):
-        while server.state.blocked_clients:
-            await trio.sleep(0.005)
+    await wait_blocked(server, 0)
     assert await raw.command("SET", "job", "x", "FROM", "jobs", "PX", "1") == OK
     with trio.fail_after(IO_TIMEOUT):
         while not (taken := await take(raw)):

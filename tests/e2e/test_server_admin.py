@@ -9,7 +9,7 @@ import trio
 
 from protocol import CommandError
 from protocol.replies import NULL_ARRAY, SimpleString
-from support import IO_TIMEOUT, RawClient, as_map
+from support import IO_TIMEOUT, RawClient, as_map, wait_blocked
 
 OK = SimpleString("OK")
 
@@ -106,13 +106,6 @@ async def test_resetstat_starts_the_counters_again(r2):
 # --- CLIENT PAUSE, CLIENT UNPAUSE ---------------------------------------------------------------
 
 
-async def wait_until_held(server, count: int = 1) -> None:
-    """Until ``count`` connections wait in a pause (polled under a guard, not a sleep-and-hope)."""
-    with trio.fail_after(IO_TIMEOUT):
-        while sum(s.blocked for s in server.state.sessions.values()) < count:
-            await trio.sleep(0.005)
-
-
 async def test_pause_write_holds_writes_and_lets_reads_through(server, raw, port):
     assert await raw.command("SET", "k", "before") == OK
     assert await raw.command("CLIENT", "PAUSE", "60000", "WRITE") == OK
@@ -124,7 +117,7 @@ async def test_pause_write_holds_writes_and_lets_reads_through(server, raw, port
             answers.append(await writer.command("SET", "k", "after"))
 
         nursery.start_soon(write)
-        await wait_until_held(server)
+        await wait_blocked(server, 1)
         assert await raw.command("GET", "k") == b"before"  # reads go on; the write waits
         assert answers == []
         assert await raw.command("CLIENT", "UNPAUSE") == OK
@@ -143,7 +136,7 @@ async def test_pause_all_holds_reads_too_but_never_unpause(server, raw, port):
             answers.append(await reader.command("PING"))
 
         nursery.start_soon(read)
-        await wait_until_held(server)
+        await wait_blocked(server, 1)
         operator = await RawClient.connect(port)
         assert await operator.command("CLIENT", "UNPAUSE") == OK  # the pausing command is never held
         await operator.aclose()
@@ -172,7 +165,7 @@ async def test_client_kill_ends_a_paused_connection(server, raw, port):
     assert await raw.command("CLIENT", "PAUSE", "60000", "WRITE") == OK
     victim = await RawClient.connect(port)
     await victim.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
-    await wait_until_held(server)
+    await wait_blocked(server, 1)
     held = next(s for s in server.state.sessions.values() if s.blocked)
     assert await raw.command("CLIENT", "KILL", "ID", str(held.client_id)) == 1
     assert await victim.is_closed()
@@ -192,7 +185,7 @@ async def test_queued_commands_of_a_transaction_wait_only_at_exec(server, raw, p
             answers.append(await client.command("EXEC"))
 
         nursery.start_soon(exec_)
-        await wait_until_held(server)
+        await wait_blocked(server, 1)
         assert await raw.command("GET", "k") is None
         assert await raw.command("CLIENT", "UNPAUSE") == OK
     assert answers == [[OK]]
@@ -206,7 +199,7 @@ async def test_an_exec_that_only_publishes_waits_out_a_write_pause(server, raw, 
     assert await client.command("PUBLISH", "news", "hi") == SimpleString("QUEUED")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(client.command, "EXEC")
-        await wait_until_held(server)
+        await wait_blocked(server, 1)
         assert await raw.command("CLIENT", "UNPAUSE") == OK
     await client.aclose()
 
@@ -352,7 +345,7 @@ async def test_client_kill_filters_must_all_match_and_skip_the_asker(raw, port, 
     laddr = f"127.0.0.1:{port}"
     killed = await r2.client_kill_filter(laddr=laddr, skipme=True)  # everyone but redis-py's own
     assert killed >= 2 and await victims[1].is_closed() and await raw.is_closed()
-    assert await raw_is_gone(me, r2)
+    assert all(c["id"] != str(me) for c in await r2.client_list())
 
 
 async def _closed_now(client: RawClient) -> bool:
@@ -363,19 +356,13 @@ async def _closed_now(client: RawClient) -> bool:
         return True
 
 
-async def raw_is_gone(client_id: int, r2) -> bool:
-    return all(c["id"] != str(client_id) for c in await r2.client_list())
-
-
 async def test_client_unblock_ends_a_blocked_pop_as_a_timeout_or_an_error(server, raw, port, r2):
     blocked = await RawClient.connect(port)
     blocked_id = await blocked.command("CLIENT", "ID")
     assert await raw.command("CLIENT", "UNBLOCK", str(blocked_id)) == 0  # not blocked
     for reason, expected in (("TIMEOUT", None), ("ERROR", CommandError("UNBLOCKED", "client unblocked via CLIENT UNBLOCK"))):
         await blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
-        with trio.fail_after(IO_TIMEOUT):
-            while server.state.blocked_clients < 1:
-                await trio.sleep(0.005)
+        await wait_blocked(server, 1)
         assert await raw.command("CLIENT", "UNBLOCK", str(blocked_id), reason) == 1
         reply = await blocked.read_reply()
         assert reply == (NULL_ARRAY if expected is None else expected)
