@@ -314,6 +314,7 @@ def main() -> int:
     parser.add_argument("--list", type=int, default=0,
                         help="instead (mi): schedule N, time GETs alone and while paging SCHEDULED through them")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", choices=("mi", "beanstalkd"), help="run one server (to try a change quickly)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mi-bench-delay-") as temp:
@@ -341,6 +342,8 @@ def main() -> int:
             ("mi", mi_cmd, mi_port, mi_produce, mi_consume),
             ("beanstalkd", bean_cmd, bean_port, beanstalk_produce, beanstalk_consume),
         ):
+            if args.only not in (None, name):
+                continue
             f = delivery_run(name, command, port, produce, consume, args)
             print(f"{name:<12}{f['delivered']:>10,}{f['lost']:>6}{f['twice']:>7}{f['p50']:>8.0f}{f['p99']:>8.0f}"
                   f"{f['max']:>8.0f}{f['rate']:>9.0f}{f['produce_rate']:>9.0f}{f['rss']:>8.0f}{f['anon']:>9.0f}")

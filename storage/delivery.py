@@ -47,6 +47,7 @@ from storage.delivery_entries import (
     decode_inflight_value,
     encode_due_value,
     encode_inflight_value,
+    inflight_lease,
 )
 from storage.delivery_entries import check as _check
 from storage.delivery_quarantine import QuarantineMoves
@@ -321,7 +322,7 @@ class DeliveryTxn(QuarantineMoves):
         if message_id is None:
             message_id = self._revisions.allocate()
         value = encode_due_value(due_key, message_id, attempts, reason, data)
-        self._write(lambda: self._txn.put(due_key, value, db=self._dbs.due))
+        self._put(due_key, value, self._dbs.due)
         added = True
         if self._by_key is not None:
             added = self._by_key.add(namespace, key, _place(namespace, due_key))
@@ -366,13 +367,19 @@ class DeliveryTxn(QuarantineMoves):
 
     def ack(self, namespace: str, delivery_id: int) -> bool:
         """Done with: the message goes for good. False if no such delivery is in flight."""
+        raw_id = _U64.pack(delivery_id)
         try:
-            delivery = self._inflight(delivery_id)
+            value = self._txn.get(raw_id, db=self._dbs.inflight)
+            if value is None:
+                return False
+            held_in, lease_until, waiting = inflight_lease(raw_id, value)
         except CorruptRecord:  # left for its lease's end, when the reaper quarantines it
             return False
-        if delivery is None or delivery.namespace != namespace:
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+        if held_in != namespace:
             return False
-        self._release(delivery)
+        self._release_entry(namespace, delivery_id, lease_until, waiting)
         self._state.queue.add(namespace, ACKED)
         return True
 
@@ -615,12 +622,12 @@ class DeliveryTxn(QuarantineMoves):
     def _hold(self, delivery: Delivery) -> None:
         raw_id, value = encode_inflight_value(delivery)
         lease = _LEASE.pack(delivery.lease_until, delivery.id)
-        self._write(lambda: self._txn.put(raw_id, value, db=self._dbs.inflight))
-        self._write(lambda: self._txn.put(lease, b"", db=self._dbs.leases))
+        self._put(raw_id, value, self._dbs.inflight)
+        self._put(lease, b"", self._dbs.leases)
         self._state.queue.add(delivery.namespace, scheduled_or_in_flight(delivery.waiting))
 
     def _remove_due(self, namespace: str, key: bytes, due_key: bytes, message_id: int | None) -> None:
-        self._write(lambda: self._txn.delete(due_key, db=self._dbs.due))
+        self._delete(due_key, self._dbs.due)
         self._state.queue.add(namespace, DUE, -1)
         if self._by_key is not None:
             self._by_key.remove(namespace, key, _place(namespace, due_key))
@@ -628,22 +635,43 @@ class DeliveryTxn(QuarantineMoves):
                 self._by_id.remove(message_id)
 
     def _release(self, delivery: Delivery) -> None:
-        lease = _LEASE.pack(delivery.lease_until, delivery.id)
-        self._write(lambda: self._txn.delete(_U64.pack(delivery.id), db=self._dbs.inflight))
-        self._write(lambda: self._txn.delete(lease, db=self._dbs.leases))
-        self._state.queue.add(delivery.namespace, scheduled_or_in_flight(delivery.waiting), -1)
+        self._release_entry(delivery.namespace, delivery.id, delivery.lease_until, delivery.waiting)
+
+    def _release_entry(self, namespace: str, delivery_id: int, lease_until: int, waiting: bool) -> None:
+        self._delete(_U64.pack(delivery_id), self._dbs.inflight)
+        self._delete(_LEASE.pack(lease_until, delivery_id), self._dbs.leases)
+        self._state.queue.add(namespace, scheduled_or_in_flight(waiting), -1)
 
     def _forget_inflight(self, value: bytes | memoryview) -> None:
         """Count an in-flight entry removed without being decoded (a damaged one set aside)."""
         namespace, waiting = inflight_place(value)
         self._state.queue.add(namespace, scheduled_or_in_flight(waiting), -1)
 
-    def _write(self, change: Callable[[], Any]) -> Any:
-        """Run ``change`` (counted as a change of the transaction); what it answered."""
+    def _count_change(self) -> None:
         if self._state is None:
             msg = "a read-only transaction cannot change deliveries"
             raise TypeError(msg)
         self._state.changes += 1
+
+    def _put(self, key: bytes, value: bytes, db: Any) -> None:
+        """``_write`` of one put, without a closure (the hot paths make several a message)."""
+        self._count_change()
+        try:
+            self._txn.put(key, value, db=db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def _delete(self, key: bytes, db: Any) -> None:
+        """``_write`` of one delete, without a closure."""
+        self._count_change()
+        try:
+            self._txn.delete(key, db=db)
+        except lmdb.Error as error:
+            raise self._failure(error) from error
+
+    def _write(self, change: Callable[[], Any]) -> Any:
+        """Run ``change`` (counted as a change of the transaction); what it answered."""
+        self._count_change()
         try:
             return change()
         except lmdb.Error as error:

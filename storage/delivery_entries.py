@@ -40,6 +40,7 @@ __all__ = [
     "decode_inflight_value",
     "encode_due_value",
     "encode_inflight_value",
+    "inflight_lease",
     "inflight_place",
     "sealed",
 ]
@@ -154,6 +155,15 @@ def inflight_place(value: bytes | memoryview) -> tuple[str, bool]:
     except (IndexError, struct.error):
         pass
     return namespace, waiting
+
+
+def inflight_lease(raw_id: bytes, value: bytes | memoryview) -> tuple[str, int, bool]:
+    """``(namespace, lease_until, waiting)`` of an in-flight value, its CRC checked and its record
+    left undecoded: all ACK needs to release it. ``CorruptRecord`` if damaged."""
+    check(raw_id, value, f"in-flight delivery {_U64.unpack(raw_id)[0]}")
+    lease_until = _INFLIGHT_HEAD.unpack_from(value)[2]
+    namespace, waiting = inflight_place(value)
+    return namespace, lease_until, waiting
 
 
 def decode_inflight_value(raw_id: bytes, value: bytes | memoryview) -> Delivery:

@@ -136,8 +136,12 @@ def encode_record(
         parts += (_U8.pack(len(name)), name, _U32.pack(len(changes)))
         for change in changes:
             parts += pack_change(change)
+    heads: dict[tuple[OpKind, bytes], bytes] = {}  # a record's ops go to a few databases
     for kind, db, key, value in ops:
-        parts += (_OP.pack(kind, len(db)), db, _KEY.pack(len(key)), key, _U32.pack(len(value)), value)
+        head = heads.get((kind, db))
+        if head is None:
+            head = heads[kind, db] = _OP.pack(kind, len(db)) + db
+        parts += (head, _KEY.pack(len(key)), key, _U32.pack(len(value)), value)
     body = b"".join(parts)
     return _FRAME.pack(len(body), zlib.crc32(body)) + body
 

@@ -311,11 +311,12 @@ class WriteTxn(ReadTxn):
                 self._state.changes += 1
                 self._txn.delete(index_key, db=self._expiry_db)
                 queue.add(_index_namespace(index_key), SCHEDULED, -1)
-                entry = self._due_record(index_key)
-                if entry is not None:
-                    namespace, key = entry
+                due = self._due_record(index_key)
+                if due is not None:
+                    namespace, key, data = due
+                    entry = namespace, key
                     if delivers is not None and delivers(namespace):
-                        data = bytes(self._txn.get(key, db=self._dbs[namespace]))
+                        data = bytes(data)
                         problem = undeliverable(namespace, key, data)
                         if problem is None:
                             self.delivery.enqueue(namespace, key, data)
@@ -425,8 +426,9 @@ class WriteTxn(ReadTxn):
                 found = cursor.next()
         return due
 
-    def _due_record(self, index_key: bytes) -> tuple[str, bytes] | None:
-        """``(namespace, key)`` of the record an index entry points at, if it is still due by it."""
+    def _due_record(self, index_key: bytes) -> tuple[str, bytes, memoryview] | None:
+        """``(namespace, key, record bytes)`` of the record an index entry points at, if it is
+        still due by it (the bytes are LMDB's: valid until the transaction's next write)."""
         try:
             deadline, namespace, key = decode_index_key(index_key)
         except ValueError:
@@ -435,7 +437,7 @@ class WriteTxn(ReadTxn):
         data = None if db is None else self._txn.get(key, db=db)
         if data is None or deadline_or_zero(key, data) != deadline:
             return None
-        return namespace, key
+        return namespace, key, data
 
     def _create_namespace(self, namespace: str) -> Any:
         """Create the namespace DB in this transaction (we are on the writer thread).
