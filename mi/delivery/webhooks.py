@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,6 +92,7 @@ class Webhooks:
     state: WebhookServer
     delivered: int = 0
     failed: int = 0
+    looks: Counter[str] = field(factory=Counter)  # passes over each namespace's queue (tests watch them)
     _running: set[str] = field(factory=set)
     _nursery: trio.Nursery | None = None
     _client: httpx.AsyncClient | None = None
@@ -145,6 +147,7 @@ class Webhooks:
                     slot = object()  # a borrower per POST (a task may not hold two of the limiter's tokens)
                     await slots.acquire_on_behalf_of(slot)
                     posts.start_soon(self._post, settings, shard, delivery, slots, slot)
+                self.looks[ns] += 1
                 if not taken:
                     with trio.move_on_after(1.0):  # also notices a changed setting, a free slot
                         await woken.wait()

@@ -217,14 +217,23 @@ async def test_webhook_concurrency_bounds_the_posts_in_flight(raw, receiver):
     assert receiver.most_in_flight == 1
 
 
-async def test_a_paused_namespace_posts_nothing_until_resumed(raw, receiver):
+async def test_a_paused_namespace_posts_nothing_until_resumed(server, raw, receiver):
     assert await raw.command("NAMESPACE", "PAUSE", "hooks") == OK
     await raw.command("SET", "job", "x", "FROM", "hooks", "PX", "10")
 
     async def due() -> bool:
         return as_map(await raw.command("NAMESPACE", "INFO", "hooks"))[b"due"] == 1
 
-    await until(due)  # fallen due, and held: the webhook task saw it and did not post
+    await until(due)
+    webhooks = server.state.webhooks
+    looked = webhooks.looks["hooks"]
+    server.state.due_signals.notify({"hooks"})  # the webhook task looks again, with the message due
+
+    async def looked_again() -> bool:
+        return webhooks.looks["hooks"] > looked
+
+    await until(looked_again)
+    assert await due()  # it looked, and left the message due: nothing taken, nothing posted
     assert receiver.bodies == []
     assert await raw.command("NAMESPACE", "RESUME", "hooks") == OK
 
