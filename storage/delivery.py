@@ -15,7 +15,8 @@ message ids included, are in ``storage.delivery_entries``)::
     mi/leases    lease_until u64 | message id u64 -> (empty)
 
 The due queue is ordered by namespace, then priority (0 first), then deadline (when it fell due),
-so TAKE pops the first entries under the namespace's prefix; ``storage.due_keys`` finds a key's
+so TAKE pops the first entries under the namespace's prefix (two messages of one key due at the
+same millisecond and priority are both kept: the second a millisecond later); ``storage.due_keys`` finds a key's
 due messages (DEL) and a due message by id (PEEK). ``record`` is the message's record as it was
 stored (its own CRC, type, deadline and priority); a CRC over the database key and value guards
 the rest. Message ids come from the shard's revision counter when a message falls due: unique per
@@ -316,19 +317,23 @@ class DeliveryTxn(QuarantineMoves):
         _kind, deadline, _revision = decode_header(key, data, namespace=namespace)
         priority = record_priority(data)
         due_at = deadline if due_at is None else due_at
-        due_key = encode_due_key(namespace, DEFAULT_PRIORITY if priority is None else priority, due_at, key)
-        if len(due_key) > LMDB_MAX_KEY_SIZE:  # refused before LMDB sees it (see storage.limits)
-            raise KeyTooLarge(len(key), LMDB_MAX_KEY_SIZE - (len(due_key) - len(key)))
+        priority = DEFAULT_PRIORITY if priority is None else priority
         if message_id is None:
             message_id = self._revisions.allocate()
-        value = encode_due_value(due_key, message_id, attempts, reason, data)
-        self._put(due_key, value, self._dbs.due)
-        added = True
+        while True:
+            due_key = encode_due_key(namespace, priority, due_at, key)
+            if len(due_key) > LMDB_MAX_KEY_SIZE:  # refused before LMDB sees it (see storage.limits)
+                raise KeyTooLarge(len(key), LMDB_MAX_KEY_SIZE - (len(due_key) - len(key)))
+            value = encode_due_value(due_key, message_id, attempts, reason, data)
+            if self._put(due_key, value, self._dbs.due, overwrite=False):
+                break
+            # Another message of this key is due at this moment and priority (the key was written
+            # again, due at once): both are kept, this one a millisecond later.
+            due_at += 1
         if self._by_key is not None:
-            added = self._by_key.add(namespace, key, _place(namespace, due_key))
+            self._by_key.add(namespace, key, _place(namespace, due_key))
             self._by_id.add(message_id, due_key)
-        if added:  # else it replaced a message of the key due at the same moment
-            self._state.queue.add(namespace, DUE)
+        self._state.queue.add(namespace, DUE)
         return message_id
 
     def take(self, namespace: str, now_ms: int, lease_ms: int, limit: int, holder: str = "") -> list[Delivery]:
@@ -653,11 +658,12 @@ class DeliveryTxn(QuarantineMoves):
             raise TypeError(msg)
         self._state.changes += 1
 
-    def _put(self, key: bytes, value: bytes, db: Any) -> None:
-        """``_write`` of one put, without a closure (the hot paths make several a message)."""
+    def _put(self, key: bytes, value: bytes, db: Any, *, overwrite: bool = True) -> bool:
+        """``_write`` of one put, without a closure (the hot paths make several a message);
+        without ``overwrite``, False if ``key`` was there (nothing written)."""
         self._count_change()
         try:
-            self._txn.put(key, value, db=db)
+            return self._txn.put(key, value, db=db, overwrite=overwrite)
         except lmdb.Error as error:
             raise self._failure(error) from error
 

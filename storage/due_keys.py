@@ -49,14 +49,11 @@ class DueKeys(MetaEntries):
         value = bytes(value)
         return [value[i : i + PLACE_SIZE] for i in range(0, len(value) - PLACE_SIZE + 1, PLACE_SIZE)]
 
-    def add(self, namespace: str, key: bytes, place: bytes) -> bool:
-        """Note a due message of ``key`` at ``place``; False if one was already there (the due
-        queue's entry is then replaced, not added)."""
+    def add(self, namespace: str, key: bytes, place: bytes) -> None:
+        """Note a due message of ``key`` at ``place`` (each place of a key holds one message)."""
         places = self.places(namespace, key)
-        if place in places:
-            return False
-        self._store(namespace, key, [*places, place])
-        return True
+        if place not in places:
+            self._store(namespace, key, [*places, place])
 
     def remove(self, namespace: str, key: bytes, place: bytes) -> None:
         places = self.places(namespace, key)

@@ -28,10 +28,10 @@ class LoggedTxn:
         self.ops: list[tuple[OpKind, bytes, bytes, bytes]] = []
         self.get, self.cursor, self.stat = txn.get, txn.cursor, txn.stat
 
-    def put(self, key: Any, value: Any, *, db: Any, append: bool = False) -> bool:
-        done = self.raw.put(key, value, db=db, append=append)
+    def put(self, key: Any, value: Any, *, db: Any, append: bool = False, overwrite: bool = True) -> bool:
+        done = self.raw.put(key, value, db=db, append=append, overwrite=overwrite)
         name = self._internal.get(id(db))
-        if name is not None:
+        if done and name is not None:
             self.ops.append((OpKind.PUT, name, bytes(key), bytes(value)))
         return done
 

@@ -161,3 +161,24 @@ def test_priority_is_kept_by_in_place_changes(shard):
 def test_a_priority_out_of_range_is_refused(shard, priority):
     with pytest.raises(ValueError, match="priority"):
         put(shard, b"a", b"x", 1000, priority=priority)
+
+
+def test_two_messages_of_a_key_due_at_the_same_moment_are_both_delivered(shard):
+    put(shard, b"a", b"first", 1000)
+    reap(shard, 1000)
+    put(shard, b"a", b"second", 1000)  # written again, due at the same millisecond and priority
+    reap(shard, 1000)
+    assert counts(shard)[0] == 2
+    first, second = take(shard, now=1500)
+    assert (first.record.value, second.record.value) == (b"first", b"second")
+    assert (first.due_at, second.due_at) == (1000, 1001), "the second waits a millisecond behind the first"
+    assert first.id != second.id
+
+
+def test_del_cancels_both_messages_of_a_key_due_at_the_same_moment(shard):
+    for value in (b"first", b"second"):
+        put(shard, b"a", value, 1000)
+        reap(shard, 1000)
+    cancelled = write(shard, lambda txn: txn.delivery.cancel("jobs", b"a", 1500))
+    assert sorted(record.value for record in cancelled) == [b"first", b"second"]
+    assert counts(shard) == (0, 0, None)
