@@ -16,8 +16,8 @@ message ids included, are in ``storage.delivery_entries``)::
 
 The due queue is ordered by namespace, then priority (0 first), then deadline (when it fell due),
 so TAKE pops the first entries under the namespace's prefix (two messages of one key due at the
-same millisecond and priority are both kept: the second a millisecond later); ``storage.due_keys`` finds a key's
-due messages (DEL) and a due message by id (PEEK). ``record`` is the message's record as it was
+same millisecond and priority are both kept: the second a millisecond later). ``storage.due_keys``
+finds a key's due messages (DEL) and a due message by id (PEEK). ``record`` is the message's record as it was
 stored (its own CRC, type, deadline and priority); a CRC over the database key and value guards
 the rest. Message ids come from the shard's revision counter when a message falls due: unique per
 shard, never reused, the same across the redeliveries of that scheduling (a key scheduled again
