@@ -327,8 +327,8 @@ class DeliveryTxn(QuarantineMoves):
             value = encode_due_value(due_key, message_id, attempts, reason, data)
             if self._put(due_key, value, self._dbs.due, overwrite=False):
                 break
-            # Another message of this key is due at this moment and priority (the key was written
-            # again, due at once): both are kept, this one a millisecond later.
+            # Another message of this key is due at this moment and priority (one handed back
+            # beside a newer one, say): both are kept, this one a millisecond later.
             due_at += 1
         if self._by_key is not None:
             self._by_key.add(namespace, key, _place(namespace, due_key))
