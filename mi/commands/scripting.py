@@ -122,7 +122,7 @@ def script_flush(session: Connection, command: ScriptFlush) -> Any:
 def script_kill(session: Connection, command: ScriptKill) -> Any:
     """Stop every running script that has not written (once past the time limit, as Redis
     handles SCRIPT KILL only then); UNKILLABLE if all of them have written."""
-    running = [call for call in scripts_of(session.server).running if call.running]
+    running = [call for call in scripts_of(session.server).running if call.busy]
     if not running:
         return errors.no_script_running()
     killable = [call for call in running if not call.wrote]

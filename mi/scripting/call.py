@@ -69,6 +69,13 @@ class ScriptCall:
     def running(self) -> bool:
         return self.started_at is not None
 
+    @property
+    def busy(self) -> bool:
+        """Past its time limit: only then may SCRIPT KILL stop it (in Redis the server reads
+        SCRIPT KILL only then), so whether it wrote is known when the kill is asked for."""
+        started = self.started_at
+        return started is not None and time.monotonic() - started >= self.time_limit
+
     def body(self, keyspace: Keyspace) -> Any:
         """Run the script over ``keyspace``: its reply. A script stopped (SCRIPT KILL, shutdown)
         raises, so its unit applies nothing; any other error is its reply, and what it wrote
@@ -121,6 +128,8 @@ class ScriptCall:
         writes = entry.kind.value == "write"
         if writes and self.readonly:
             return errors.write_from_readonly_script()
+        if writes and self.kill_requested:  # killed as one that had not written: it never does
+            return errors.script_killed(self._where(1))
         refusal = denied(self.user, command, self.ns) or self._outside_shards(command)
         if refusal is not None:
             return refusal
